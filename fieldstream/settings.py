@@ -1,0 +1,103 @@
+"""Typed settings, one class per component (pydantic-settings).
+
+Read only at entry points (the command line, service mains); constructors take explicit
+arguments. Every setting comes from the environment with the prefix ``FIELDSTREAM_`` and
+``__`` between levels, e.g. ``FIELDSTREAM_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:9092`` or
+``FIELDSTREAM_GATEWAY__PORT=8080``. Secrets are ``SecretStr`` and never logged.
+
+The embedded default and docker-compose differ only in these values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class TopicNames(BaseModel):
+    raw: str = "contacts.raw"
+    enriched: str = "contacts.enriched"
+    dlq: str = "contacts.dlq"
+    voters: str = "voters"
+
+
+class KafkaSettings(BaseModel):
+    bootstrap_servers: str = "127.0.0.1:9092"
+    partitions: int = Field(2, ge=1, description="partitions of contacts.* topics when created")
+    compression: str = "lz4"
+    schema_registry_url: str | None = Field(
+        None, description="set in production: write the Confluent wire format via this registry"
+    )
+    topics: TopicNames = TopicNames()
+
+
+class ClickHouseSettings(BaseModel):
+    dsn: SecretStr = Field(
+        SecretStr("chdb:///var/fieldstream/chdb"),
+        description="clickhouse-connect DSN: chdb:///path (embedded) or http(s)://user:pw@host:8123/db",
+    )
+
+
+class GatewaySettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_bytes: int = Field(1_000_000, ge=1024)
+    max_batch_events: int = Field(1000, ge=1)
+    sources_file: Path = Path("var/sources.yaml")
+    produce_timeout_s: float = 10.0
+
+
+class StreamSettings(BaseModel):
+    app_id: str = "fieldstream-stream"
+    web_host: str = "127.0.0.1"
+    web_port: int = 8081
+    programs_file: Path = Path("var/programs.yaml")
+    dedupe_horizon_s: int = Field(3 * 24 * 3600, ge=60, description="dedupe window; senders retry ~3 days")
+    future_skew_s: int = Field(300, ge=0, description="tolerated clock skew for occurred_at")
+    batch_max: int = Field(1000, ge=1)
+    batch_within_s: float = Field(0.05, gt=0)
+    fetch_wait_ms: int = Field(20, ge=1, description="broker fetch wait; Tansu holds fetches this long")
+    session_timeout_s: float = Field(6.0, gt=0, description="group join on Tansu takes ~half of it")
+
+
+class SinkSettings(BaseModel):
+    group_id: str = "fieldstream-sink"
+    batch_rows: int = Field(10_000, ge=1)
+    flush_interval_s: float = Field(0.25, gt=0)
+    fetch_wait_ms: int = 20
+    session_timeout_s: float = 6.0
+    query_host: str = "127.0.0.1"
+    query_port: int = 8082
+    dedup_window: int = Field(1000, ge=1, description="non_replicated_deduplication_window")
+
+
+class SimulatorSettings(BaseModel):
+    gateway_url: str = "http://127.0.0.1:8080"
+    rate: float = Field(20.0, gt=0, description="events per second")
+    bad_share: float = Field(0.03, ge=0, le=1)
+    duplicate_share: float = Field(0.02, ge=0, le=1)
+    seed: int = 7
+
+
+class Settings(BaseSettings):
+    """All of fieldstream's settings. ``data_dir`` holds chDB, generated config and demo data."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FIELDSTREAM_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    data_dir: Path = Path("var")
+    log_level: str = "INFO"
+    kafka: KafkaSettings = KafkaSettings()
+    clickhouse: ClickHouseSettings = ClickHouseSettings()
+    gateway: GatewaySettings = GatewaySettings()
+    stream: StreamSettings = StreamSettings()
+    sink: SinkSettings = SinkSettings()
+    simulator: SimulatorSettings = SimulatorSettings()
+
+
+def load_settings() -> Settings:
+    """Read settings from the environment (entry points only)."""
+    return Settings()

@@ -1,0 +1,21 @@
+"""The data standard: Avro schemas (avro/*.avsc, the source of truth) and the codec."""
+
+from schemas.codec import (
+    CONTACT_EVENT,
+    DEAD_LETTER,
+    ENRICHED_CONTACT,
+    VOTER,
+    AvroCodec,
+    SchemaRegistryLookup,
+    load_schemas,
+)
+
+__all__ = [
+    "CONTACT_EVENT",
+    "DEAD_LETTER",
+    "ENRICHED_CONTACT",
+    "VOTER",
+    "AvroCodec",
+    "SchemaRegistryLookup",
+    "load_schemas",
+]

@@ -1,0 +1,18 @@
+"""Stable identifiers: the same contact from the same tool always gets the same event id."""
+
+from __future__ import annotations
+
+import uuid
+
+# fixed forever: changing it would re-key every event
+EVENT_NAMESPACE = uuid.UUID("6f0c7d2e-5a51-4d8e-9a43-0b6f1d2c9e11")
+
+
+def event_id_for(org_id: str, source_system: str, source_event_id: str) -> str:
+    """UUIDv5 of org, source system and the source's own id."""
+    return str(uuid.uuid5(EVENT_NAMESPACE, f"{org_id}\x1f{source_system}\x1f{source_event_id}"))
+
+
+def voter_key(state: str, voter_id: str) -> str:
+    """The key of a voter on the voters topic and in the stream's voter table."""
+    return f"{state.upper()}:{voter_id}"

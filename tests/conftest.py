@@ -1,0 +1,46 @@
+"""Shared fixtures: a real Tansu broker and a fresh chDB directory, never mocks."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fieldstream.embedded import free_port, start_tansu
+from fieldstream.settings import KafkaSettings, TopicNames
+
+
+@pytest.fixture(scope="session")
+def tansu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Tansu broker for the whole test session; yields its bootstrap address."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("tansu") / "tansu.log"
+    proc = start_tansu(port, log)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def kafka_settings(tansu: str, request: pytest.FixtureRequest) -> KafkaSettings:
+    """Kafka settings with topic names unique to the test, so tests never share data."""
+    suffix = request.node.name.replace("[", "_").replace("]", "").replace("/", "_")[:60]
+    topics = TopicNames(
+        raw=f"raw.{suffix}",
+        enriched=f"enriched.{suffix}",
+        dlq=f"dlq.{suffix}",
+        voters=f"voters.{suffix}",
+    )
+    return KafkaSettings(bootstrap_servers=tansu, topics=topics)
+
+
+@pytest.fixture
+def chdb_dsn(tmp_path: Path) -> str:
+    return f"chdb:///{tmp_path / 'chdb'}"
