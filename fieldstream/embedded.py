@@ -28,14 +28,26 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_tansu(port: int, log_path: Path | None = None, timeout_s: float = 30.0) -> subprocess.Popen[bytes]:
+def start_tansu(
+    port: int, log_path: Path | None = None, timeout_s: float = 30.0
+) -> subprocess.Popen[bytes]:
     """Start Tansu on 127.0.0.1:port and wait until it answers metadata requests."""
     url = f"tcp://127.0.0.1:{port}"
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(
-        [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
-         "--storage-engine", "memory://tansu/"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            tansu_binary(),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         wait_for_broker(f"127.0.0.1:{port}", timeout_s)

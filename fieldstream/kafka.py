@@ -30,7 +30,11 @@ def producer_config(kafka: KafkaSettings, **overrides: Any) -> dict[str, Any]:
 
 
 def consumer_config(
-    kafka: KafkaSettings, group_id: str, *, fetch_wait_ms: int, session_timeout_s: float,
+    kafka: KafkaSettings,
+    group_id: str,
+    *,
+    fetch_wait_ms: int,
+    session_timeout_s: float,
     **overrides: Any,
 ) -> dict[str, Any]:
     """Manual commits, earliest reset, short fetch wait (Tansu holds fetches the full wait)."""

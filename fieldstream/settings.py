@@ -35,8 +35,9 @@ class KafkaSettings(BaseModel):
 
 class ClickHouseSettings(BaseModel):
     dsn: SecretStr = Field(
-        SecretStr("chdb:///var/fieldstream/chdb"),
-        description="clickhouse-connect DSN: chdb:///path (embedded) or http(s)://user:pw@host:8123/db",
+        SecretStr(""),
+        description="clickhouse-connect DSN: chdb:///abs/path (embedded) or "
+        "http(s)://user:pw@host:8123/db; empty means chDB in <data_dir>/chdb",
     )
 
 
@@ -45,7 +46,7 @@ class GatewaySettings(BaseModel):
     port: int = 8080
     max_body_bytes: int = Field(1_000_000, ge=1024)
     max_batch_events: int = Field(1000, ge=1)
-    sources_file: Path = Path("var/sources.yaml")
+    sources_file: Path = Path("sources.yaml")  # relative: under data_dir
     produce_timeout_s: float = 10.0
 
 
@@ -53,12 +54,16 @@ class StreamSettings(BaseModel):
     app_id: str = "fieldstream-stream"
     web_host: str = "127.0.0.1"
     web_port: int = 8081
-    programs_file: Path = Path("var/programs.yaml")
-    dedupe_horizon_s: int = Field(3 * 24 * 3600, ge=60, description="dedupe window; senders retry ~3 days")
+    programs_file: Path = Path("programs.yaml")  # relative: under data_dir
+    dedupe_horizon_s: int = Field(
+        3 * 24 * 3600, ge=60, description="dedupe window; senders retry ~3 days"
+    )
     future_skew_s: int = Field(300, ge=0, description="tolerated clock skew for occurred_at")
     batch_max: int = Field(1000, ge=1)
     batch_within_s: float = Field(0.05, gt=0)
-    fetch_wait_ms: int = Field(20, ge=1, description="broker fetch wait; Tansu holds fetches this long")
+    fetch_wait_ms: int = Field(
+        20, ge=1, description="broker fetch wait; Tansu holds fetches this long"
+    )
     session_timeout_s: float = Field(6.0, gt=0, description="group join on Tansu takes ~half of it")
 
 
@@ -96,6 +101,16 @@ class Settings(BaseSettings):
     stream: StreamSettings = StreamSettings()
     sink: SinkSettings = SinkSettings()
     simulator: SimulatorSettings = SimulatorSettings()
+
+    def model_post_init(self, __context: object) -> None:
+        """Resolve paths against data_dir so every process sees the same absolute ones."""
+        self.data_dir = self.data_dir.resolve()
+        if not self.clickhouse.dsn.get_secret_value():
+            self.clickhouse.dsn = SecretStr(f"chdb://{self.data_dir / 'chdb'}")
+        if not self.gateway.sources_file.is_absolute():
+            self.gateway.sources_file = self.data_dir / self.gateway.sources_file
+        if not self.stream.programs_file.is_absolute():
+            self.stream.programs_file = self.data_dir / self.stream.programs_file
 
 
 def load_settings() -> Settings:

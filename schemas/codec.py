@@ -53,9 +53,12 @@ def load_schemas(directory: str = str(AVRO_DIR)) -> dict[str, dict[str, Any]]:
     for path in sorted(Path(directory).glob("*.avsc")):
         full_name = path.name.removesuffix(".avsc")
         try:
-            parsed[full_name] = load_schema(str(path))  # resolves named refs from siblings
+            schema = load_schema(str(path))  # resolves named refs from siblings
         except Exception as exc:  # fastavro raises several kinds
             raise SchemaError(f"schema file {path.name} does not parse: {exc}") from exc
+        if not isinstance(schema, dict):
+            raise SchemaError(f"schema file {path.name} must hold one named record")
+        parsed[full_name] = schema
     if not parsed:
         raise SchemaError(f"no .avsc files in {directory}")
     return parsed
@@ -142,11 +145,17 @@ class AvroCodec:
             found = self._by_id.get(schema_id)
             if found is None:
                 schema = self._registry.schema_for(schema_id)
-                found = (str(schema.get("namespace", "")) + "." + str(schema["name"]), schema)
+                found = (_full_name(schema), schema)
                 self._by_id[schema_id] = found
             return found[0], found[1], 5
         head = bytes(data[:2]).hex() or "empty"
         raise SchemaError(f"not an Avro-framed record (first bytes {head})")
+
+
+def _full_name(schema: dict[str, Any]) -> str:
+    name = str(schema["name"])
+    namespace = schema.get("namespace")
+    return name if "." in name or not namespace else f"{namespace}.{name}"
 
 
 def decoder_for(codec: AvroCodec, full_name: str) -> Callable[[bytes], Record]:

@@ -1,0 +1,232 @@
+"""The ``fieldstream`` command line: thin wiring from settings to the packages' functions."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from fieldstream.errors import FieldstreamError
+from fieldstream.settings import Settings, load_settings
+
+app = typer.Typer(
+    help="fieldstream: real-time voter contacts (gateway -> Kafka -> stream -> ClickHouse).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+
+
+def _setup_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+
+
+def _settings() -> Settings:
+    settings = load_settings()
+    _setup_logging(settings)
+    return settings
+
+
+def _demo_settings(settings: Settings) -> Settings:
+    """Point the settings at the demo's generated programs and sources."""
+    from producers.demo import generate_demo
+
+    paths = generate_demo(settings.data_dir / "demo", seed=settings.simulator.seed)
+    settings.stream.programs_file = paths.programs
+    settings.gateway.sources_file = paths.sources
+    return settings
+
+
+@app.command()
+def up(
+    demo: Annotated[bool, typer.Option(help="load the demo state and run the simulator")] = False,
+    rate: Annotated[float | None, typer.Option(help="simulator events/s (with --demo)")] = None,
+    board: Annotated[bool, typer.Option(help="show the live board in this terminal")] = True,
+    duration: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
+) -> None:
+    """Start the embedded stack (Tansu, sink, stream, gateway); with --demo also load the demo
+    data, run the simulator and show the live board. Ctrl-C stops everything."""
+    from fieldstream.stack import Stack
+
+    settings = _settings()
+    if demo:
+        settings = _demo_settings(settings)
+    started = time.monotonic()
+    with Stack(settings, settings.data_dir / "logs") as stack:
+        console.print("starting Tansu and the sink ...")
+        stack.start_core()
+        if demo:
+            _load_demo(settings)
+        console.print("starting the stream worker and the gateway ...")
+        stack.start_pipeline()
+        console.print(
+            f"[green]up[/green]: gateway http://{settings.gateway.host}:{settings.gateway.port}"
+            f'/v1/events, SQL: fieldstream sql "...", logs in {settings.data_dir / "logs"}'
+        )
+        if demo:
+            stack.spawn_simulator(rate or settings.simulator.rate, None)
+        _watch(stack, settings, board, duration, started)
+
+
+def _load_demo(settings: Settings) -> None:
+    from producers.demo import generate_demo
+    from producers.voterfile import load_voters
+    from sinks.loaders import load_goals, load_universe
+    from sinks.remote import connect_store
+
+    paths = generate_demo(settings.data_dir / "demo", seed=settings.simulator.seed)
+    store = connect_store(settings)
+    goals = load_goals(store, paths.goals)
+    universe = sum(load_universe(store, p) for p in paths.universes)
+    console.print(f"loaded {goals} goals and {universe} universe rows")
+    summary = load_voters(paths.voters, paths.voters_mapping, settings.kafka, progress=True)
+    console.print(f"loaded voters: {summary}")
+
+
+def _watch(
+    stack: object, settings: Settings, board: bool, duration: float | None, started: float
+) -> None:
+    from fieldstream.stack import Stack
+
+    assert isinstance(stack, Stack)
+    deadline = None if duration is None else started + duration
+    try:
+        if board:
+            from sinks.remote import connect_store
+
+            from fieldstream.board import run_board
+
+            run_board(connect_store(settings).query, until=deadline, alive=stack.dead)
+        else:
+            while deadline is None or time.monotonic() < deadline:
+                dead = stack.dead()
+                if dead:
+                    raise FieldstreamError(
+                        f"{dead[0].name} stopped unexpectedly; see {dead[0].log_path}"
+                    )
+                time.sleep(0.5)
+    except KeyboardInterrupt:
+        console.print("stopping ...")
+
+
+@app.command()
+def sql(query: Annotated[str, typer.Argument(help="a read-only SQL query")]) -> None:
+    """Run SQL against the store (through the running sink when it owns chDB)."""
+    from rich.table import Table
+    from sinks.remote import connect_store
+
+    columns, rows = connect_store(_settings()).query(query)
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    Console().print(table)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the ClickHouse DDL (sinks/ddl) to the configured store."""
+    from sinks.migrate import migrate as run_migrate
+    from sinks.store import open_store
+
+    settings = _settings()
+    applied = run_migrate(open_store(settings.clickhouse.dsn.get_secret_value()))
+    console.print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
+
+
+@app.command("load-voters")
+def load_voters_cmd(
+    file: Path,
+    mapping: Annotated[Path | None, typer.Option(help="column mapping YAML")] = None,
+    skip_bad: Annotated[
+        bool, typer.Option(help="send good rows, write rejects beside the file")
+    ] = False,
+) -> None:
+    """Load a voter file (CSV) onto the voters topic; the sink fills the voters table from it."""
+    from producers.voterfile import load_voters
+
+    settings = _settings()
+    summary = load_voters(file, mapping, settings.kafka, progress=True, skip_bad=skip_bad)
+    console.print(str(summary))
+
+
+@app.command("load-goals")
+def load_goals_cmd(file: Path) -> None:
+    """Load weekly goals (YAML or CSV: org_id, campaign_id, week, metric, target)."""
+    from sinks.loaders import load_goals
+    from sinks.remote import connect_store
+
+    n = load_goals(connect_store(_settings()), file)
+    console.print(f"loaded {n} goals")
+
+
+@app.command("load-universe")
+def load_universe_cmd(file: Path) -> None:
+    """Load a universe (CSV: org_id, campaign_id, state, voter_id)."""
+    from sinks.loaders import load_universe
+    from sinks.remote import connect_store
+
+    n = load_universe(connect_store(_settings()), file)
+    console.print(f"loaded {n} universe rows")
+
+
+@app.command()
+def simulate(
+    rate: Annotated[float | None, typer.Option(help="events per second")] = None,
+    duration: Annotated[float | None, typer.Option(help="seconds; default: until Ctrl-C")] = None,
+    demo: Annotated[bool, typer.Option(help="use the demo state's sources and voters")] = True,
+) -> None:
+    """Send realistic door, phone and text events (with a share of bad ones) to the gateway."""
+    from producers.simulator import run_simulator
+
+    settings = _settings()
+    if demo:
+        settings = _demo_settings(settings)
+    run_simulator(settings, rate=rate, duration_s=duration)
+
+
+@app.command("board")
+def board_cmd() -> None:
+    """The live terminal board of progress to goal."""
+    from sinks.remote import connect_store
+
+    from fieldstream.board import run_board
+
+    run_board(connect_store(_settings()).query)
+
+
+@app.command()
+def topics() -> None:
+    """Create the pipeline's Kafka topics if they are missing."""
+    from fieldstream.kafka import ensure_topics
+
+    created = ensure_topics(_settings().kafka)
+    console.print(f"created: {', '.join(created) or 'nothing (all exist)'}")
+
+
+@app.command()
+def docs(out: Annotated[Path, typer.Option()] = Path("docs/data-standard.md")) -> None:
+    """Generate the data dictionary from the Avro schemas."""
+    from schemas.docgen import write_data_dictionary
+
+    write_data_dictionary(out)
+    console.print(f"wrote {out}")
+
+
+def main() -> None:
+    try:
+        app()
+    except FieldstreamError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

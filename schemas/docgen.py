@@ -1,0 +1,83 @@
+"""Generate the data dictionary (docs/data-standard.md) from the .avsc files.
+
+The .avsc files are the source of truth; this page is never edited by hand. A test checks that
+the committed page equals what this module generates.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from schemas.codec import AVRO_DIR
+
+HEADER = """# The fieldstream data standard
+
+Generated from `schemas/avro/*.avsc` by `fieldstream docs`; do not edit by hand.
+
+Every field tool's payload is turned into a **ContactEvent** at the gateway. The stream
+adds voter-file demographics (**Voter**) to make an **EnrichedContact**; anything it refuses
+becomes a **DeadLetter** with the reason. On Kafka each record is Avro: single-object encoding
+(`C3 01` + CRC-64-AVRO fingerprint) on the embedded default, the Confluent wire format with a
+schema registry in production.
+"""
+
+
+def _type_name(t: Any) -> str:
+    if isinstance(t, str):
+        return t.rsplit(".", 1)[-1]
+    if isinstance(t, list):
+        names = [_type_name(x) for x in t if x != "null"]
+        optional = "null" in t
+        return " | ".join(names) + (" (optional)" if optional else "")
+    if isinstance(t, dict):
+        kind = t["type"]
+        if "logicalType" in t:
+            return f"{kind} ({t['logicalType']})"
+        if kind == "array":
+            return f"array of {_type_name(t['items'])}"
+        if kind in ("record", "enum", "fixed"):
+            return str(t["name"])
+        return _type_name(kind)
+    return str(t)
+
+
+def _collect(schema: dict[str, Any], out: dict[str, dict[str, Any]]) -> None:
+    """Every named record/enum defined inline in ``schema``, in order of appearance."""
+    if schema.get("type") in ("record", "enum") and schema["name"] not in out:
+        out[schema["name"]] = schema
+    if schema.get("type") == "record":
+        for f in schema["fields"]:
+            for t in f["type"] if isinstance(f["type"], list) else [f["type"]]:
+                if isinstance(t, dict):
+                    _collect(t, out)
+                    if t.get("type") == "array" and isinstance(t["items"], dict):
+                        _collect(t["items"], out)
+
+
+def render(avro_dir: Path = AVRO_DIR) -> str:
+    named: dict[str, dict[str, Any]] = {}
+    for path in sorted(avro_dir.glob("*.avsc")):
+        _collect(json.loads(path.read_text()), named)
+    parts = [HEADER]
+    records = [s for s in named.values() if s["type"] == "record"]
+    enums = [s for s in named.values() if s["type"] == "enum"]
+    for rec in records:
+        parts.append(f"\n## {rec['name']}\n\n{rec.get('doc', '')}\n")
+        parts.append("| field | type | default | meaning |\n|---|---|---|---|")
+        for f in rec["fields"]:
+            default = json.dumps(f["default"]) if "default" in f else "required"
+            doc = f.get("doc", "").replace("|", "\\|")
+            parts.append(f"| `{f['name']}` | {_type_name(f['type'])} | {default} | {doc} |")
+    parts.append("\n## Enumerations\n")
+    for enum in enums:
+        doc = f" {enum['doc']}" if enum.get("doc") else ""
+        symbols = ", ".join(f"`{s}`" for s in enum["symbols"])
+        parts.append(f"- **{enum['name']}**:{doc} {symbols}")
+    return "\n".join(parts) + "\n"
+
+
+def write_data_dictionary(out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render(), encoding="utf-8")

@@ -1,0 +1,19 @@
+"""The data dictionary is generated from the schemas and committed up to date."""
+
+from pathlib import Path
+
+from schemas.docgen import render
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_committed_data_dictionary_is_current() -> None:
+    committed = (ROOT / "docs" / "data-standard.md").read_text(encoding="utf-8")
+    assert committed == render(), "run `fieldstream docs` and commit docs/data-standard.md"
+
+
+def test_every_schema_field_is_documented() -> None:
+    page = render()
+    for name in ("event_id", "race_source", "reason_code", "voter_matched", "support_level"):
+        assert f"`{name}`" in page
+    assert "`lit_drop`" in page and "`bisg`" in page
