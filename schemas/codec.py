@@ -121,10 +121,16 @@ class AvroCodec:
         name, schema, offset = self._resolve(data)
         if expect is not None and name != expect:
             raise SchemaError(f"expected a {expect} record, got {name}")
+        body = io.BytesIO(data[offset:])
         try:
-            record = schemaless_reader(io.BytesIO(data[offset:]), schema, schema)
+            record = schemaless_reader(body, schema, schema)
         except (EOFError, ValueError, IndexError, UnicodeDecodeError, StopIteration) as exc:
             raise SchemaError(f"corrupt {name} record: {exc}") from exc
+        if body.tell() != len(data) - offset:
+            raise SchemaError(
+                f"corrupt {name} record: {len(data) - offset - body.tell()} bytes "
+                "after the record's end"
+            )
         if not isinstance(record, dict):
             raise SchemaError(f"{name} did not decode to a record")
         return name, record

@@ -147,3 +147,9 @@ def test_dead_letter_keeps_original_bytes() -> None:
         "failed_at": 0,
     }
     assert codec.decode(codec.encode(DEAD_LETTER, dl))[1]["original"] == original
+
+
+def test_trailing_bytes_are_a_schema_error() -> None:
+    data = AvroCodec().encode(CONTACT_EVENT, contact())
+    with pytest.raises(SchemaError, match="after the record's end"):
+        AvroCodec().decode(data + b"\x00")

@@ -1,0 +1,1 @@
+"""Faust agents of the stream stage, one module per domain."""

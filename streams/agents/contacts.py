@@ -1,0 +1,283 @@
+"""The contacts agent: contacts.raw -> validate, dedupe, enrich -> contacts.enriched / .dlq.
+
+Per batch (``noack_take``, concurrency 1):
+
+1. :func:`streams.logic.process.process_batch` turns every raw message into an outcome;
+2. enriched records and dead letters are produced with confluent-kafka and their broker
+   acks awaited (failed deliveries are produced again until they succeed);
+3. only then are the accepted event ids marked seen in the dedupe table (its changelog
+   records produced and acked the same way);
+4. only then are the source events acked, so faust may commit past them.
+
+A crash between any two steps re-delivers the batch; the sink is idempotent. No exception
+leaves the agent: a failing batch is retried from step 1 after a pause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, cast
+
+import faust
+import orjson
+from faust.tables.manager import TableManager
+from faust.types import EventT, StreamT
+from faust.web import Request, Response, View
+from mode.types.signals import BaseSignalT
+
+from fieldstream.config import load_programs
+from fieldstream.errors import ConfigError
+from fieldstream.kafka import producer_config
+from fieldstream.settings import Settings
+from schemas import AvroCodec
+from streams.logic.dedupe import Dedupe
+from streams.logic.process import DLQ, DUPLICATE, ENRICHED, Context, now_ms, process_batch
+from streams.metrics import CONTENT_TYPE_LATEST, StreamMetrics
+from streams.output import OutputWriter, Record
+from streams.voters import VoterDirectory
+
+log = logging.getLogger(__name__)
+
+RETRY_PAUSE_S = 1.0
+
+
+class ContactsStage:
+    """State of one worker's contacts agent: context, dedupe table, voters, producer."""
+
+    def __init__(self, app: faust.App, settings: Settings) -> None:
+        s, kafka = settings.stream, settings.kafka
+        self.app = app
+        self.settings = settings
+        self.topics = kafka.topics
+        self.codec = AvroCodec()
+        self.programs_file: Path = s.programs_file
+        self._programs_mtime = _mtime(self.programs_file)
+        self.metrics = StreamMetrics()
+        self.voters = VoterDirectory(
+            {"bootstrap.servers": kafka.bootstrap_servers}, kafka.topics.voters, self.codec
+        )
+        # event id -> first-seen ms, changelogged (JSON keys and values, faust's default for
+        # str and int); each key lives in the changelog partition of its raw event
+        self.table = app.Table(
+            "dedupe", key_type=str, value_type=int, on_changelog_event=self._on_changelog_event
+        )
+        self.changelog_topic: str = self.table.changelog_topic.get_topic_name()
+        self._partition_of: dict[str, int] = {}
+        self.dedupe = Dedupe(self.table.data, s.dedupe_horizon_s)
+        self.ctx = Context.build(
+            codec=self.codec,
+            programs=load_programs(self.programs_file),
+            voter_bytes=self.voters.get_bytes,
+            is_seen=self.dedupe.is_duplicate,
+            future_skew_s=s.future_skew_s,
+        )
+        if not self.ctx.encoder.splicing:
+            log.info("enriched records are encoded by the codec (no splicing with this framing)")
+        self.writer = OutputWriter(producer_config(kafka), self.metrics.delivery_retries)
+        self.agent_started = False
+
+    # -- readiness -----------------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        return (
+            self.agent_started
+            and self.voters.caught_up
+            and cast(TableManager, self.app.tables).recovery.completed.is_set()
+        )
+
+    async def wait_for_voters(self) -> None:
+        self.voters.start()
+        waited = 0.0
+        while not await asyncio.to_thread(self.voters.wait_caught_up, 5.0):
+            waited += 5.0
+            log.info("waiting for the voter directory to catch up (%.0fs)", waited)
+        self.metrics.voters.set(len(self.voters.store))
+
+    # -- the batch ------------------------------------------------------------------------
+
+    async def handle(self, events: Sequence[EventT], stream: StreamT) -> None:
+        """Process, write, mark and ack one batch; retried until it succeeds."""
+        attempt = 0
+        while True:
+            try:
+                await self._handle_once(events, stream)
+                return
+            except Exception as exc:  # Faust would ack the batch: never let it escape
+                attempt += 1
+                log.error(
+                    "batch of %d events failed (attempt %d, %s); retrying in %.0fs",
+                    len(events),
+                    attempt,
+                    type(exc).__name__,
+                    RETRY_PAUSE_S,
+                )
+                await asyncio.sleep(RETRY_PAUSE_S)
+
+    async def _handle_once(self, events: Sequence[EventT], stream: StreamT) -> None:
+        started = time.perf_counter()
+        messages = [
+            (m.value, m.key, m.topic, m.partition, m.offset) for m in (e.message for e in events)
+        ]
+        now = now_ms()
+        result = process_batch(messages, self.ctx, now)
+        t = self.topics
+        outputs: list[Record] = [
+            (t.enriched if o.kind == ENRICHED else t.dlq, None, o.key, o.value)
+            for o in result.outcomes
+            if o.kind != DUPLICATE
+        ]
+        await self.writer.deliver(outputs)
+        # outputs are acked: now the ids may be marked seen (never before). The changelog
+        # records go first; the local table only changes once they are acked too, so a
+        # retried batch never finds ids marked locally that the changelog lacks.
+        accepted = [
+            (o.event_id, msg[3])
+            for o, msg in zip(result.outcomes, messages, strict=True)
+            if o.kind == ENRICHED and o.event_id is not None
+        ]
+        stamp = str(now).encode()
+        await self.writer.deliver(
+            [(self.changelog_topic, p, _json_key(event_id), stamp) for event_id, p in accepted]
+        )
+        mark, partition_of = self.dedupe.mark_seen, self._partition_of
+        for event_id, p in accepted:
+            mark(event_id, now)
+            partition_of[event_id] = p
+        for event in events:
+            await stream.ack(event)
+        seconds = time.perf_counter() - started
+        self.metrics.observe_batch(result, seconds)
+        self.metrics.dedupe_keys.set(len(self.dedupe))
+        c = result.counts
+        unmatched = sum(1 for o in result.outcomes if o.kind == ENRICHED and not o.voter_matched)
+        log.info(
+            "batch: %d in, %d enriched (%d unmatched), %d dead-lettered, %d duplicates, %.1f ms",
+            len(events),
+            c[ENRICHED],
+            unmatched,
+            c[DLQ],
+            c[DUPLICATE],
+            seconds * 1000,
+        )
+
+    # -- housekeeping ---------------------------------------------------------------------
+
+    async def _on_changelog_event(self, event: EventT) -> None:
+        """During recovery: remember which partition holds each key (for expiry)."""
+        key = event.key
+        if isinstance(key, str):
+            if event.message.value is None:
+                self._partition_of.pop(key, None)
+            else:
+                self._partition_of[key] = event.message.partition
+
+    def expire(self, now: int | None = None) -> int:
+        """Forget ids older than the horizon; their tombstones go to the changelog."""
+        expired = self.dedupe.expire(now if now is not None else now_ms())
+        for event_id in expired:
+            partition = self._partition_of.pop(event_id, None)
+            if partition is not None:
+                self.writer.produce_quietly(
+                    self.changelog_topic, partition, _json_key(event_id), None
+                )
+        self.metrics.dedupe_keys.set(len(self.dedupe))
+        if expired:
+            log.info("dedupe: %d ids expired, %d kept", len(expired), len(self.dedupe))
+        return len(expired)
+
+    def reload_programs(self) -> None:
+        """Pick up an edited programs.yaml; a broken edit keeps the previous one."""
+        mtime = _mtime(self.programs_file)
+        if mtime == self._programs_mtime:
+            return
+        self._programs_mtime = mtime
+        try:
+            programs = load_programs(self.programs_file)
+        except ConfigError as exc:
+            log.error("keeping the previous programs: %s", exc)
+            return
+        self.ctx = dataclasses.replace(self.ctx, programs=programs)
+        log.info("programs reloaded from %s", self.programs_file)
+
+    async def stop(self) -> None:
+        self.voters.stop()
+        await asyncio.to_thread(self.writer.close)
+
+
+def _json_key(event_id: str) -> bytes:
+    """The changelog key faust's JSON key serializer reads back as ``event_id``."""
+    return orjson.dumps(event_id)
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
+
+
+def register(app: faust.App, settings: Settings) -> ContactsStage:
+    """Declare the contacts agent, its timers and the /healthz and /metrics pages on ``app``."""
+    s = settings.stream
+    stage = ContactsStage(app, settings)
+    raw = app.topic(
+        settings.kafka.topics.raw,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+
+    @app.agent(raw, concurrency=1)
+    async def contacts(stream: StreamT) -> None:
+        await stage.wait_for_voters()
+        stage.agent_started = True
+        # noack_take yields the buffered events (not values) and leaves the acks to us
+        taker = cast("faust.Stream[Any]", stream)
+        async for batch in taker.noack_take(s.batch_max, within=s.batch_within_s):
+            await stage.handle(cast("list[EventT]", batch), stream)
+
+    expire_every = min(3600.0, max(10.0, s.dedupe_horizon_s / 100))
+
+    @app.timer(expire_every)
+    async def expire_dedupe() -> None:
+        try:
+            stage.expire()
+        except Exception as exc:
+            log.error("dedupe expiry failed: %s", type(exc).__name__)
+
+    @app.timer(5.0)
+    async def refresh() -> None:
+        try:
+            stage.reload_programs()
+            stage.metrics.voters.set(len(stage.voters.store))
+            stage.metrics.dedupe_keys.set(len(stage.dedupe))
+        except Exception as exc:
+            log.error("periodic refresh failed: %s", type(exc).__name__)
+
+    @app.page("/healthz")
+    async def healthz(web: View, request: Request) -> Response:
+        ready = stage.ready
+        body: dict[str, Any] = {
+            "ready": ready,
+            "voters_caught_up": stage.voters.caught_up,
+            "agent_started": stage.agent_started,
+        }
+        return web.json(body, status=200 if ready else 503)
+
+    @app.page("/metrics")
+    async def metrics(web: View, request: Request) -> Response:
+        # aiohttp refuses a charset in content_type=; a header passes it through as is
+        return web.bytes(stage.metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    @app.on_before_shutdown.connect
+    async def _stop(sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any) -> None:
+        await stage.stop()
+
+    return stage

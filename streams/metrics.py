@@ -1,0 +1,86 @@
+"""Prometheus metrics of the stream stage (served on the worker's /metrics page).
+
+Counts are added once per batch from the batch's tallies, not per event.
+"""
+
+from __future__ import annotations
+
+from collections import Counter as Tally
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from streams.logic.process import DLQ, DUPLICATE, ENRICHED, BatchResult
+
+__all__ = ["CONTENT_TYPE_LATEST", "StreamMetrics"]
+
+
+class StreamMetrics:
+    """The stage's metrics in their own registry (so tests can build several)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.events_in = Counter(
+            "fieldstream_stream_events_in", "Raw contact events read", registry=r
+        )
+        self.enriched = Counter(
+            "fieldstream_stream_enriched", "Events written to contacts.enriched", registry=r
+        )
+        self.dlq = Counter(
+            "fieldstream_stream_dlq",
+            "Events written to the dead-letter topic, by reason code",
+            ["reason_code"],
+            registry=r,
+        )
+        self.duplicates = Counter(
+            "fieldstream_stream_duplicates_dropped",
+            "Events dropped because their event id was accepted before",
+            registry=r,
+        )
+        self.unmatched = Counter(
+            "fieldstream_stream_unmatched_voters",
+            "Enriched events whose person is not on the voter file, by source system",
+            ["source_system"],
+            registry=r,
+        )
+        self.batch_seconds = Histogram(
+            "fieldstream_stream_batch_seconds",
+            "Time to process, produce, mark and ack one batch",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=r,
+        )
+        self.delivery_retries = Counter(
+            "fieldstream_stream_delivery_retries",
+            "Output messages produced again after a failed delivery",
+            registry=r,
+        )
+        self.dedupe_keys = Gauge(
+            "fieldstream_stream_dedupe_keys", "Event ids held in the dedupe table", registry=r
+        )
+        self.voters = Gauge(
+            "fieldstream_stream_voters", "Voters held in the voter directory", registry=r
+        )
+
+    def observe_batch(self, result: BatchResult, seconds: float) -> None:
+        counts = result.counts
+        self.events_in.inc(counts[ENRICHED] + counts[DLQ] + counts[DUPLICATE])
+        if counts[ENRICHED]:
+            self.enriched.inc(counts[ENRICHED])
+        if counts[DUPLICATE]:
+            self.duplicates.inc(counts[DUPLICATE])
+        reasons: Tally[str] = Tally()
+        unmatched: Tally[str] = Tally()
+        for o in result.outcomes:
+            if o.kind == DLQ:
+                reasons[o.reason_code or "unknown"] += 1
+            elif o.kind == ENRICHED and not o.voter_matched:
+                unmatched[o.source_system or "unknown"] += 1
+        for code, n in reasons.items():
+            self.dlq.labels(reason_code=code).inc(n)
+        for source, n in unmatched.items():
+            self.unmatched.labels(source_system=source).inc(n)
+        self.batch_seconds.observe(seconds)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
