@@ -1,0 +1,1 @@
+"""Everything that puts events on Kafka: gateway, voter-file loader, demo, simulator."""

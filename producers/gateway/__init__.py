@@ -1,0 +1,1 @@
+"""The webhook gateway (ASGI): tool payloads in, Avro on contacts.raw out."""

@@ -1,0 +1,33 @@
+"""``python -m producers.gateway``: run the gateway with settings from the environment."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from fieldstream.config import load_sources
+from fieldstream.settings import Settings, load_settings
+from producers.gateway.app import create_app
+
+
+def run(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    app = create_app(
+        sources=load_sources(settings.gateway.sources_file),
+        kafka=settings.kafka,
+        gateway=settings.gateway,
+    )
+    uvicorn.run(
+        app,
+        host=settings.gateway.host,
+        port=settings.gateway.port,
+        access_log=False,
+        log_level="warning",
+    )
+
+
+if __name__ == "__main__":
+    run(load_settings())

@@ -1,0 +1,248 @@
+"""Canonical events as plain JSON -> Avro-ready ContactEvent records, naming every problem.
+
+Driven by the parsed .avsc (compiled once into small converter closures), so the JSON a
+sender posts follows the data standard field for field: records, nullable unions, enums
+(the allowed symbols are named), arrays, strings, ints, booleans, and timestamp-millis given
+as ISO-8601 with a zone or as epoch milliseconds. Fields with a default may be left out;
+unknown fields are problems. fastavro validates Avro datums but neither collects every
+problem with its path nor reads ISO timestamps, hence this module.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from schemas.codec import CONTACT_EVENT, load_schemas
+from schemas.ids import event_id_for
+
+
+@dataclass(frozen=True)
+class Problem:
+    field: str
+    problem: str
+
+
+Problems = list[Problem]
+Conv = Callable[[Any, str, Problems], Any]
+SET_BY_GATEWAY = {
+    "event_id": "is set by fieldstream from org_id, source_system and source_event_id; "
+    "send source_event_id instead",
+    "received_at": "is set by fieldstream when the event arrives; leave it out",
+}
+NON_EMPTY = ("source_system", "source_event_id", "org_id", "campaign_id", "result_raw")
+PERSON_IDS = ("voter_id", "van_id", "state_file_id", "vendor_id")
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def _string(value: Any, path: str, problems: Problems) -> Any:
+    if isinstance(value, str):
+        return value
+    problems.append(Problem(path, f"must be a string, got {_kind(value)}"))
+    return None
+
+
+def _int(value: Any, path: str, problems: Problems) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    problems.append(Problem(path, f"must be an integer, got {_kind(value)}"))
+    return None
+
+
+def _double(value: Any, path: str, problems: Problems) -> Any:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    problems.append(Problem(path, f"must be a number, got {_kind(value)}"))
+    return None
+
+
+def _boolean(value: Any, path: str, problems: Problems) -> Any:
+    if isinstance(value, bool):
+        return value
+    problems.append(Problem(path, f"must be true or false, got {_kind(value)}"))
+    return None
+
+
+def _timestamp_ms(value: Any, path: str, problems: Problems) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        try:
+            parsed = dt.datetime.fromisoformat(value)
+        except ValueError:
+            parsed = None
+        if parsed is not None and parsed.tzinfo is not None:
+            return int(parsed.timestamp() * 1000)
+    problems.append(
+        Problem(
+            path,
+            "must be an ISO-8601 timestamp with a time zone "
+            "(e.g. 2026-11-24T15:04:05Z) or epoch milliseconds",
+        )
+    )
+    return None
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "an array",
+        dict: "an object",
+    }.get(type(value), type(value).__name__)
+
+
+def _compile(schema: Any) -> Conv:
+    if isinstance(schema, list):
+        return _compile_union(schema)
+    if isinstance(schema, str):
+        return {
+            "string": _string,
+            "int": _int,
+            "long": _int,
+            "boolean": _boolean,
+            "double": _double,
+            "float": _double,
+        }[schema]
+    kind = schema["type"]
+    if schema.get("logicalType") == "timestamp-millis":
+        return _timestamp_ms
+    if kind == "record":
+        return _compile_record(schema)
+    if kind == "enum":
+        return _compile_enum(schema["symbols"])
+    if kind == "array":
+        return _compile_array(_compile(schema["items"]))
+    return _compile(kind)
+
+
+def _compile_union(branches: list[Any]) -> Conv:
+    others = [b for b in branches if b != "null"]
+    if len(others) != 1 or "null" not in branches:
+        raise ValueError(f"only [null, X] unions are supported, got {branches}")
+    inner = _compile(others[0])
+
+    def convert(value: Any, path: str, problems: Problems) -> Any:
+        return None if value is None else inner(value, path, problems)
+
+    return convert
+
+
+def _compile_enum(symbols: list[str]) -> Conv:
+    allowed = frozenset(symbols)
+    listed = ", ".join(symbols)
+
+    def convert(value: Any, path: str, problems: Problems) -> Any:
+        if isinstance(value, str) and value in allowed:
+            return value
+        problems.append(Problem(path, f"must be one of {listed}; got {value!r}"))
+        return None
+
+    return convert
+
+
+def _compile_array(item: Conv) -> Conv:
+    def convert(value: Any, path: str, problems: Problems) -> Any:
+        if not isinstance(value, list):
+            problems.append(Problem(path, f"must be an array, got {_kind(value)}"))
+            return None
+        return [item(v, f"{path}[{i}]", problems) for i, v in enumerate(value)]
+
+    return convert
+
+
+_MISSING = object()
+
+
+def _compile_record(schema: dict[str, Any]) -> Conv:
+    fields = []
+    for f in schema["fields"]:
+        has_default = "default" in f
+        fields.append((f["name"], _compile(f["type"]), has_default, f.get("default")))
+    known = frozenset(name for name, *_ in fields)
+
+    def convert(value: Any, path: str, problems: Problems) -> Any:
+        if not isinstance(value, dict):
+            problems.append(Problem(path or "(event)", f"must be an object, got {_kind(value)}"))
+            return None
+        out: dict[str, Any] = {}
+        for name, conv, has_default, default in fields:
+            raw = value.get(name, _MISSING)
+            if raw is _MISSING:
+                if has_default:
+                    out[name] = list(default) if isinstance(default, list) else default
+                else:
+                    out[name] = None
+                    problems.append(Problem(_join(path, name), "is required"))
+                continue
+            out[name] = conv(raw, _join(path, name), problems)
+        for extra in value.keys() - known:
+            problems.append(Problem(_join(path, str(extra)), "is not a field of the standard"))
+        return out
+
+    return convert
+
+
+class ContactJson:
+    """Converter for ContactEvent JSON, compiled once from the schema."""
+
+    def __init__(self) -> None:
+        schema = load_schemas()[CONTACT_EVENT]
+        self._schema = schema
+        self._convert = _compile(schema)
+
+    def convert(self, value: Any, received_at_ms: int) -> tuple[dict[str, Any] | None, Problems]:
+        """(record, []) for a good event; (None, problems) otherwise."""
+        problems: Problems = []
+        if isinstance(value, dict):
+            for name, why in SET_BY_GATEWAY.items():
+                if name in value:
+                    problems.append(Problem(name, why))
+            value = {k: v for k, v in value.items() if k not in SET_BY_GATEWAY}
+            value.update(event_id="", received_at=received_at_ms)
+        record = self._convert(value, "", problems)
+        if record is not None:
+            _check_rules(record, problems)
+        if problems:
+            return None, problems
+        record["event_id"] = event_id_for(
+            record["org_id"], record["source_system"], record["source_event_id"]
+        )
+        return record, problems
+
+
+def _check_rules(record: dict[str, Any], problems: Problems) -> None:
+    """Rules of the standard that a schema cannot say."""
+    for name in NON_EMPTY:
+        if record.get(name) == "":
+            problems.append(Problem(name, "must not be empty"))
+    person = record.get("person")
+    if isinstance(person, dict):
+        if not any(person.get(k) for k in PERSON_IDS):
+            problems.append(
+                Problem(
+                    "person", "needs at least one of voter_id, van_id, state_file_id, vendor_id"
+                )
+            )
+        state = person.get("state")
+        if isinstance(state, str):
+            state = person["state"] = state.upper()
+            if len(state) != 2 or not state.isalpha():
+                problems.append(Problem("person.state", "must be a two-letter state code"))
+        if person.get("voter_id") and not state:
+            problems.append(Problem("person.state", "is required with voter_id"))
+    for i, response in enumerate(record.get("responses") or []):
+        level = response.get("support_level") if isinstance(response, dict) else None
+        if isinstance(level, int) and not 1 <= level <= 5:
+            problems.append(
+                Problem(f"responses[{i}].support_level", "must be 1 (strong support) to 5")
+            )
