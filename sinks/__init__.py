@@ -1,0 +1,1 @@
+"""The ClickHouse sink: DDL, migrations, row building, the batching consumer, store access."""

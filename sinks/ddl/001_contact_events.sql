@@ -1,0 +1,57 @@
+-- One row per accepted contact (contacts.enriched). Redelivered rows collapse on merge
+-- (ReplacingMergeTree) and retried batches are dropped by the dedup window + token.
+CREATE TABLE IF NOT EXISTS contact_events
+(
+    event_id String,
+    source_system LowCardinality(String),
+    source_event_id String,
+    org_id LowCardinality(String),
+    campaign_id LowCardinality(String),
+    program_id String,
+    channel LowCardinality(String),
+    contact_type LowCardinality(String),
+    input_method LowCardinality(String),
+    occurred_at DateTime64(3, 'UTC'),
+    received_at DateTime64(3, 'UTC'),
+    enriched_at DateTime64(3, 'UTC'),
+    inserted_at DateTime64(3, 'UTC') DEFAULT now64(3),
+    state String,
+    voter_id String,
+    van_id String,
+    state_file_id String,
+    vendor_id String,
+    canvasser_id String,
+    team_id String,
+    turf_id String,
+    list_id String,
+    result LowCardinality(String),
+    result_raw String,
+    is_contact UInt8,
+    has_id UInt8,
+    support_level Nullable(UInt8),
+    responses Nested(question_id String, answer String, support_level Nullable(UInt8)),
+    activist_codes Array(String),
+    opt_out UInt8,
+    script_completed Nullable(UInt8),
+    voter_matched UInt8,
+    county LowCardinality(String),
+    precinct LowCardinality(String),
+    congressional_district LowCardinality(String),
+    state_senate_district LowCardinality(String),
+    state_house_district LowCardinality(String),
+    age Nullable(UInt8),
+    age_band LowCardinality(String),
+    sex LowCardinality(String),
+    race LowCardinality(String),
+    race_source LowCardinality(String),
+    race_probability Nullable(Float64),
+    ethnicity LowCardinality(String),
+    ethnicity_source LowCardinality(String),
+    ethnicity_probability Nullable(Float64),
+    precinct_lat Nullable(Float64),
+    precinct_lon Nullable(Float64)
+)
+ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(occurred_at)
+ORDER BY (org_id, campaign_id, event_id)
+SETTINGS non_replicated_deduplication_window = 1000;

@@ -1,0 +1,229 @@
+"""Decoded Avro records -> ClickHouse rows, in a constant column order per table.
+
+Plain functions, no I/O. Timestamps arrive as tz-aware datetimes, event ids as uuid.UUID
+(see schemas.codec). Unmatched contacts keep demographics and geography 'unknown'.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+Record = dict[str, Any]
+Row = list[Any]
+
+UNKNOWN = "unknown"
+
+CONTACT_COLUMNS = [
+    "event_id", "source_system", "source_event_id", "org_id", "campaign_id", "program_id",
+    "channel", "contact_type", "input_method", "occurred_at", "received_at", "enriched_at",
+    "state", "voter_id", "van_id", "state_file_id", "vendor_id",
+    "canvasser_id", "team_id", "turf_id", "list_id",
+    "result", "result_raw", "is_contact", "has_id", "support_level",
+    "responses.question_id", "responses.answer", "responses.support_level",
+    "activist_codes", "opt_out", "script_completed", "voter_matched",
+    "county", "precinct", "congressional_district", "state_senate_district",
+    "state_house_district", "age", "age_band", "sex", "race", "race_source",
+    "race_probability", "ethnicity", "ethnicity_source", "ethnicity_probability",
+    "precinct_lat", "precinct_lon",
+]  # fmt: skip
+
+DEAD_LETTER_COLUMNS = [
+    "event_id", "org_id", "source_system", "stage", "reason_code", "reason",
+    "source_topic", "source_partition", "source_offset", "failed_at", "original",
+]  # fmt: skip
+
+VOTER_COLUMNS = [
+    "voter_id", "state", "county", "precinct", "congressional_district",
+    "state_senate_district", "state_house_district", "birth_year", "age", "age_band",
+    "sex", "race", "race_source", "race_probability", "ethnicity", "ethnicity_source",
+    "ethnicity_probability", "precinct_lat", "precinct_lon", "updated_at",
+]  # fmt: skip
+
+_GEOGRAPHY = (
+    "county",
+    "precinct",
+    "congressional_district",
+    "state_senate_district",
+    "state_house_district",
+)
+_DEMOGRAPHICS = ("sex", "race", "race_source", "ethnicity", "ethnicity_source")
+
+
+def age_of(voter: Record | None, year: int | None = None) -> int | None:
+    """Age from voter.age, else (year or this year) - birth_year; None when unknown."""
+    if voter is None:
+        return None
+    age = voter.get("age")
+    if age is None:
+        birth_year = voter.get("birth_year")
+        if birth_year is None:
+            return None
+        age = (year or dt.datetime.now(dt.UTC).year) - int(birth_year)
+    age = int(age)
+    return age if 0 <= age <= 255 else None
+
+
+def age_band(age: int | None) -> str:
+    """18-29, 30-44, 45-64, 65+ or unknown (under 18 or not known)."""
+    if age is None or age < 18:
+        return UNKNOWN
+    if age < 30:
+        return "18-29"
+    if age < 45:
+        return "30-44"
+    if age < 65:
+        return "45-64"
+    return "65+"
+
+
+def support_level_of(responses: list[Record]) -> int | None:
+    """The first non-null support_level among the responses."""
+    for r in responses:
+        level = r.get("support_level")
+        if level is not None:
+            return int(level)
+    return None
+
+
+def _level(value: Any) -> int | None:
+    return None if value is None or not 0 <= int(value) <= 255 else int(value)
+
+
+def contact_row(enriched: Record) -> Row:
+    """One contact_events row (CONTACT_COLUMNS order) from a decoded EnrichedContact."""
+    c = enriched["contact"]
+    person = c["person"]
+    responses = c.get("responses") or []
+    voter = enriched.get("voter") if enriched.get("voter_matched") else None
+    support = support_level_of(responses)
+    is_contact = c["result"] == "canvassed" or bool(responses)
+    has_id = is_contact and support is not None
+    sc = c.get("script_completed")
+    if voter is not None:
+        geo = [voter.get(k) or UNKNOWN for k in _GEOGRAPHY]
+        age = age_of(voter)
+        demo = [voter.get(k) or UNKNOWN for k in _DEMOGRAPHICS]
+        extra = [
+            voter.get("race_probability"),
+            voter.get("ethnicity_probability"),
+            voter.get("precinct_lat"),
+            voter.get("precinct_lon"),
+        ]
+    else:
+        geo = [UNKNOWN] * 5
+        age = None
+        demo = [UNKNOWN] * 5
+        extra = [None, None, None, None]
+    sex, race, race_source, ethnicity, ethnicity_source = demo
+    return [
+        str(c["event_id"]),
+        c["source_system"],
+        c["source_event_id"],
+        c["org_id"],
+        c["campaign_id"],
+        c.get("program_id") or "",
+        c["channel"],
+        c.get("contact_type") or "other",
+        c.get("input_method") or "other",
+        c["occurred_at"],
+        c["received_at"],
+        enriched["enriched_at"],
+        person.get("state") or "",
+        person.get("voter_id") or "",
+        person.get("van_id") or "",
+        person.get("state_file_id") or "",
+        person.get("vendor_id") or "",
+        c.get("canvasser_id") or "",
+        c.get("team_id") or "",
+        c.get("turf_id") or "",
+        c.get("list_id") or "",
+        c["result"],
+        c.get("result_raw") or "",
+        1 if is_contact else 0,
+        1 if has_id else 0,
+        _level(support),
+        [r["question_id"] for r in responses],
+        [r["answer"] for r in responses],
+        [_level(r.get("support_level")) for r in responses],
+        list(c.get("activist_codes") or []),
+        1 if c.get("opt_out") else 0,
+        None if sc is None else int(bool(sc)),
+        1 if voter is not None else 0,
+        *geo,
+        age,
+        age_band(age),
+        sex,
+        race,
+        race_source,
+        extra[0],
+        ethnicity,
+        ethnicity_source,
+        extra[1],
+        extra[2],
+        extra[3],
+    ]
+
+
+def dead_letter_row(dead: Record) -> Row:
+    """One dead_letters row (DEAD_LETTER_COLUMNS order) from a decoded DeadLetter."""
+    original = dead.get("original") or b""
+    return [
+        dead.get("event_id") or "",
+        dead.get("org_id") or "",
+        dead.get("source_system") or "",
+        dead["stage"],
+        dead["reason_code"],
+        dead["reason"],
+        dead["source_topic"],
+        int(dead["source_partition"]),
+        int(dead["source_offset"]),
+        dead["failed_at"],
+        original.decode("utf-8", "backslashreplace")
+        if isinstance(original, bytes)
+        else str(original),
+    ]
+
+
+def sink_dead_letter_row(
+    topic: str, partition: int, offset: int, value: bytes | None, reason_code: str, reason: str
+) -> Row:
+    """A dead_letters row for a message the sink itself could not read (stage 'sink')."""
+    original = (value or b"").decode("utf-8", "backslashreplace")
+    return [
+        "",
+        "",
+        "",
+        "sink",
+        reason_code,
+        reason,
+        topic,
+        partition,
+        offset,
+        dt.datetime.now(dt.UTC),
+        original,
+    ]
+
+
+def voter_row(voter: Record) -> Row:
+    """One voters row (VOTER_COLUMNS order) from a decoded Voter."""
+    age = age_of(voter)
+    birth_year = voter.get("birth_year")
+    return [
+        voter["voter_id"],
+        voter["state"],
+        *[voter.get(k) or "" for k in _GEOGRAPHY],
+        birth_year if birth_year is not None and 0 <= birth_year <= 65535 else None,
+        age,
+        age_band(age),
+        voter.get("sex") or UNKNOWN,
+        voter.get("race") or UNKNOWN,
+        voter.get("race_source") or UNKNOWN,
+        voter.get("race_probability"),
+        voter.get("ethnicity") or UNKNOWN,
+        voter.get("ethnicity_source") or UNKNOWN,
+        voter.get("ethnicity_probability"),
+        voter.get("precinct_lat"),
+        voter.get("precinct_lon"),
+        voter["updated_at"],
+    ]

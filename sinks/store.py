@@ -1,0 +1,77 @@
+"""Open a ClickHouse client: chDB (``chdb:///abs/path``) or a server (``http(s)://...``).
+
+chDB allows one process per data directory: only the sink service (``python -m sinks``)
+opens it while it runs; other processes go through :mod:`sinks.remote`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import clickhouse_connect
+
+from fieldstream.errors import StoreError
+
+
+def open_store(dsn: str) -> Any:
+    """A clickhouse-connect client for ``dsn``; errors become :class:`StoreError`."""
+    if not dsn:
+        raise StoreError("empty ClickHouse DSN: set FIELDSTREAM_CLICKHOUSE__DSN")
+    try:
+        return clickhouse_connect.get_client(dsn=dsn)
+    except Exception as exc:  # clickhouse-connect and chDB raise several kinds
+        scheme = dsn.split("://", 1)[0]
+        raise StoreError(
+            f"cannot open the ClickHouse store ({scheme}://...): {exc}; check the DSN, "
+            "and for chDB that no other process holds the data directory"
+        ) from exc
+
+
+class LockedStore:
+    """A client shared between threads: one lock serialises every call (chDB needs it)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.lock = threading.Lock()
+
+    def query(self, sql: str) -> tuple[list[str], list[str], list[list[Any]]]:
+        """(column names, type names, rows) of a query; errors become StoreError."""
+        try:
+            with self.lock:
+                result = self.client.query(sql)
+        except Exception as exc:
+            raise StoreError(str(exc)) from exc
+        types = [t.name for t in result.column_types]
+        return list(result.column_names), types, [list(r) for r in result.result_rows]
+
+    def insert(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        token: str | None = None,
+    ) -> None:
+        """Insert rows; with ``token``, a retried identical insert is dropped by ClickHouse."""
+        settings: dict[str, Any] = {"async_insert": 0}
+        if token is not None:
+            settings["insert_deduplication_token"] = token
+        try:
+            with self.lock:
+                self.client.insert(table, rows, column_names=list(columns), settings=settings)
+        except Exception as exc:
+            raise StoreError(f"insert into {table} failed: {exc}") from exc
+
+    def write(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], token: str
+    ) -> None:
+        """The sink consumer's writer (sinks.consumer.Writer)."""
+        self.insert(table, columns, rows, token)
+
+    def close(self) -> None:
+        with self.lock:
+            try:
+                self.client.close()
+            except Exception as exc:  # closing is best effort
+                raise StoreError(f"closing the store: {exc}") from exc

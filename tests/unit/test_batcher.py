@@ -1,0 +1,70 @@
+"""sinks.batcher: fixed offset ranges, stable tokens, flush rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from sinks.batcher import Batcher, batch_token
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_token_is_a_function_of_the_offset_range() -> None:
+    clock = Clock()
+    a, b = Batcher(10, 1.0, clock), Batcher(10, 1.0, clock)
+    for batcher in (a, b):
+        for off in range(5, 9):
+            batcher.add("enriched", 1, off, "contact_events", [off])
+    ba, bb = a.get("enriched", 1), b.get("enriched", 1)
+    assert ba is not None and bb is not None
+    assert ba.token == bb.token == "enriched:1:5-8" == batch_token("enriched", 1, 5, 8)
+    assert ba.commit_offset == 9 and ba.row_count() == 4
+
+
+def test_partitions_are_batched_separately() -> None:
+    batcher = Batcher(10, 1.0, Clock())
+    batcher.add("enriched", 0, 0, "contact_events", [0])
+    batcher.add("enriched", 1, 3, "contact_events", [3])
+    batcher.add("voters", 0, 9)  # a tombstone: offset counted, no row
+    tokens = sorted(b.token for b in batcher.pending())
+    assert tokens == ["enriched:0:0-0", "enriched:1:3-3", "voters:0:9-9"]
+    voters = batcher.get("voters", 0)
+    assert voters is not None and voters.rows == {} and voters.commit_offset == 10
+
+
+def test_due_when_full_or_old() -> None:
+    clock = Clock()
+    batcher = Batcher(3, 0.5, clock)
+    for off in range(2):
+        batcher.add("t", 0, off, "contact_events", [off])
+    assert batcher.due() == []
+    batcher.add("t", 0, 2, "contact_events", [2])
+    assert [b.token for b in batcher.due()] == ["t:0:0-2"]
+    batcher.add("t", 1, 0, "contact_events", [0])
+    clock.now += 0.49
+    assert [b.token for b in batcher.due()] == ["t:0:0-2"]
+    clock.now += 0.02
+    assert sorted(b.token for b in batcher.due()) == ["t:0:0-2", "t:1:0-0"]
+
+
+def test_done_forgets_and_next_batch_starts_after() -> None:
+    batcher = Batcher(2, 1.0, Clock())
+    first = batcher.add("t", 0, 0, "contact_events", [0])
+    batcher.add("t", 0, 1, "contact_events", [1])
+    batcher.done(first)
+    assert batcher.pending() == []
+    second = batcher.add("t", 0, 2, "contact_events", [2])
+    assert second.token == "t:0:2-2"
+
+
+def test_offsets_must_advance() -> None:
+    batcher = Batcher(5, 1.0, Clock())
+    batcher.add("t", 0, 4, "contact_events", [4])
+    with pytest.raises(ValueError, match="not after"):
+        batcher.add("t", 0, 4, "contact_events", [4])
