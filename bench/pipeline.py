@@ -1,0 +1,192 @@
+"""End-to-end benchmark: events/s through the whole path beside a raw baseline, and freshness.
+
+    .venv/bin/python -m bench.pipeline [--events 20000] [--rate 1000] [--seconds 30]
+
+1. raw baseline: plain confluent-kafka produce -> consume -> chDB insert, no logic
+   (bench/baseline.py, in its own process, same broker, same event bytes);
+2. fieldstream: the same number of events POSTed to the gateway in 100-event batches over 8
+   connections, through the Faust stream and the sink, until all are queryable in chDB;
+3. freshness: a steady --rate events/s for --seconds, then gateway receipt (received_at) to
+   queryable (inserted_at) p50/p99.
+
+Both runs share one Tansu broker and this machine; the ratio is what to compare across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.events import BenchState, good_events
+from fieldstream.embedded import free_port, start_tansu
+from fieldstream.settings import KafkaSettings, Settings, TopicNames
+from fieldstream.stack import Stack
+
+
+def run_baseline(bootstrap: str, n: int, workdir: Path) -> dict[str, Any]:
+    args = [
+        sys.executable,
+        "-m",
+        "bench.baseline",
+        bootstrap,
+        f"baseline.{time.time_ns()}",
+        str(n),
+        str(workdir / "chdb-baseline"),
+    ]
+    out = subprocess.run(args, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"the baseline failed:\n{out.stderr[-3000:]}")
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+async def post_all(
+    url: str,
+    headers: dict[str, str],
+    events: list[dict[str, Any]],
+    batch: int = 100,
+    connections: int = 8,
+) -> None:
+    batches = [events[i : i + batch] for i in range(0, len(events), batch)]
+    queue: asyncio.Queue[list[dict[str, Any]]] = asyncio.Queue()
+    for b in batches:
+        queue.put_nowait(b)
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        while not queue.empty():
+            body = queue.get_nowait()
+            r = await client.post(url, json=body, headers=headers)
+            if r.status_code != 202:
+                raise RuntimeError(f"gateway answered {r.status_code}: {r.text[:200]}")
+
+    limits = httpx.Limits(max_connections=connections)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        await asyncio.gather(*(worker(client) for _ in range(connections)))
+
+
+async def post_steady(
+    url: str,
+    headers: dict[str, str],
+    events: list[dict[str, Any]],
+    rate: float,
+    per_request: int = 10,
+) -> None:
+    """Send ``rate`` events/s in small requests on a fixed schedule (no bursts)."""
+    interval = per_request / rate
+    start = time.perf_counter()
+    pending: set[asyncio.Task[httpx.Response]] = set()
+    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=16)) as client:
+        for i in range(0, len(events), per_request):
+            due = start + (i // per_request) * interval
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            task = asyncio.create_task(
+                client.post(url, json=events[i : i + per_request], headers=headers)
+            )
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+        for r in await asyncio.gather(*pending):
+            if r.status_code != 202:
+                raise RuntimeError(f"gateway answered {r.status_code}")
+
+
+def query(settings: Settings, sql: str) -> list[list[Any]]:
+    url = f"http://{settings.sink.query_host}:{settings.sink.query_port}/query"
+    r = httpx.post(url, content=sql, timeout=60)
+    r.raise_for_status()
+    return list(r.json()["rows"])
+
+
+def wait_count(settings: Settings, where: str, n: int, timeout_s: float = 600) -> float:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        got = int(query(settings, f"SELECT count() FROM contact_events FINAL WHERE {where}")[0][0])
+        if got >= n:
+            return time.perf_counter()
+        time.sleep(0.1)
+    raise RuntimeError(f"only {got} of {n} events arrived in {timeout_s:.0f}s")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--events", type=int, default=20_000)
+    ap.add_argument("--rate", type=float, default=1000)
+    ap.add_argument("--seconds", type=float, default=30)
+    args = ap.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="fieldstream-bench-"))
+    port = free_port()
+    tansu = start_tansu(port, workdir / "tansu.log")
+    bootstrap = f"127.0.0.1:{port}"
+    try:
+        print(f"baseline: {args.events} events produce -> consume -> chDB ...", flush=True)
+        base = run_baseline(bootstrap, args.events, workdir)
+
+        kafka = KafkaSettings(bootstrap_servers=bootstrap, topics=TopicNames())
+        settings = Settings(data_dir=workdir / "data", kafka=kafka)
+        settings.gateway.port = free_port()
+        settings.stream.web_port = free_port()
+        settings.sink.query_port = free_port()
+        state = BenchState.create(settings, workdir)
+        with Stack(settings, workdir / "logs", start_broker=False) as stack:
+            stack.start_core()
+            state.load_voters(settings)
+            stack.start_pipeline()
+            url = f"http://{settings.gateway.host}:{settings.gateway.port}/v1/events"
+            now = dt.datetime.now(dt.UTC)
+            rng = random.Random(3)
+            # warm-up: first events pay for connections and the agent's first fetch
+            asyncio.run(post_all(url, state.headers, good_events(state, rng, 200, now, "warm")))
+            wait_count(settings, "source_system = 'warm'", 200)
+
+            events = good_events(state, rng, args.events, now, "throughput")
+            print(f"fieldstream: {args.events} events through the whole path ...", flush=True)
+            t0 = time.perf_counter()
+            asyncio.run(post_all(url, state.headers, events))
+            t1 = wait_count(settings, "source_system = 'throughput'", args.events)
+            pipeline_s = t1 - t0
+
+            n_steady = int(args.rate * args.seconds)
+            print(f"freshness: {args.rate:.0f} events/s for {args.seconds:.0f}s ...", flush=True)
+            steady = good_events(state, rng, n_steady, now, "steady")
+            asyncio.run(post_steady(url, state.headers, steady, args.rate))
+            wait_count(settings, "source_system = 'steady'", n_steady)
+            p50, p99, mx = query(
+                settings,
+                (
+                    "SELECT quantileExact(0.5)(d), quantileExact(0.99)(d), max(d) FROM ("
+                    "SELECT dateDiff('millisecond', received_at, inserted_at) / 1000 AS d "
+                    "FROM contact_events FINAL WHERE source_system = 'steady')"
+                ),
+            )[0]
+    finally:
+        tansu.terminate()
+        tansu.wait(10)
+
+    base_rate = base["events"] / base["seconds"]
+    pipe_rate = args.events / pipeline_s
+    print()
+    print(f"{'run':<34}{'events':>9}{'seconds':>10}{'events/s':>11}")
+    print(
+        f"{'raw baseline (kafka -> chDB)':<34}{base['events']:>9}{base['seconds']:>10.2f}"
+        f"{base_rate:>11.0f}"
+    )
+    print(f"{'fieldstream end to end':<34}{args.events:>9}{pipeline_s:>10.2f}{pipe_rate:>11.0f}")
+    print(f"ratio fieldstream / baseline: {pipe_rate / base_rate:.2f}")
+    print(
+        f"freshness at {args.rate:.0f} events/s, gateway receipt -> queryable: "
+        f"p50 {float(p50):.2f}s  p99 {float(p99):.2f}s  max {float(mx):.2f}s"
+    )
+
+
+if __name__ == "__main__":
+    main()
