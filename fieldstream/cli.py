@@ -27,6 +27,8 @@ def _setup_logging(settings: Settings) -> None:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
+    for noisy in ("httpx", "httpcore"):  # one line per request would drown the board
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _settings() -> Settings:
@@ -100,9 +102,8 @@ def _watch(
     deadline = None if duration is None else started + duration
     try:
         if board:
-            from sinks.remote import connect_store
-
             from fieldstream.board import run_board
+            from sinks.remote import connect_store
 
             run_board(connect_store(settings).query, until=deadline, alive=stack.dead)
         else:
@@ -121,6 +122,7 @@ def _watch(
 def sql(query: Annotated[str, typer.Argument(help="a read-only SQL query")]) -> None:
     """Run SQL against the store (through the running sink when it owns chDB)."""
     from rich.table import Table
+
     from sinks.remote import connect_store
 
     columns, rows = connect_store(_settings()).query(query)
@@ -184,7 +186,7 @@ def simulate(
     demo: Annotated[bool, typer.Option(help="use the demo state's sources and voters")] = True,
 ) -> None:
     """Send realistic door, phone and text events (with a share of bad ones) to the gateway."""
-    from producers.simulator import run_simulator
+    from producers.sim_sender import run_simulator
 
     settings = _settings()
     if demo:
@@ -195,9 +197,8 @@ def simulate(
 @app.command("board")
 def board_cmd() -> None:
     """The live terminal board of progress to goal."""
-    from sinks.remote import connect_store
-
     from fieldstream.board import run_board
+    from sinks.remote import connect_store
 
     run_board(connect_store(_settings()).query)
 
