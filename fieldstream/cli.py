@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import time
 from pathlib import Path
@@ -62,6 +63,9 @@ def up(
     if demo:
         settings = _demo_settings(settings)
     started = time.monotonic()
+    # a closed terminal or `kill` stops the stack as cleanly as Ctrl-C does
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
     with Stack(settings, settings.data_dir / "logs") as stack:
         console.print("starting Tansu and the sink ...")
         stack.start_core()
@@ -76,6 +80,10 @@ def up(
         if demo:
             stack.spawn_simulator(rate or settings.simulator.rate, None)
         _watch(stack, settings, board, duration, started)
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _load_demo(settings: Settings) -> None:
@@ -227,6 +235,9 @@ def main() -> None:
     except FieldstreamError as exc:
         console.print(f"[red]error:[/red] {exc}")
         sys.exit(2)
+    except KeyboardInterrupt:
+        console.print("stopped")
+        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -6,12 +6,25 @@ reloaded on each ``fieldstream up``).
 
 from __future__ import annotations
 
+import ctypes
+import signal
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 from fieldstream.errors import BrokerError
 from fieldstream.kafka import wait_for_broker
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """preexec_fn: the child gets SIGTERM when the process that started it dies (Linux), so a
+    killed ``fieldstream up`` (closed terminal, SIGKILL) leaves no broker or service behind."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def tansu_binary() -> str:
@@ -48,6 +61,7 @@ def start_tansu(
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=die_with_parent,
     )
     try:
         wait_for_broker(f"127.0.0.1:{port}", timeout_s)

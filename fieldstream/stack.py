@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, SecretStr
 
-from fieldstream.embedded import start_tansu
+from fieldstream.embedded import die_with_parent, start_tansu
 from fieldstream.errors import FieldstreamError
 from fieldstream.kafka import ensure_topics
 from fieldstream.settings import Settings
@@ -114,7 +114,12 @@ class Stack:
         log_path = self.log_dir / f"{name}.log"
         out = open(log_path, "ab")  # noqa: SIM115 - the child owns it
         proc = subprocess.Popen(
-            args, stdout=out, stderr=subprocess.STDOUT, env=self._env(), start_new_session=True
+            args,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=self._env(),
+            start_new_session=True,  # Ctrl-C reaches only us; we stop them in order
+            preexec_fn=die_with_parent,
         )
         out.close()
         service = Service(name, proc, log_path)
