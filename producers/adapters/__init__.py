@@ -1,0 +1,1 @@
+"""One adapter per field tool: tool payload -> canonical events (see base.py)."""
