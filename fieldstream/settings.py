@@ -50,6 +50,16 @@ class GatewaySettings(BaseModel):
     produce_timeout_s: float = 10.0
 
 
+class MobilizeSettings(BaseModel):
+    """The Mobilize API the attendance poller reads (``fieldstream import mobilize``)."""
+
+    base_url: str = "https://api.mobilize.us/v1"
+    organization_id: int = Field(0, ge=0)
+    api_token: SecretStr = SecretStr("")
+    per_page: int = Field(100, ge=1, le=1000)
+    timeout_s: float = 30.0
+
+
 class StreamSettings(BaseModel):
     app_id: str = "fieldstream-stream"
     web_host: str = "127.0.0.1"
@@ -101,6 +111,7 @@ class Settings(BaseSettings):
     stream: StreamSettings = StreamSettings()
     sink: SinkSettings = SinkSettings()
     simulator: SimulatorSettings = SimulatorSettings()
+    mobilize: MobilizeSettings = MobilizeSettings()
 
     def model_post_init(self, __context: object) -> None:
         """Resolve paths against data_dir so every process sees the same absolute ones."""

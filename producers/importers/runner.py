@@ -1,0 +1,293 @@
+"""The shared import loop: rows -> adapter -> ContactJson -> Avro on contacts.raw.
+
+Each importer supplies a pure row adapter (``adapt(row, ctx) -> list[Item]``, the contract of
+producers/adapters/base.py); this module does the rest, the same way for every tool:
+
+- every canonical event is converted with :class:`ContactJson` and produced Avro-encoded to
+  ``kafka.topics.raw``, key = event id, with the project's producer config (acks=all,
+  idempotent). Event ids come from (org, source system, source_event_id): re-importing a row
+  gives the same id, and the pipeline's dedupe drops the copy.
+- an :class:`Unmapped` item goes to ``kafka.topics.dlq`` as a DeadLetter (deadletter.py).
+- a bad row (PayloadError, or an event that does not fit the standard) does not stop a big
+  export: it is counted with its line number and the import goes on; the summary names them.
+- every ``chunk_rows`` rows the producer is flushed and, once Kafka acked everything, the
+  checkpoint is written: a re-run resumes after the last acked row. ``stop_after`` stops after
+  that many rows (used to simulate an interrupted run).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+
+from fieldstream.errors import BrokerError, InputError
+from fieldstream.kafka import ensure_topics, producer_config
+from fieldstream.settings import KafkaSettings
+from producers.adapters.base import AdapterContext, Item, Unmapped
+from producers.importers import checkpoint as cp
+from producers.importers.deadletter import dead_letter, import_topic
+from schemas import CONTACT_EVENT, DEAD_LETTER, AvroCodec
+from schemas.jsonconv import ContactJson
+
+log = logging.getLogger(__name__)
+
+Adapter = Callable[[dict[str, Any], AdapterContext], list[Item]]
+Row = tuple[int, dict[str, Any]]  # (line number or sequence number, the row)
+MAX_LISTED = 20
+
+
+@dataclass(frozen=True)
+class BadRow:
+    line: int
+    problem: str  # names fields and codes, never values of personal data
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.problem}"
+
+
+@dataclass
+class ImportSummary:
+    source: str
+    topic: str
+    sent: int = 0  # events acked in this run
+    dead_lettered: int = 0  # unmapped rows sent to the DLQ in this run
+    skipped: int = 0  # rows before the checkpoint, not read again
+    bad: list[BadRow] = field(default_factory=list)  # bad rows of this run (first 1000)
+    bad_total: int = 0  # bad rows over all runs of this checkpoint
+    bad_lines: list[int] = field(default_factory=list)  # their line numbers (first 1000)
+    last_line: int = 0
+    complete: bool = False  # False when stopped early (stop_after) before the end
+    seconds: float = 0.0
+
+    def __str__(self) -> str:
+        text = (
+            f"{self.sent} events from {self.source} sent to {self.topic} in {self.seconds:.1f}s"
+            f", {self.dead_lettered} unmapped to the DLQ"
+        )
+        if self.skipped:
+            text += f", {self.skipped} rows skipped (already imported, see the checkpoint)"
+        if self.bad_total:
+            lines = ", ".join(str(n) for n in self.bad_lines[:MAX_LISTED])
+            more = " ..." if self.bad_total > MAX_LISTED else ""
+            text += f"; {self.bad_total} bad row(s), not imported, at line(s) {lines}{more}"
+        if not self.complete:
+            text += f"; stopped after line {self.last_line}: run again to resume"
+        return text
+
+
+class Sender:
+    """A confluent-kafka producer that counts failed deliveries; flush() says if all acked."""
+
+    def __init__(self, kafka: KafkaSettings, producer: Producer | None = None) -> None:
+        self.producer = producer or Producer(producer_config(kafka))
+        self.failed = 0
+        self.errors: list[str] = []
+
+    def _delivered(self, err: KafkaError | None, _msg: Message) -> None:
+        if err is not None:
+            self.failed += 1
+            if len(self.errors) < 5:
+                self.errors.append(str(err))
+
+    def send(self, topic: str, key: bytes | None, value: bytes) -> None:
+        while True:
+            try:
+                self.producer.produce(topic, value, key, on_delivery=self._delivered)
+                break
+            except BufferError:
+                self.producer.poll(0.2)
+            except KafkaException as exc:
+                raise BrokerError(f"cannot produce to {topic}: {exc}") from exc
+        self.producer.poll(0)
+
+    def flush(self, timeout_s: float = 60.0) -> None:
+        """Wait for every message; BrokerError unless Kafka acked all of them."""
+        left = self.producer.flush(timeout_s)
+        if left:
+            raise BrokerError(f"{left} messages were not acknowledged by Kafka in {timeout_s:.0f}s")
+        if self.failed:
+            raise BrokerError(f"Kafka refused {self.failed} messages: {'; '.join(self.errors)}")
+
+
+def run_rows(
+    rows: Iterable[Row],
+    adapt: Adapter,
+    ctx: AdapterContext,
+    kafka: KafkaSettings,
+    *,
+    source: str,
+    checkpoint_path: Path | None,
+    restart: bool = False,
+    stop_after: int | None = None,
+    chunk_rows: int = 5000,
+    total: int | None = None,
+    progress: bool = False,
+    clock: Callable[[], float] = time.time,
+    sender: Sender | None = None,
+) -> ImportSummary:
+    """Import ``rows`` (numbered, in order) from ``source``; resumable through the checkpoint."""
+    started = time.monotonic()
+    state = cp.Checkpoint(source=source)
+    if checkpoint_path is not None and not restart:
+        state = cp.load(checkpoint_path, source)
+    ensure_topics(kafka)
+    out = sender or Sender(kafka)
+    codec, converter = AvroCodec(), ContactJson()
+    summary = ImportSummary(source, kafka.topics.raw, last_line=state.line)
+    dlq_topic = import_topic(source)
+    pending = 0  # rows handled since the last checkpoint
+    done = 0  # rows handled in this run
+
+    def commit(last_line: int, complete: bool) -> None:
+        out.flush()
+        state.line, state.complete = last_line, complete
+        summary.last_line = last_line
+        if checkpoint_path is not None:
+            cp.save(checkpoint_path, state)
+
+    def handle(line: int, row: dict[str, Any]) -> None:
+        now_ms = int(clock() * 1000)
+        try:
+            items = adapt(row, ctx)
+        except InputError as exc:
+            _bad(state, summary, line, str(exc))
+            return
+        records, letters = [], []
+        for item in items:
+            if isinstance(item, Unmapped):
+                letters.append(item)
+                continue
+            record, problems = converter.convert(item, now_ms)
+            if record is None:
+                _bad(state, summary, line, "; ".join(f"{p.field}: {p.problem}" for p in problems))
+                return
+            records.append(record)
+        for record in records:
+            value = codec.encode(CONTACT_EVENT, record)
+            out.send(kafka.topics.raw, record["event_id"].encode(), value)
+        for item in letters:
+            letter = dead_letter(
+                orjson.dumps(row, default=str),
+                item,
+                org_id=ctx.org_id,
+                source_system=ctx.source_system,
+                source_topic=dlq_topic,
+                offset=line,
+                now_ms=now_ms,
+            )
+            out.send(kafka.topics.dlq, None, codec.encode(DEAD_LETTER, letter))
+        state.sent += len(records)
+        summary.sent += len(records)
+        state.dead_lettered += len(letters)
+        summary.dead_lettered += len(letters)
+
+    bar_ctx = _progress(progress)
+    last = state.line
+    with bar_ctx as bar:
+        task = bar.add_task(f"importing {source}", total=total) if bar is not None else None
+        stopped = False
+        for line, row in rows:
+            if line <= state.line:
+                summary.skipped += 1
+                continue
+            handle(line, row)
+            last, pending, done = line, pending + 1, done + 1
+            if pending >= chunk_rows:
+                commit(last, False)
+                pending = 0
+            if bar is not None and task is not None and done % 200 == 0:
+                bar.update(task, completed=done + summary.skipped)
+            if stop_after is not None and done >= stop_after:
+                stopped = True
+                break
+        commit(last, not stopped)
+    summary.complete = not stopped
+    summary.bad_total, summary.bad_lines = state.bad, list(state.bad_lines)
+    summary.seconds = time.monotonic() - started
+    log.info(
+        "import %s: %d sent, %d unmapped, %d bad, %d skipped, last line %d",
+        source,
+        summary.sent,
+        summary.dead_lettered,
+        len(summary.bad),
+        summary.skipped,
+        summary.last_line,
+    )
+    return summary
+
+
+def _bad(state: cp.Checkpoint, summary: ImportSummary, line: int, problem: str) -> None:
+    state.add_bad(line)
+    if len(summary.bad) < cp.MAX_BAD_LINES:
+        summary.bad.append(BadRow(line, problem))
+
+
+def _progress(enabled: bool) -> Any:
+    if not enabled:
+        return contextlib.nullcontext()
+    from rich.progress import Progress
+
+    return Progress(transient=True)
+
+
+def read_csv(path: Path) -> Iterator[Row]:
+    """Each data row of the CSV at ``path`` with the line number it starts on (header = 1)."""
+    try:
+        f = path.open(newline="", encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputError(f"input file {path} does not exist") from None
+    with f:
+        reader = csv.DictReader(f)
+        if not reader.fieldnames:
+            raise InputError(f"input file {path} is empty: it needs a header row")
+        line = reader.line_num
+        for raw in reader:
+            yield line + 1, {k: v for k, v in raw.items() if k is not None}
+            line = reader.line_num
+
+
+def count_rows(path: Path) -> int:
+    """Lines after the header (a quick binary pass; for the progress bar only)."""
+    n = 0
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            n += chunk.count(b"\n")
+    return max(n - 1, 0)
+
+
+def import_csv(
+    path: Path,
+    adapt: Adapter,
+    ctx: AdapterContext,
+    kafka: KafkaSettings,
+    *,
+    checkpoint_path: Path | None = None,
+    restart: bool = False,
+    stop_after: int | None = None,
+    progress: bool = False,
+    chunk_rows: int = 5000,
+) -> ImportSummary:
+    """Import the CSV export at ``path`` with ``adapt``; the checkpoint defaults to
+    ``<path>.fieldstream-checkpoint``."""
+    return run_rows(
+        read_csv(path),
+        adapt,
+        ctx,
+        kafka,
+        source=path.name,
+        checkpoint_path=checkpoint_path or cp.default_path(path),
+        restart=restart,
+        stop_after=stop_after,
+        chunk_rows=chunk_rows,
+        total=count_rows(path) if progress else None,
+        progress=progress,
+    )

@@ -1,0 +1,144 @@
+"""Importers against a real Tansu: idempotent re-imports, resume, bad rows, DLQ, Mobilize poll."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from confluent_kafka import Consumer
+from pydantic import SecretStr
+
+from fieldstream.kafka import consumer_config
+from fieldstream.settings import KafkaSettings
+from producers.importers import checkpoint as cp
+from producers.importers.csv_mapped import import_mapped_csv
+from producers.importers.mobilize import MobilizeSettings, poll_attendances
+from producers.importers.van_export import import_van_export
+from schemas.codec import AvroCodec
+
+pytestmark = pytest.mark.integration
+DATA = Path(__file__).parents[1] / "data"
+
+
+def _consume(kafka: KafkaSettings, topic: str, want: int) -> list[tuple[str | None, dict]]:
+    """Every message of ``topic`` (at least ``want``; then until 2 s without news)."""
+    conf = consumer_config(
+        kafka, f"check-{topic}-{time.time()}", fetch_wait_ms=20, session_timeout_s=6.0
+    )
+    consumer = Consumer(conf)
+    consumer.subscribe([topic])
+    codec = AvroCodec()
+    out: list[tuple[str | None, dict]] = []
+    deadline, quiet_until = time.monotonic() + 60, None
+    try:
+        while time.monotonic() < deadline:
+            msgs = [m for m in consumer.consume(500, timeout=0.5) if m.error() is None]
+            for msg in msgs:
+                key, value = msg.key(), msg.value()
+                assert value is not None
+                _, rec = codec.decode(value)
+                out.append((key.decode() if key else None, rec))
+            if len(out) >= want:
+                if msgs:
+                    quiet_until = time.monotonic() + 2
+                elif quiet_until and time.monotonic() > quiet_until:
+                    break
+                quiet_until = quiet_until or time.monotonic() + 2
+    finally:
+        consumer.close()
+    return out
+
+
+def test_van_export_twice_adds_nothing(tmp_path: Path, kafka_settings: KafkaSettings) -> None:
+    path = tmp_path / "contact_history.csv"
+    shutil.copy(DATA / "van_export" / "contact_history.csv", path)
+    first = import_van_export(path, kafka_settings, org_id="demo-org", campaign_id="gotv-2026")
+    assert (first.sent, first.dead_lettered, first.complete) == (8, 2, True)
+    assert [b.line for b in first.bad] == [10, 12] and first.bad_lines == [10, 12]
+    assert "DateCanvassed" in str(first.bad[0]) and "VanID" in str(first.bad[1])
+    assert "2 bad row(s), not imported, at line(s) 10, 12" in str(first)
+    # the checkpoint says it is all done: a second run reads nothing again
+    again = import_van_export(path, kafka_settings, org_id="demo-org", campaign_id="gotv-2026")
+    assert (again.sent, again.skipped, again.bad_lines) == (0, 12, [10, 12])
+    # --restart sends everything again: same event ids, so nothing new for the pipeline
+    restarted = import_van_export(
+        path, kafka_settings, org_id="demo-org", campaign_id="gotv-2026", restart=True
+    )
+    assert restarted.sent == 8
+    raw = _consume(kafka_settings, kafka_settings.topics.raw, 16)
+    assert len(raw) == 16
+    ids = {key for key, _ in raw}
+    assert len(ids) == 8 and all(key == str(rec["event_id"]) for key, rec in raw)
+    letters = _consume(kafka_settings, kafka_settings.topics.dlq, 4)
+    assert sorted({(r["source_offset"], r["reason_code"]) for _, r in letters}) == [
+        (9, "unknown_result_code"),
+        (11, "unknown_contact_type"),
+    ]
+    assert {r["source_topic"] for _, r in letters} == {"import:contact_history.csv"}
+    assert all(r["source_partition"] == -1 for _, r in letters)
+
+
+def test_resume_after_interrupted_run(tmp_path: Path, kafka_settings: KafkaSettings) -> None:
+    path = tmp_path / "attempts.csv"
+    shutil.copy(DATA / "csv_mapped" / "attempts.csv", path)
+    mapping = DATA / "csv_mapped" / "attempts.mapping.yaml"
+    ckpt = tmp_path / "state.json"
+    first = import_mapped_csv(
+        path, mapping, kafka_settings, org_id="demo-org", checkpoint_path=ckpt, stop_after=3
+    )
+    assert (first.sent, first.last_line, first.complete) == (3, 4, False)
+    assert "run again to resume" in str(first)
+    assert cp.load(ckpt, "attempts.csv").line == 4
+    rest = import_mapped_csv(
+        path, mapping, kafka_settings, org_id="demo-org", checkpoint_path=ckpt, progress=True
+    )
+    assert (rest.sent, rest.skipped, rest.dead_lettered, rest.complete) == (2, 3, 1, True)
+    assert rest.bad_lines == [7, 9]
+    raw = _consume(kafka_settings, kafka_settings.topics.raw, 5)
+    got = sorted(rec["source_event_id"] for _, rec in raw)
+    assert got == ["A-1001", "A-1002", "A-1003", "A-1004", "A-1005"]  # no gap, no repeat
+
+
+def test_mobilize_poll(tmp_path: Path, kafka_settings: KafkaSettings) -> None:
+    pages = [
+        json.loads((DATA / "mobilize" / f"attendances_page{n}.json").read_text()) for n in (1, 2)
+    ]
+    newest = max(a["modified_date"] for p in pages for a in p["data"])
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if int(request.url.params.get("updated_since", "0")) >= newest:
+            return httpx.Response(
+                200, json={"count": 0, "next": None, "previous": None, "data": []}
+            )
+        return httpx.Response(
+            200, json=pages[1] if request.url.params.get("page") == "2" else pages[0]
+        )
+
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    settings = MobilizeSettings(organization_id=15, api_token=SecretStr("tok"))
+    ckpt = tmp_path / "mobilize.checkpoint"
+    kwargs: dict[str, Any] = {
+        "org_id": "demo-org",
+        "campaign_id": "gotv-2026",
+        "checkpoint_path": ckpt,
+    }
+    first = poll_attendances(settings, kafka_settings, client=client, **kwargs)
+    assert (first.sent, first.dead_lettered) == (4, 1)
+    assert cp.load(ckpt, "mobilize:15").state["updated_since"] == newest
+    second = poll_attendances(settings, kafka_settings, client=client, **kwargs)
+    assert second.sent == 0
+    assert seen[-1].url.params["updated_since"] == str(newest)
+    raw = _consume(kafka_settings, kafka_settings.topics.raw, 4)
+    assert sorted(rec["source_event_id"] for _, rec in raw) == [
+        "198001",
+        "198002",
+        "198003",
+        "198006",
+    ]
