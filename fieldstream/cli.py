@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from fieldstream.cli_import import import_app
 from fieldstream.errors import FieldstreamError
 from fieldstream.settings import Settings, load_settings
 
@@ -21,6 +22,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console(stderr=True)
+app.add_typer(import_app, name="import")
 
 
 def _setup_logging(settings: Settings) -> None:
@@ -221,12 +223,15 @@ def topics() -> None:
 
 
 @app.command()
-def docs(out: Annotated[Path, typer.Option()] = Path("docs/data-standard.md")) -> None:
-    """Generate the data dictionary from the Avro schemas."""
+def docs(out: Annotated[Path, typer.Option(help="the docs directory")] = Path("docs")) -> None:
+    """Generate the data dictionary (from the Avro schemas) and the result-code maps (from
+    the adapters' code maps)."""
+    from producers.adapters.docgen import write_result_codes
     from schemas.docgen import write_data_dictionary
 
-    write_data_dictionary(out)
-    console.print(f"wrote {out}")
+    write_data_dictionary(out / "data-standard.md")
+    write_result_codes(out / "result-codes.md")
+    console.print(f"wrote {out / 'data-standard.md'} and {out / 'result-codes.md'}")
 
 
 def main() -> None:

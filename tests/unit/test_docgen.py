@@ -17,3 +17,20 @@ def test_every_schema_field_is_documented() -> None:
     for name in ("event_id", "race_source", "reason_code", "voter_matched", "support_level"):
         assert f"`{name}`" in page
     assert "`lit_drop`" in page and "`bisg`" in page
+
+
+def test_committed_result_codes_page_is_current() -> None:
+    from producers.adapters.docgen import render as render_codes
+
+    committed = (ROOT / "docs" / "result-codes.md").read_text(encoding="utf-8")
+    assert committed == render_codes(), "run `fieldstream docs` and commit docs/result-codes.md"
+
+
+def test_result_codes_page_names_every_tool_and_code() -> None:
+    from producers.adapters.docgen import render as render_codes
+
+    page = render_codes()
+    for title in ("VAN", "Spoke", "CallHub", "Hustle", "Mobilize", "VAN exports"):
+        assert f"## {title}" in page
+    assert "| 14 | Canvassed | `canvassed` |" in page
+    assert "`do_not_text`" in page and "once per person, campaign and day" in page
