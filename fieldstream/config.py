@@ -13,12 +13,22 @@ sources.yaml (holds secrets: keep it out of version control; its path is a setti
       - id: demo-canvass-app        # sent by the tool in the X-Fieldstream-Source header
         org_id: demo-org            # the only org this credential may write for
         secrets: ["...", "..."]     # any of them is accepted (rotation)
+      - id: state-party-van         # a tool that writes to VAN, pointed at fieldstream
+        org_id: demo-org
+        secrets: ["..."]            # its VAN API key (HTTP Basic password, "|1" suffix allowed)
+        tool: van                   # canonical (default), van, spoke, callhub, hustle
+        campaign_id: gotv-2026      # for payloads that name no campaign
+        state: PA                   # the voter-file state of the voter ids it sends
+        codes_file: van-codes.yaml  # this committee's VAN codes (relative: next to this file)
+        signing_secrets: ["whsec_..."]  # webhook signing keys (Standard Webhooks or the tool's)
+        options: {timezone: America/New_York}
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, Field, SecretStr, ValidationError
@@ -37,9 +47,18 @@ class ProgramsFile(BaseModel):
 
 
 class SourceConfig(BaseModel):
+    """One sender. ``tool`` picks the adapter its payloads go through (canonical = the data
+    standard's own JSON at /v1/events)."""
+
     id: str = Field(min_length=1)
     org_id: str = Field(min_length=1)
     secrets: list[SecretStr] = Field(min_length=1)
+    tool: Literal["canonical", "van", "spoke", "callhub", "hustle"] = "canonical"
+    campaign_id: str | None = None  # for tools whose payloads name no campaign
+    state: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")  # voter ids' file state
+    codes_file: Path | None = None  # the tool's code map (VAN result/contact/survey codes)
+    signing_secrets: list[SecretStr] = Field(default_factory=list)  # the tool's webhook keys
+    options: dict[str, Any] = Field(default_factory=dict)  # tool-specific, see docs/sources.md
 
 
 class SourcesFile(BaseModel):
@@ -85,6 +104,9 @@ def load_sources(path: Path) -> dict[str, SourceConfig]:
         # pydantic's message would echo input values; name only the fields
         fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
         raise ConfigError(f"sources file {path} has bad entries at: {fields}") from None
+    for s in parsed.sources:
+        if s.codes_file is not None and not s.codes_file.is_absolute():
+            s.codes_file = path.parent / s.codes_file
     ids = [s.id for s in parsed.sources]
     dupes = {i for i in ids if ids.count(i) > 1}
     if dupes:
@@ -98,12 +120,15 @@ def write_programs(path: Path, orgs: list[OrgConfig]) -> None:
 
 
 def write_sources(path: Path, sources: list[SourceConfig]) -> None:
-    data = {
-        "sources": [
-            {"id": s.id, "org_id": s.org_id, "secrets": [x.get_secret_value() for x in s.secrets]}
-            for s in sources
-        ]
-    }
+    data = {"sources": [_source_dict(s) for s in sources]}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     path.chmod(0o600)
+
+
+def _source_dict(source: SourceConfig) -> dict[str, Any]:
+    data = source.model_dump(mode="json", exclude_defaults=True)
+    data["secrets"] = [x.get_secret_value() for x in source.secrets]
+    if source.signing_secrets:
+        data["signing_secrets"] = [x.get_secret_value() for x in source.signing_secrets]
+    return data

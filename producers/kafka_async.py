@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
@@ -58,7 +59,7 @@ class AsyncProducer:
             self._producer.poll(0.05)
 
     async def send_many(
-        self, topic: str, messages: list[tuple[bytes, bytes]], timeout_s: float = 10.0
+        self, topic: str, messages: Sequence[tuple[bytes | None, bytes]], timeout_s: float = 10.0
     ) -> None:
         """Produce every (key, value); return once all are acknowledged, else BrokerError."""
         if not messages:

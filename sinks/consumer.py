@@ -128,7 +128,13 @@ class SinkConsumer:
                 return self.batcher.add(topic, partition, off, "contact_events", row, received)
             if topic == t.dlq:
                 _, rec = self.codec.decode(value or b"", expect=schemas.DEAD_LETTER)
-                return self.batcher.add(topic, partition, off, "dead_letters", dead_letter_row(rec))
+                return self.batcher.add(
+                    topic,
+                    partition,
+                    off,
+                    "dead_letters",
+                    dead_letter_row(rec, (topic, partition, off)),
+                )
             if topic == t.voters:
                 if value is None:
                     self._tombstones += 1

@@ -165,9 +165,16 @@ def contact_row(enriched: Record) -> Row:
     ]
 
 
-def dead_letter_row(dead: Record) -> Row:
-    """One dead_letters row (DEAD_LETTER_COLUMNS order) from a decoded DeadLetter."""
+def dead_letter_row(dead: Record, at: tuple[str, int, int] | None = None) -> Row:
+    """One dead_letters row (DEAD_LETTER_COLUMNS order) from a decoded DeadLetter.
+
+    A letter refused before it had a Kafka position (stage gateway, importers: partition -1)
+    is keyed by its own position on the DLQ topic, ``at``, so each stays a row of its own.
+    """
     original = dead.get("original") or b""
+    topic, partition, offset = dead["source_topic"], dead["source_partition"], dead["source_offset"]
+    if (partition < 0 or offset < 0) and at is not None:
+        topic, partition, offset = f"{topic}@{at[0]}", at[1], at[2]
     return [
         dead.get("event_id") or "",
         dead.get("org_id") or "",
@@ -175,9 +182,9 @@ def dead_letter_row(dead: Record) -> Row:
         dead["stage"],
         dead["reason_code"],
         dead["reason"],
-        dead["source_topic"],
-        int(dead["source_partition"]),
-        int(dead["source_offset"]),
+        topic,
+        int(partition),
+        int(offset),
         dead["failed_at"],
         original.decode("utf-8", "backslashreplace")
         if isinstance(original, bytes)

@@ -1,9 +1,18 @@
-"""The webhook gateway: POST /v1/events -> Avro on contacts.raw, 202 only after Kafka acked.
+"""The webhook gateway: tool payloads -> Avro on contacts.raw, 2xx only after Kafka acked.
 
-Checks, in order: credential (401), body size (413), content type (415), JSON (400), batch
-size (413), org of every event against the credential's (403), the data standard (422, every
-problem of every event). A batch is all-or-nothing: one bad event refuses the whole request
-and nothing is produced, so a sender can fix and resend it as is.
+Routes:
+
+- ``POST /v1/events``: the data standard's own JSON (one event, an array, or
+  ``{"events": [...]}``), for tools that speak it; ``X-Fieldstream-Source`` +
+  ``Authorization: Bearer <secret>``, and a Standard Webhooks signature when one is sent.
+- ``POST /v1/hooks/{source_id}``: a tool's own webhook (Spoke, CallHub, Hustle, or canonical
+  JSON signed with Standard Webhooks), through that source's adapter (see hooks.py).
+- ``POST /v4/people/{person}/canvassResponses``: VAN's own endpoint, for tools whose VAN base
+  URL can point here (see van_route.py).
+
+Checks on /v1/events, in order: credential (401), body size (413), content type (415), JSON
+(400), batch size (413), org of every event against the credential's (403), the data standard
+(422, every problem of every event). A batch is all-or-nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +23,6 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -22,119 +30,25 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from fieldstream.config import SourceConfig
-from fieldstream.errors import BrokerError
 from fieldstream.kafka import producer_config
 from fieldstream.settings import GatewaySettings, KafkaSettings
+from producers.gateway import hooks, van_route
 from producers.gateway.auth import SOURCE_HEADER, authenticate
+from producers.gateway.checks import (
+    check_orgs,
+    check_signature,
+    parse_events,
+    read_body,
+    refusal_response,
+    require_json,
+)
+from producers.gateway.intake import Intake, Refused
 from producers.gateway.metrics import GatewayMetrics
+from producers.gateway.signing import ReplayGuard
 from producers.kafka_async import AsyncProducer
-from schemas import CONTACT_EVENT, AvroCodec
-from schemas.jsonconv import ContactJson, Problem
+from schemas import AvroCodec
 
 log = logging.getLogger(__name__)
-
-
-class Refused(Exception):
-    def __init__(
-        self, status: int, error: str, message: str, problems: list[dict[str, Any]] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status, self.error, self.message = status, error, message
-        self.problems = problems or []
-
-    def response(self) -> JSONResponse:
-        body: dict[str, Any] = {"error": self.error, "message": self.message}
-        if self.problems:
-            body["problems"] = self.problems
-        headers = {"Retry-After": "5"} if self.status == 503 else None
-        return JSONResponse(body, status_code=self.status, headers=headers)
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise Refused(
-            413,
-            "body_too_large",
-            f"the body is over the limit of {limit} bytes; send fewer events per request",
-        )
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise Refused(
-                413,
-                "body_too_large",
-                f"the body is over the limit of {limit} bytes; send fewer events per request",
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def parse_events(body: bytes, max_events: int) -> list[Any]:
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise Refused(400, "malformed_json", f"the body is not valid JSON: {exc}") from None
-    if isinstance(doc, dict) and set(doc) == {"events"}:
-        doc = doc["events"]
-        if not isinstance(doc, list):
-            raise Refused(400, "bad_envelope", '"events" must be an array of events')
-    events = doc if isinstance(doc, list) else [doc]
-    if not events:
-        raise Refused(400, "empty_batch", "the batch has no events")
-    if len(events) > max_events:
-        raise Refused(
-            413,
-            "too_many_events",
-            f"{len(events)} events in one request; the limit is {max_events}",
-        )
-    return events
-
-
-def check_orgs(events: list[Any], source: SourceConfig) -> None:
-    wrong = [
-        {
-            "index": i,
-            "field": "org_id",
-            "problem": f"org {e['org_id']!r} is not the org of source {source.id!r}",
-        }
-        for i, e in enumerate(events)
-        if isinstance(e, dict) and isinstance(e.get("org_id"), str) and e["org_id"] != source.org_id
-    ]
-    if wrong:
-        raise Refused(
-            403,
-            "wrong_org",
-            f"source {source.id!r} may only send events of org {source.org_id!r}",
-            wrong,
-        )
-
-
-def convert_all(
-    converter: ContactJson, events: list[Any], received_ms: int
-) -> list[dict[str, Any]]:
-    records: list[dict[str, Any]] = []
-    problems: list[dict[str, Any]] = []
-    for i, event in enumerate(events):
-        record, found = converter.convert(event, received_ms)
-        problems.extend(_problem(i, p) for p in found)
-        if record is not None:
-            records.append(record)
-    if problems:
-        n_bad = len({p["index"] for p in problems})
-        raise Refused(
-            422,
-            "invalid_events",
-            f"{n_bad} of {len(events)} events do not fit the "
-            "data standard; nothing was accepted. Fix the fields named and resend.",
-            problems,
-        )
-    return records
-
-
-def _problem(index: int, p: Problem) -> dict[str, Any]:
-    return {"index": index, "field": p.field, "problem": p.problem}
 
 
 def create_app(
@@ -146,10 +60,17 @@ def create_app(
     codec: AvroCodec | None = None,
     clock: Callable[[], float] = time.time,
 ) -> Starlette:
-    codec = codec or AvroCodec()
-    converter = ContactJson()
     metrics = GatewayMetrics()
     state: dict[str, AsyncProducer] = {} if producer is None else {"producer": producer}
+    intake = Intake(
+        kafka=kafka,
+        gateway=gateway,
+        codec=codec or AvroCodec(),
+        metrics=metrics,
+        producer=lambda: state["producer"],
+        clock=clock,
+    )
+    guard = ReplayGuard()
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -161,26 +82,33 @@ def create_app(
             if own:
                 state["producer"].close()
 
-    async def post_events(request: Request) -> Response:
-        started = time.perf_counter()
-        source_id = request.headers.get(SOURCE_HEADER)
-        try:
-            response = await _accept(request, source_id)
-        except Refused as refused:
-            metrics.refused.labels(refused.error).inc()
-            log.info(
-                "refused source=%s status=%d error=%s",
-                _safe(source_id),
-                refused.status,
-                refused.error,
-            )
-            response = refused.response()
-        metrics.requests.labels(str(response.status_code)).inc()
-        metrics.request_seconds.observe(time.perf_counter() - started)
-        return response
+    def counted(
+        handler: Callable[[Request], Any], respond: Callable[[Refused], Response]
+    ) -> Callable[[Request], Any]:
+        async def endpoint(request: Request) -> Response:
+            started = time.perf_counter()
+            try:
+                response: Response = await handler(request)
+            except Refused as refused:
+                metrics.refused.labels(refused.error).inc()
+                log.info(
+                    "refused path=%s source=%s status=%d error=%s",
+                    request.url.path.split("/")[1:3],
+                    _safe(request.headers.get(SOURCE_HEADER)),
+                    refused.status,
+                    refused.error,
+                )
+                response = respond(refused)
+            metrics.requests.labels(str(response.status_code)).inc()
+            metrics.request_seconds.observe(time.perf_counter() - started)
+            return response
 
-    async def _accept(request: Request, source_id: str | None) -> Response:
-        source = authenticate(sources, source_id, request.headers.get("authorization"))
+        return endpoint
+
+    async def post_events(request: Request) -> Response:
+        source = authenticate(
+            sources, request.headers.get(SOURCE_HEADER), request.headers.get("authorization")
+        )
         if source is None:
             raise Refused(
                 401,
@@ -188,30 +116,30 @@ def create_app(
                 "send X-Fieldstream-Source with your source id "
                 "and Authorization: Bearer <secret> of that source",
             )
-        body = await read_body(request, gateway.max_body_bytes)
-        ctype = request.headers.get("content-type", "application/json")
-        if "json" not in ctype.lower():
+        if source.tool != "canonical":
             raise Refused(
-                415, "unsupported_media_type", f"send Content-Type: application/json, not {ctype!r}"
+                403,
+                "wrong_route",
+                f"source {source.id!r} sends {source.tool} payloads: post them to "
+                + (
+                    "/v4/people/{person}/canvassResponses"
+                    if source.tool == "van"
+                    else f"/v1/hooks/{source.id}"
+                ),
             )
+        body = await read_body(request, gateway.max_body_bytes)
+        require_json(request)
         events = parse_events(body, gateway.max_batch_events)
         check_orgs(events, source)
-        records = convert_all(converter, events, int(clock() * 1000))
-        messages = [(r["event_id"].encode(), codec.encode(CONTACT_EVENT, r)) for r in records]
-        t0 = time.perf_counter()
+        webhook_id = check_signature(request, body, source, guard)
         try:
-            await state["producer"].send_many(kafka.topics.raw, messages, gateway.produce_timeout_s)
-        except BrokerError as exc:
-            log.warning("produce failed source=%s events=%d: %s", source.id, len(records), exc)
-            raise Refused(
-                503, "kafka_unavailable", "events were not stored; retry later with the same events"
-            ) from exc
-        metrics.produce_seconds.observe(time.perf_counter() - t0)
-        metrics.accepted.labels(source.id).inc(len(records))
-        log.debug("accepted source=%s events=%d", source.id, len(records))
+            stored = await intake.store(source, source.tool, events, body)
+        except Refused:
+            if webhook_id:
+                guard.release(source.id, webhook_id)
+            raise
         return JSONResponse(
-            {"accepted": len(records), "event_ids": [r["event_id"] for r in records]},
-            status_code=202,
+            {"accepted": len(stored.event_ids), "event_ids": stored.event_ids}, status_code=202
         )
 
     async def healthz(_request: Request) -> Response:
@@ -222,9 +150,19 @@ def create_app(
     async def metrics_page(_request: Request) -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    hook = hooks.HookRoute(sources, intake, guard, gateway)
+    van = van_route.VanRoute(sources, intake, gateway)
     return Starlette(
         routes=[
-            Route("/v1/events", post_events, methods=["POST"]),
+            Route("/v1/events", counted(post_events, refusal_response), methods=["POST"]),
+            Route(
+                "/v1/hooks/{source_id}", counted(hook.handle, refusal_response), methods=["POST"]
+            ),
+            Route(
+                "/v4/people/{person}/canvassResponses",
+                counted(van.handle, van_route.van_error),
+                methods=["POST"],
+            ),
             Route("/healthz", healthz),
             Route("/metrics", metrics_page),
         ],

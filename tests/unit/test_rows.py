@@ -126,5 +126,15 @@ def test_dead_letter_rows() -> None:
     rec = CODEC.decode(CODEC.encode(DEAD_LETTER, dead))[1]
     row = as_dict(DEAD_LETTER_COLUMNS, dead_letter_row(rec))
     assert row["event_id"] == "" and row["source_offset"] == 42 and row["stage"] == "validate"
+    assert dead_letter_row(rec, ("contacts.dlq", 0, 9)) == dead_letter_row(rec)
+    gateway = dict(dead, stage="gateway", source_topic="gateway:van-1")
+    gateway |= {"source_partition": -1, "source_offset": -1}
+    rec = CODEC.decode(CODEC.encode(DEAD_LETTER, gateway))[1]
+    row = as_dict(DEAD_LETTER_COLUMNS, dead_letter_row(rec, ("contacts.dlq", 1, 9)))
+    assert (row["source_topic"], row["source_partition"], row["source_offset"]) == (
+        "gateway:van-1@contacts.dlq",
+        1,
+        9,
+    )
     own = as_dict(DEAD_LETTER_COLUMNS, sink_dead_letter_row("t", 0, 7, b"junk", "x", "why"))
     assert own["stage"] == "sink" and own["original"] == "junk" and own["source_offset"] == 7

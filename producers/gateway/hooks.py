@@ -1,0 +1,145 @@
+"""``POST /v1/hooks/{source_id}``: a tool's own webhook, through that source's adapter.
+
+The source is named in the path (webhook senders rarely let you add headers) and
+authenticated by the strongest scheme it has:
+
+- canonical sources: a Standard Webhooks signature, required (signing_secrets);
+- tools with their own signature scheme, when the source has signing_secrets: that scheme;
+- otherwise one of the source's secrets, as ``Authorization: Bearer <secret>`` or, for tools
+  that can only be given a URL, ``?token=<secret>``.
+
+The answer: 200 with the accepted event ids and how many items went to the dead-letter topic
+(unknown codes); 422 naming the field when the payload is not what the tool documents.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hmac
+import time
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from fieldstream.config import SourceConfig
+from fieldstream.settings import GatewaySettings
+from producers.adapters import registry
+from producers.adapters.base import PayloadError, SignatureError
+from producers.gateway.checks import (
+    check_orgs,
+    check_signature,
+    parse_events,
+    parse_json,
+    read_body,
+)
+from producers.gateway.intake import Intake, Refused
+from producers.gateway.signing import ReplayGuard
+
+UNAUTHENTICATED = (
+    "unknown source or wrong credential: sign the request with one of the source's "
+    "signing_secrets, or send one of its secrets as Authorization: Bearer or ?token="
+)
+
+
+def token_matches(source: SourceConfig, request: Request) -> bool:
+    scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
+    given = bearer.strip() if scheme.lower() == "bearer" else request.query_params.get("token", "")
+    ok = False
+    for secret in source.secrets:
+        ok |= hmac.compare_digest(given.encode(), secret.get_secret_value().encode())
+    return bool(given) and ok
+
+
+def scrubbed(tool: str, payload: Any, body: bytes) -> bytes:
+    """The bytes a dead letter keeps: the body, minus keys the tool should never have sent."""
+    drop = registry.SCRUB.get(tool)
+    if not drop or not isinstance(payload, dict) or not set(drop) & payload.keys():
+        return body
+    return orjson.dumps({k: v for k, v in payload.items() if k not in drop})
+
+
+def confirmation_headers(source: SourceConfig) -> dict[str, str]:
+    """Hustle checks a receiver owns its URL by the account id echoed in a response header."""
+    account = source.options.get("account_id")
+    if source.tool == "hustle" and account:
+        return {"hustle-webhook-confirmation": str(account)}
+    return {}
+
+
+class HookRoute:
+    def __init__(
+        self,
+        sources: dict[str, SourceConfig],
+        intake: Intake,
+        guard: ReplayGuard,
+        gateway: GatewaySettings,
+    ) -> None:
+        self.sources, self.intake, self.guard, self.gateway = sources, intake, guard, gateway
+        self.contexts = {
+            s.id: registry.context_for(s)
+            for s in sources.values()
+            if s.tool in registry.ADAPTERS or s.tool == "canonical"
+        }
+
+    async def handle(self, request: Request) -> Response:
+        source = self.sources.get(request.path_params["source_id"])
+        body = await read_body(request, self.gateway.max_body_bytes)
+        if source is None or source.id not in self.contexts:
+            raise Refused(401, "unauthenticated", UNAUTHENTICATED)
+        webhook_id = self._authenticate(source, request, body)
+        try:
+            if source.tool == "canonical":
+                items: list[Any] = parse_events(body, self.gateway.max_batch_events)
+                check_orgs(items, source)
+            else:
+                payload = parse_json(body)
+                items = self._adapt(source, payload)
+                body = scrubbed(source.tool, payload, body)
+            stored = await self.intake.store(source, source.tool, items, body)
+        except Refused:
+            if webhook_id:
+                self.guard.release(source.id, webhook_id)
+            raise
+        return JSONResponse(
+            {
+                "accepted": len(stored.event_ids),
+                "dead_lettered": stored.dead_lettered,
+                "event_ids": stored.event_ids,
+            },
+            headers=confirmation_headers(source),
+        )
+
+    def _authenticate(self, source: SourceConfig, request: Request, body: bytes) -> str | None:
+        if source.tool == "canonical":
+            if not source.signing_secrets:
+                raise Refused(401, "unauthenticated", "this source has no signing_secrets")
+            return check_signature(request, body, source, self.guard)
+        verify = registry.VERIFIERS.get(source.tool)
+        if verify is not None and source.signing_secrets:
+            secrets = [s.get_secret_value() for s in source.signing_secrets]
+            try:
+                verify(request.headers, body, secrets, time.time())
+            except SignatureError as exc:
+                raise Refused(401, "bad_signature", str(exc)) from None
+            return None
+        if not token_matches(source, request):
+            raise Refused(401, "unauthenticated", UNAUTHENTICATED)
+        return None
+
+    def _adapt(self, source: SourceConfig, payload: Any) -> list[Any]:
+        received = dt.datetime.fromtimestamp(self.intake.clock(), dt.UTC).isoformat()
+        ctx = dataclasses.replace(self.contexts[source.id], received_at=received)
+        try:
+            items = registry.ADAPTERS[source.tool](payload, ctx)
+        except PayloadError as exc:
+            raise Refused(
+                422,
+                "bad_payload",
+                f"the {source.tool} payload is not what that tool sends: {exc}",
+                [{"index": 0, "field": exc.field, "problem": exc.problem}],
+            ) from None
+        self.intake.check_count(len(items))
+        return items
