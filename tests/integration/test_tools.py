@@ -27,17 +27,19 @@ from typing import Any
 import httpx
 import pytest
 from confluent_kafka import Producer
+from pydantic import SecretStr
 from standardwebhooks.webhooks import Webhook
 
 from fieldstream.config import OrgConfig, SourceConfig, write_programs, write_sources
 from fieldstream.embedded import free_port
 from fieldstream.kafka import producer_config
-from fieldstream.settings import KafkaSettings, Settings
+from fieldstream.settings import KafkaSettings, MobilizeSettings, Settings
 from fieldstream.stack import Stack
 from producers.adapters import registry, van
 from producers.adapters.base import Unmapped
 from producers.gateway.van_route import split_person
 from producers.importers.csv_mapped import import_mapped_csv
+from producers.importers.mobilize import poll_attendances
 from producers.importers.van_export import import_van_export
 from schemas import CONTACT_EVENT, AvroCodec
 from schemas.ids import event_id_for
@@ -264,7 +266,7 @@ def test_every_tool_lands_as_the_adapter_says(stack: Settings) -> None:
 
 
 def run_importers(settings: Settings, tmp_path: Path, restart: bool = False) -> int:
-    """Both file importers against the running pipeline; the number of events they sent."""
+    """Every importer against the running pipeline; the number of events they sent."""
     van_file, csv_file = tmp_path / "contact_history.csv", tmp_path / "attempts.csv"
     if not restart:
         shutil.copy(DATA / "van_export" / "contact_history.csv", van_file)
@@ -279,8 +281,31 @@ def run_importers(settings: Settings, tmp_path: Path, restart: bool = False) -> 
         org_id=ORG,
         restart=restart,
     )
-    assert van_run.complete and csv_run.complete
-    return van_run.sent + csv_run.sent
+    mobilize_run = poll_attendances(
+        MobilizeSettings(organization_id=15, api_token=SecretStr("tok")),
+        settings.kafka,
+        org_id=ORG,
+        campaign_id=IMPORTED,
+        checkpoint_path=tmp_path / "mobilize.checkpoint",
+        restart=restart,
+        client=mobilize_api(),
+    )
+    assert van_run.complete and csv_run.complete and mobilize_run.sent > 0
+    return van_run.sent + csv_run.sent + mobilize_run.sent
+
+
+def mobilize_api() -> httpx.Client:
+    """Mobilize's attendances API as documented, serving the two fixture pages."""
+    pages = [
+        json.loads((DATA / "mobilize" / f"attendances_page{n}.json").read_text()) for n in (1, 2)
+    ]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200, json=pages[1] if request.url.params.get("page") == "2" else pages[0]
+        )
+
+    return httpx.Client(transport=httpx.MockTransport(handler))
 
 
 def test_imports_land_once_however_often_they_run(stack: Settings, tmp_path: Path) -> None:
