@@ -1,4 +1,5 @@
-"""The live terminal board: progress to goal, today's totals, coverage, dead letters, flow.
+"""The live terminal board: progress to goal, today's totals, coverage, voter match, dead
+letters, flow.
 
 :func:`fetch_snapshot` runs the panels' SQL (fieldstream.queries) through any
 ``query(sql) -> (columns, rows)`` callable; :func:`render` turns a Snapshot into a rich
@@ -72,6 +73,19 @@ class CoverageRow:
     universe: int
 
 
+@dataclass(frozen=True)
+class MatchRow:
+    """One tool's events today and how many found their person on the voter file."""
+
+    source_system: str
+    events: int
+    matched: int
+
+    @property
+    def unmatched(self) -> int:
+        return self.events - self.matched
+
+
 @dataclass
 class Snapshot:
     taken_at: dt.datetime
@@ -80,6 +94,7 @@ class Snapshot:
     by_race: list[GroupRow] = field(default_factory=list)
     by_sex: list[GroupRow] = field(default_factory=list)
     coverage: list[CoverageRow] = field(default_factory=list)
+    match_rate: list[MatchRow] = field(default_factory=list)
     dead_letters: list[tuple[str, int]] = field(default_factory=list)
     events_per_s: float | None = None
     freshness_p50_s: float | None = None
@@ -138,6 +153,10 @@ def fetch_snapshot(query: Query, now: dt.datetime) -> Snapshot:
     snap.coverage = [
         CoverageRow(str(o), str(c), _int(a), _int(u))
         for o, c, a, u in rows("coverage", queries.coverage())
+    ]
+    snap.match_rate = [
+        MatchRow(str(s), _int(e), _int(m))
+        for s, e, m in rows("match rate", queries.match_rate(today))
     ]
     snap.dead_letters = [(str(r), _int(n)) for r, n in rows("dead letters", queries.dead_letters())]
     flow = rows("flow", queries.flow(now))
@@ -206,6 +225,19 @@ def _coverage_table(snap: Snapshot) -> Table:
     return table
 
 
+def _match_table(snap: Snapshot) -> Table:
+    table = Table("tool", "events", "matched", "unmatched", "match", title="today's voter match")
+    for m in snap.match_rate:
+        table.add_row(
+            m.source_system,
+            f"{m.events:,}",
+            f"{m.matched:,}",
+            f"{m.unmatched:,}",
+            _pct(m.matched, m.events),
+        )
+    return table
+
+
 def _dlq_table(snap: Snapshot) -> Table:
     table = Table("reason_code", "events", title="dead letters")
     for reason, n in snap.dead_letters:
@@ -228,7 +260,7 @@ def render(snap: Snapshot) -> RenderableType:
         _group_table("today by sex", "sex", snap.by_sex),
     )
     side = Table.grid(padding=(0, 2))
-    side.add_row(_coverage_table(snap), _dlq_table(snap))
+    side.add_row(_coverage_table(snap), _match_table(snap), _dlq_table(snap))
     parts: list[RenderableType] = [header, _goals_table(snap), _channels_table(snap)]
     parts += [demographics, side]
     if snap.errors:

@@ -66,6 +66,15 @@ def coverage() -> str:
     )
 
 
+def match_rate(day: dt.date) -> str:
+    """source_system, events, matched for the day (the match_rate view), most unmatched first."""
+    return (
+        "SELECT source_system, sum(events), sum(matched) FROM match_rate "
+        f"WHERE day = toDate('{day.isoformat()}') "
+        "GROUP BY source_system ORDER BY sum(unmatched) DESC, source_system"
+    )
+
+
 def dead_letters() -> str:
     """reason_code, count."""
     return (

@@ -12,6 +12,7 @@ from fieldstream.board import (
     CoverageRow,
     GoalRow,
     GroupRow,
+    MatchRow,
     Snapshot,
     fetch_snapshot,
     render,
@@ -35,6 +36,7 @@ def test_render_shows_the_numbers() -> None:
         by_race=[GroupRow("black (bisg)", 77, 22, 11)],
         by_sex=[GroupRow("female", 640, 200, 150)],
         coverage=[CoverageRow("demo-org", "gotv-2026", 400, 1600)],
+        match_rate=[MatchRow("hustle", 2000, 1740), MatchRow("van", 900, 899)],
         dead_letters=[("unknown_campaign", 42)],
         events_per_s=19.5,
         freshness_p50_s=0.84,
@@ -56,8 +58,21 @@ def test_render_shows_the_numbers() -> None:
         "19.5",
         "0.84s",
         "table universes does not exist",
+        "today's voter match",
+        "hustle",
+        "1,740",
+        "260",  # hustle's unmatched
+        "87%",  # hustle's match rate 1740/2000
+        "100%",  # van's 899/900 rounds up: shown, not hidden
     ):
         assert expected in text, expected
+
+
+def test_match_rows_count_the_unmatched() -> None:
+    assert MatchRow("callhub", 50, 35).unmatched == 15
+    text = _text(Snapshot(NOW, match_rate=[MatchRow("callhub", 50, 35)]))
+    row = next(line for line in text.splitlines() if "callhub" in line)
+    assert [cell.strip() for cell in row.split("│")[1:6]] == ["callhub", "50", "35", "15", "70%"]
 
 
 def test_render_empty_snapshot() -> None:
@@ -71,6 +86,7 @@ CANNED: dict[str, list[list[Any]]] = {
     "GROUP BY race": [["white", "self_reported", 50, 10, 8]],
     "GROUP BY sex": [["male", 40, 9, 7]],
     "FROM universes": [["allies-org", "allies-gotv", 10, 1000]],
+    "FROM match_rate": [["callhub", 80, 60], ["van", 100, 99]],
     "FROM dead_letters": [["future_occurred_at", 3]],
     "count() / 60": [[12.5, float("nan")]],
 }
@@ -92,6 +108,7 @@ def test_fetch_snapshot_maps_columns() -> None:
     assert snap.by_race == [GroupRow("white (self_reported)", 50, 10, 8)]
     assert snap.by_sex == [GroupRow("male", 40, 9, 7)]
     assert snap.coverage == [CoverageRow("allies-org", "allies-gotv", 10, 1000)]
+    assert snap.match_rate == [MatchRow("callhub", 80, 60), MatchRow("van", 100, 99)]
     assert snap.dead_letters == [("future_occurred_at", 3)]
     assert snap.events_per_s == 12.5 and snap.freshness_p50_s is None
 
@@ -106,6 +123,7 @@ def test_fetch_snapshot_uses_this_week_and_today() -> None:
     fetch_snapshot(query, NOW)
     assert any("goal_progress" in s and "2026-10-12" in s for s in seen)
     assert any("contact_progress_daily" in s and "2026-10-15" in s for s in seen)
+    assert any("FROM match_rate" in s and "2026-10-15" in s for s in seen)
 
 
 def test_a_failing_query_is_shown_not_raised() -> None:
