@@ -180,12 +180,37 @@ def load_goals_cmd(file: Path) -> None:
 
 
 @app.command("load-universe")
-def load_universe_cmd(file: Path) -> None:
-    """Load a universe (CSV: org_id, campaign_id, state, voter_id)."""
-    from sinks.loaders import load_universe
+def load_universe_cmd(
+    file: Annotated[
+        Path | None, typer.Argument(help="CSV: org_id, campaign_id, state, voter_id[, turf_id]")
+    ] = None,
+    org: Annotated[str | None, typer.Option("--org", help="org_id (with --where)")] = None,
+    campaign: Annotated[
+        str | None, typer.Option("--campaign", help="campaign_id (with --where)")
+    ] = None,
+    where: Annotated[
+        str | None,
+        typer.Option(help="condition on the voters table, e.g. \"county = 'Erie' AND age >= 18\""),
+    ] = None,
+) -> None:
+    """Load a universe from a CSV file, or from the voters table with --org, --campaign and
+    --where. A load replaces the universe of each org/campaign it names."""
+    from sinks.loaders import load_universe, load_universe_where
     from sinks.remote import connect_store
 
-    n = load_universe(connect_store(_settings()), file)
+    if (file is None) == (where is None):
+        raise FieldstreamError("give either a CSV file or --where (with --org and --campaign)")
+    if where is not None and (org is None or campaign is None):
+        raise FieldstreamError("--where needs --org and --campaign")
+    store = connect_store(_settings())
+    try:
+        if file is not None:
+            n = load_universe(store, file)
+        else:
+            assert org is not None and campaign is not None and where is not None
+            n = load_universe_where(store, org, campaign, where)
+    finally:
+        store.close()
     console.print(f"loaded {n} universe rows")
 
 

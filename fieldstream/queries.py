@@ -50,19 +50,11 @@ def by_sex(day: dt.date) -> str:
 
 
 def coverage() -> str:
-    """org_id, campaign_id, distinct universe voters attempted, universe size."""
+    """org_id, campaign_id, distinct universe voters attempted, universe size (the current
+    load of each universe: see the universe_coverage view)."""
     return (
-        "SELECT u.org_id, u.campaign_id, countIf(a.voter_id != '') AS attempted, "
-        "count() AS universe FROM ("
-        "SELECT DISTINCT toString(org_id) AS org_id, toString(campaign_id) AS campaign_id, "
-        "toString(state) AS state, toString(voter_id) AS voter_id FROM universes FINAL"
-        ") AS u LEFT JOIN ("
-        "SELECT DISTINCT toString(org_id) AS org_id, toString(campaign_id) AS campaign_id, "
-        "toString(state) AS state, toString(voter_id) AS voter_id "
-        "FROM contact_events FINAL WHERE voter_id != ''"
-        ") AS a ON u.org_id = a.org_id AND u.campaign_id = a.campaign_id "
-        "AND u.state = a.state AND u.voter_id = a.voter_id "
-        "GROUP BY u.org_id, u.campaign_id ORDER BY u.org_id, u.campaign_id"
+        "SELECT org_id, campaign_id, attempted, universe FROM universe_coverage "
+        "ORDER BY org_id, campaign_id"
     )
 
 

@@ -1,28 +1,38 @@
-"""Load goals (CSV or YAML) and universes (CSV) into ClickHouse.
+"""Load goals (CSV or YAML) and universes (CSV, or a condition on the voters table).
 
 Every row is checked first; if any row is bad nothing is loaded and InputError lists up to
 20 problems with their line numbers (CSV) or item numbers (YAML). Goals are stored per week:
 any date of the week becomes that week's Monday (week_start).
+
+A universe load replaces the campaign's universe: its rows share a new load_id, and the views
+of sinks/ddl/010_coverage.sql only see the newest load per org/campaign (see universe_where
+for universes defined by a query).
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
+import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from fieldstream.errors import InputError
-from sinks.remote import StoreAccess
+from fieldstream.errors import InputError, StoreError
+from sinks.remote import DirectAccess, StoreAccess
+from sinks.rows import VOTER_COLUMNS
+from sinks.store import LockedStore
 
 METRICS = ("attempts", "contacts", "ids", "people_reached")
 GOAL_FIELDS = ("org_id", "campaign_id", "week", "metric", "target")
 UNIVERSE_FIELDS = ("org_id", "campaign_id", "state", "voter_id")
 GOAL_COLUMNS = ["org_id", "campaign_id", "week_start", "metric", "target", "loaded_at"]
-UNIVERSE_COLUMNS = ["org_id", "campaign_id", "state", "voter_id", "loaded_at"]
+UNIVERSE_COLUMNS = [
+    "org_id", "campaign_id", "state", "voter_id", "turf_id", "load_id", "loaded_at",
+]  # fmt: skip
 MAX_PROBLEMS = 20
 
 Located = tuple[str, dict[str, Any]]
@@ -119,15 +129,19 @@ def goal_row(record: dict[str, Any], loaded_at: dt.datetime) -> list[Any]:
     ]
 
 
-def universe_row(record: dict[str, Any], loaded_at: dt.datetime) -> list[Any]:
+def universe_row(record: dict[str, Any], loaded_at: dt.datetime, load_id: str = "") -> list[Any]:
+    """One universes row (UNIVERSE_COLUMNS); turf_id is optional."""
     state = _text(record, "state").upper()
     if len(state) != 2 or not state.isalpha():
         raise ValueError(f"state {state!r} is not a two-letter state")
+    turf = record.get("turf_id")
     return [
         _text(record, "org_id"),
         _text(record, "campaign_id"),
         state,
         _text(record, "voter_id"),
+        "" if turf is None else str(turf).strip(),
+        load_id,
         loaded_at,
     ]
 
@@ -155,8 +169,27 @@ def parse_goals(path: Path) -> list[list[Any]]:
 
 
 def parse_universe(path: Path) -> list[list[Any]]:
-    """Universe rows (UNIVERSE_COLUMNS) from a CSV file; InputError if any row is bad."""
-    return _build(read_csv(path, UNIVERSE_FIELDS), universe_row, path)
+    """Universe rows (UNIVERSE_COLUMNS) from a CSV file, one new load_id for the file;
+    InputError if any row is bad or lists a voter twice for one org/campaign."""
+    loaded_at = dt.datetime.now(dt.UTC)
+    load_id = uuid.uuid4().hex
+    rows, problems = [], []
+    first: dict[tuple[str, ...], str] = {}
+    for where, record in read_csv(path, UNIVERSE_FIELDS):
+        try:
+            row = universe_row(record, loaded_at, load_id)
+        except ValueError as exc:
+            problems.append(f"{where}: {exc}")
+            continue
+        key = (row[0], row[1], row[2], row[3])
+        if key in first:  # says where, never which voter
+            problems.append(f"{where}: the same voter as {first[key]}")
+            continue
+        first[key] = where
+        rows.append(row)
+    if problems:
+        raise _fail(path, problems)
+    return rows
 
 
 def load_goals(store: StoreAccess, path: Path | str) -> int:
@@ -170,4 +203,128 @@ def load_universe(store: StoreAccess, path: Path | str) -> int:
     rows = parse_universe(Path(path))
     if rows:
         store.insert("universes", UNIVERSE_COLUMNS, rows)
+    return len(rows)
+
+
+# --- universes defined by a condition on the voters table ------------------------------------
+
+_TOKEN = re.compile(
+    r"\s+|(?P<str>'(?:[^'\\]|\\.|'')*')|(?P<num>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)"
+    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<op><=|>=|!=|<>|==|=|<|>|\+|-|\*|/|%|\(|\)|,|\[|\])"
+)
+WHERE_KEYWORDS = {
+    "AND",
+    "OR",
+    "NOT",
+    "IN",
+    "BETWEEN",
+    "LIKE",
+    "ILIKE",
+    "IS",
+    "NULL",
+    "TRUE",
+    "FALSE",
+}
+WHERE_FUNCTIONS = {
+    "lower", "upper", "lowerutf8", "upperutf8", "trim", "tostring", "toint32", "touint16",
+    "todate", "today", "toyear", "length", "empty", "notempty", "startswith", "endswith",
+    "position", "positioncaseinsensitive", "match", "has", "coalesce", "ifnull", "isnull",
+    "isnotnull", "if", "multiif", "concat", "substring", "abs", "round", "greatest", "least",
+}  # fmt: skip
+VOTER_FIELDS = set(VOTER_COLUMNS)
+
+
+def check_where(where: str) -> str:
+    """The condition, if it only compares voters columns with literals through a few plain
+    functions; else InputError. Why an allow-list: the text is pasted into SQL run by the
+    store, so statements, comments, subqueries and reads of other tables (``x IN table``,
+    table functions, dictGet) must be impossible, not merely unlikely. Messages name keywords
+    and positions, never the literals (they may hold voter ids)."""
+    text = where.strip()
+    if not text:
+        raise InputError("--where is empty: give a condition on the voters table")
+    depth, pos, tokens = 0, 0, []
+    while pos < len(text):
+        if text.startswith(("--", "/*", "*/"), pos):
+            raise InputError(f"--where: comments are not allowed (position {pos + 1})")
+        m = _TOKEN.match(text, pos)
+        if m is None:
+            what = "';'" if text[pos] == ";" else "this character"
+            raise InputError(f"--where: {what} is not allowed (position {pos + 1})")
+        tokens.append((m.lastgroup, m.group(), m.end()))
+        pos = m.end()
+    for kind, tok, end in tokens:
+        if tok in ("(", "["):
+            depth += 1
+        elif tok in (")", "]"):
+            depth -= 1
+            if depth < 0:
+                raise InputError(f"--where: unbalanced brackets (position {end})")
+        if kind != "name" or tok.upper() in WHERE_KEYWORDS:
+            continue
+        call = text[end:].lstrip().startswith("(")
+        if call and tok.lower() not in WHERE_FUNCTIONS:
+            raise InputError(
+                f"--where: function {tok} is not allowed; use {', '.join(sorted(WHERE_FUNCTIONS))}"
+            )
+        if not call and tok not in VOTER_FIELDS:
+            raise InputError(
+                f"--where: {tok} is not a voters column nor an allowed keyword; columns: "
+                f"{', '.join(VOTER_COLUMNS)}"
+            )
+    if depth:
+        raise InputError("--where: unbalanced brackets")
+    return text
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def universe_select(
+    org_id: str, campaign_id: str, where: str, load_id: str, at: dt.datetime
+) -> str:
+    """SELECT of universes rows (UNIVERSE_COLUMNS) for the voters matching ``where``."""
+    if not org_id.strip() or not campaign_id.strip():
+        raise InputError("--org and --campaign must not be empty")
+    return (
+        f"SELECT {_literal(org_id.strip())} AS org_id, {_literal(campaign_id.strip())} AS "
+        f"campaign_id, state, voter_id, '' AS turf_id, {_literal(load_id)} AS load_id, "
+        f"toDateTime64({_literal(at.strftime('%Y-%m-%d %H:%M:%S.%f')[:-3])}, 3, 'UTC') "
+        f"AS loaded_at FROM voters FINAL WHERE ({check_where(where)})"
+    )
+
+
+def insert_universe_select(store: LockedStore, org_id: str, campaign_id: str, where: str) -> int:
+    """Replace a campaign's universe by the voters matching ``where``, inside the store
+    (INSERT ... SELECT: no voter leaves ClickHouse); the number of voters. Refuses a
+    condition that matches no voter (most likely a typo; the old universe stays)."""
+    at, load_id = dt.datetime.now(dt.UTC), uuid.uuid4().hex
+    select = universe_select(org_id, campaign_id, where, load_id, at)
+    matched = int(store.query(f"SELECT count() FROM ({select})")[2][0][0])
+    if matched == 0:
+        raise InputError("--where matches no voter; the universe was not replaced")
+    columns = ", ".join(UNIVERSE_COLUMNS)
+    try:
+        with store.lock:
+            store.client.command(f"INSERT INTO universes ({columns}) {select}")
+    except Exception as exc:
+        raise StoreError(f"loading the universe failed: {exc}") from exc
+    count = store.query(f"SELECT count() FROM universes WHERE load_id = {_literal(load_id)}")
+    return int(count[2][0][0])
+
+
+def load_universe_where(store: StoreAccess, org_id: str, campaign_id: str, where: str) -> int:
+    """Replace a campaign's universe by the voters matching ``where``; the number of voters.
+
+    In this process (DirectAccess) the insert runs inside the store; through a running sink
+    the matching voters are read with /query and written back in one /insert (one load_id),
+    until the sink offers insert_universe_select on a route of its own."""
+    if isinstance(store, DirectAccess):
+        return insert_universe_select(store.store, org_id, campaign_id, where)
+    at, load_id = dt.datetime.now(dt.UTC), uuid.uuid4().hex
+    _columns, rows = store.query(universe_select(org_id, campaign_id, where, load_id, at))
+    if not rows:
+        raise InputError("--where matches no voter; the universe was not replaced")
+    store.insert("universes", UNIVERSE_COLUMNS, [[*r[:6], at] for r in rows])
     return len(rows)

@@ -85,7 +85,7 @@ CANNED: dict[str, list[list[Any]]] = {
     "GROUP BY channel": [["phone", 100, 20, 15, 5, 6, 4]],
     "GROUP BY race": [["white", "self_reported", 50, 10, 8]],
     "GROUP BY sex": [["male", 40, 9, 7]],
-    "FROM universes": [["allies-org", "allies-gotv", 10, 1000]],
+    "FROM universe_coverage": [["allies-org", "allies-gotv", 10, 1000]],
     "FROM match_rate": [["callhub", 80, 60], ["van", 100, 99]],
     "FROM dead_letters": [["future_occurred_at", 3]],
     "count() / 60": [[12.5, float("nan")]],
