@@ -153,6 +153,37 @@ def migrate() -> None:
     console.print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
 
 
+@app.command()
+def policies(
+    org: Annotated[list[str], typer.Option(help="an org whose analysts get a role; repeat")],
+    service_user: Annotated[
+        list[str], typer.Option(help="fieldstream's own ClickHouse users (see everything)")
+    ],
+    analyst: Annotated[str | None, typer.Option(help="also create this analyst user")] = None,
+    password_sha256: Annotated[
+        str | None, typer.Option(help="the analyst's password, as SHA-256 hex")
+    ] = None,
+    database: str = "default",
+    apply: Annotated[bool, typer.Option(help="run them (ClickHouse server only)")] = False,
+) -> None:
+    """Row policies so an org's analysts see only that org's rows (printed; --apply runs them)."""
+    from sinks.policies import analyst_statements, org_tables, policy_statements
+    from sinks.policies import apply as run
+    from sinks.store import open_store
+
+    client = open_store(_settings().clickhouse.dsn.get_secret_value())
+    statements = policy_statements(org_tables(client, database), org, service_user, database)
+    if analyst:
+        if len(org) != 1 or not password_sha256:
+            raise typer.BadParameter("an analyst needs exactly one --org and --password-sha256")
+        statements += analyst_statements(org[0], analyst, password_sha256)
+    if apply:
+        run(client, statements)
+        console.print(f"applied {len(statements)} statements")
+    else:
+        print(";\n".join(statements) + ";")
+
+
 @app.command("load-voters")
 def load_voters_cmd(
     file: Path,
