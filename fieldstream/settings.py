@@ -11,6 +11,7 @@ The embedded default and docker-compose differ only in these values.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -75,6 +76,16 @@ class StreamSettings(BaseModel):
         20, ge=1, description="broker fetch wait; Tansu holds fetches this long"
     )
     session_timeout_s: float = Field(6.0, gt=0, description="group join on Tansu takes ~half of it")
+    voter_store: Literal["memory", "rocksdb"] = Field(
+        "memory", description="memory (embedded default) or rocksdb (a large state, on disk)"
+    )
+    voter_store_path: Path = Path("stream/voters.rocksdb")  # relative: under data_dir
+
+
+class SharingSettings(BaseModel):
+    """Outputs meant for sharing (reports, partner aggregates)."""
+
+    min_group_size: int = Field(11, ge=1, description="smaller groups are suppressed")
 
 
 class SinkSettings(BaseModel):
@@ -112,6 +123,7 @@ class Settings(BaseSettings):
     sink: SinkSettings = SinkSettings()
     simulator: SimulatorSettings = SimulatorSettings()
     mobilize: MobilizeSettings = MobilizeSettings()
+    sharing: SharingSettings = SharingSettings()
 
     def model_post_init(self, __context: object) -> None:
         """Resolve paths against data_dir so every process sees the same absolute ones."""
@@ -122,6 +134,8 @@ class Settings(BaseSettings):
             self.gateway.sources_file = self.data_dir / self.gateway.sources_file
         if not self.stream.programs_file.is_absolute():
             self.stream.programs_file = self.data_dir / self.stream.programs_file
+        if not self.stream.voter_store_path.is_absolute():
+            self.stream.voter_store_path = self.data_dir / self.stream.voter_store_path
 
 
 def load_settings() -> Settings:
