@@ -188,15 +188,32 @@ def policies(
 def load_voters_cmd(
     file: Path,
     mapping: Annotated[Path | None, typer.Option(help="column mapping YAML")] = None,
+    preset: Annotated[
+        str | None, typer.Option(help="l2, targetsmart or nc (producers/voterfile_presets)")
+    ] = None,
+    state: Annotated[str | None, typer.Option(help="two-letter state for files with none")] = None,
+    bisg: Annotated[
+        bool, typer.Option(help="fill race/ethnicity no source gives by BISG (surname + zip)")
+    ] = True,
     skip_bad: Annotated[
         bool, typer.Option(help="send good rows, write rejects beside the file")
     ] = False,
 ) -> None:
-    """Load a voter file (CSV) onto the voters topic; the sink fills the voters table from it."""
+    """Load a voter file (CSV or Parquet) onto the voters topic; the sink fills the voters
+    table from it and every stream worker its voter store."""
     from producers.voterfile import load_voters
 
     settings = _settings()
-    summary = load_voters(file, mapping, settings.kafka, progress=True, skip_bad=skip_bad)
+    summary = load_voters(
+        file,
+        mapping,
+        settings.kafka,
+        preset=preset,
+        state=state,
+        bisg=bisg,
+        progress=True,
+        skip_bad=skip_bad,
+    )
     console.print(str(summary))
 
 
