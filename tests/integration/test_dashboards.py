@@ -1,0 +1,442 @@
+"""Every Grafana board, checked and run: structure, then each panel's SQL on chDB with demo data.
+
+The demo (producers/demo.py) gives the voter file, goals and universes; the simulator
+(producers/simulator.py) gives ten days of field traffic, retries and bad events included.
+Each event takes the real path: ContactJson (the gateway's conversion), process_batch (the
+stream: dedupe, validate, enrich from the voter directory), contact_row / dead_letter_row (the
+sink). Every ClickHouse panel is rendered with fixed variables and time range by
+fieldstream.grafana_sql (as the plugin would) and must return the columns it declares; the
+numbers of the goal, race, turf and script panels must equal a recount made here from the
+same rows. Prometheus panels may only name metrics the services declare.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import datetime as dt
+import random
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from fieldstream import grafana_sql as gs
+from fieldstream.config import load_programs
+from fieldstream.grafana_sql import CLICKHOUSE_TYPE, PROMETHEUS_TYPE, PanelQuery
+from producers.demo import generate_demo
+from producers.simulator import generate_events, read_world
+from producers.voterfile.load import read_voters
+from schemas import CONTACT_EVENT, VOTER, AvroCodec
+from schemas.ids import voter_key
+from schemas.jsonconv import ContactJson
+from sinks import rows as sr
+from sinks.loaders import load_goals, load_universe
+from sinks.migrate import migrate
+from sinks.remote import DirectAccess
+from sinks.store import LockedStore, open_store
+from streams.logic.process import DLQ, ENRICHED, Context, process_batch
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+BOARDS = ROOT / "grafana" / "dashboards"
+DATASOURCES = ROOT / "grafana" / "provisioning" / "datasources"
+UIDS = {CLICKHOUSE_TYPE: "clickhouse", PROMETHEUS_TYPE: "prometheus"}
+METRIC_MODULES = ("producers/gateway/metrics.py", "streams/metrics.py", "sinks/consumer.py")
+PANEL_TYPES = {"bargauge", "table", "timeseries", "barchart", "geomap", "stat", "piechart"}
+
+TODAY = dt.date(2026, 11, 4)  # a Wednesday
+TIME_FROM = dt.datetime(2026, 10, 28, tzinfo=dt.UTC)
+TIME_TO = dt.datetime(2026, 11, 4, 15, tzinfo=dt.UTC)
+INTERVAL = dt.timedelta(hours=1)
+ORG, CAMPAIGN, K = "demo-org", "gotv-2026", 11
+VARIABLES: dict[str, str | list[str]] = {
+    "org": ORG,
+    "campaign": CAMPAIGN,
+    "channel": ["door", "phone", "text"],
+    "min_group_size": str(K),
+}
+
+Row = dict[str, Any]
+
+
+@dataclass
+class Demo:
+    store: LockedStore
+    events: list[Row]  # contact_events rows as dicts, as inserted
+    goals: list[dict[str, str]]
+    universe: dict[tuple[str, str], dict[tuple[str, str], str]]  # (org, campaign) -> voter: turf
+
+
+def chunks() -> Iterator[dt.datetime]:
+    """Field hours: 9:00-19:00 from Monday 26 October to 14:00 on TODAY."""
+    day = dt.datetime(2026, 10, 26, tzinfo=dt.UTC)
+    while day.date() <= TODAY:
+        for hour in range(9, 20):
+            at = day.replace(hour=hour)
+            if at <= TIME_TO - dt.timedelta(hours=1):
+                yield at
+        day += dt.timedelta(days=1)
+
+
+def build(tmp: Path) -> Demo:
+    paths = generate_demo(tmp / "demo", seed=7, today=TODAY)
+    loaded = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
+    records = list(read_voters(paths.voters, paths.voters_mapping, now=loaded))
+    voters = [v for v in records if isinstance(v, dict)]
+    assert len(voters) == len(records) > 0
+    codec, convert = AvroCodec(), ContactJson()
+    stored = {voter_key(v["state"], v["voter_id"]): codec.encode(VOTER, v) for v in voters}
+    seen: set[str] = set()
+    ctx = Context.build(codec, load_programs(paths.programs), stored.get, seen.__contains__)
+    rng = random.Random(11)
+    world = read_world(paths.dir, rng)
+    contacts, letters, offset = [], [], 0
+    for now in chunks():
+        messages = []
+        for event, _kind in generate_events(world.voters, rng, 50, now, world=world):
+            record, problems = convert.convert(event, int(now.timestamp() * 1000))
+            if record is None:  # the gateway refuses it (4xx): it never reaches Kafka
+                assert problems
+                continue
+            offset += 1
+            messages.append((codec.encode(CONTACT_EVENT, record), None, "raw", 0, offset))
+        result = process_batch(messages, ctx, now=int(now.timestamp() * 1000))
+        seen.update(result.accepted_ids)
+        for o in result.outcomes:
+            assert o.value is not None or o.kind not in (ENRICHED, DLQ)
+            if o.kind == ENRICHED:
+                contacts.append(sr.contact_row(codec.decode(o.value)[1]))  # type: ignore[arg-type]
+            elif o.kind == DLQ:
+                letters.append(sr.dead_letter_row(codec.decode(o.value)[1]))  # type: ignore[arg-type]
+    store = LockedStore(open_store(f"chdb:///{tmp / 'chdb'}"))
+    migrate(store.client)
+    store.insert("voters", sr.VOTER_COLUMNS, [sr.voter_row(v) for v in voters])
+    store.insert("contact_events", sr.CONTACT_COLUMNS, contacts, "boards:0")
+    store.insert("contact_events", sr.CONTACT_COLUMNS, contacts[::4], "boards:1")  # redelivered
+    store.insert("dead_letters", sr.DEAD_LETTER_COLUMNS, letters, "boards:dlq")
+    access = DirectAccess(store)
+    load_goals(access, paths.goals)
+    turf_of = {v["voter_id"]: f"turf-{v['precinct']}" for v in voters}
+    universe: dict[tuple[str, str], dict[tuple[str, str], str]] = defaultdict(dict)
+    for path in paths.universes:  # the demo's universes, cut into precinct turfs
+        with path.open(newline="") as f:
+            rows = list(csv.DictReader(f))
+        for r in rows:
+            r["turf_id"] = turf_of[r["voter_id"]]
+            universe[(r["org_id"], r["campaign_id"])][(r["state"], r["voter_id"])] = r["turf_id"]
+        with_turfs = tmp / f"turfs-{path.name}"
+        with with_turfs.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        load_universe(access, with_turfs)
+    with paths.goals.open(newline="") as f:
+        goals = list(csv.DictReader(f))
+    events = [dict(zip(sr.CONTACT_COLUMNS, r, strict=True)) for r in contacts]
+    return Demo(store, events, goals, dict(universe))
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    built = build(tmp_path_factory.mktemp("boards"))
+    try:
+        yield built
+    finally:
+        built.store.close()
+
+
+@pytest.fixture(scope="module")
+def boards() -> list[dict[str, Any]]:
+    found = gs.load_dashboards(BOARDS)
+    assert len(found) >= 5
+    return found
+
+
+def provisioned_uids() -> dict[str, str]:
+    """Datasource type -> uid from grafana/provisioning/datasources, else the constants."""
+    uids = {}
+    for path in sorted(DATASOURCES.glob("*.y*ml")):
+        for ds in yaml.safe_load(path.read_text()).get("datasources", []):
+            uids[ds["type"]] = ds["uid"]
+    return uids or UIDS
+
+
+# --- structure ------------------------------------------------------------------------------
+
+
+def test_structure(boards: list[dict[str, Any]]) -> None:
+    uids = provisioned_uids()
+    assert {b["uid"] for b in boards} == {b["uid"] for b in boards if b["uid"]}
+    assert len({b["uid"] for b in boards}) == len(boards)
+    for board in boards:
+        assert board["schemaVersion"] >= 39, board["title"]
+        ids = [p["id"] for p in gs.panels(board)]
+        assert len(ids) == len(set(ids)), board["title"]
+        defined = gs.variable_names(board)
+        for q in gs.panel_queries(board) + gs.variable_queries(board):
+            where = f"{board['title']} / {q.panel_title}"
+            assert q.datasource_uid == uids[q.datasource_type], where
+            assert q.raw_sql.strip(), where
+            assert gs.used_variables(q.raw_sql) <= defined, where
+            if q.is_clickhouse:
+                assert q.query_type in gs.FORMATS and q.format == gs.FORMATS[q.query_type], where
+            if q.panel_type == "variable":
+                continue
+            assert q.panel_type in PANEL_TYPES, where
+            if q.is_clickhouse:
+                assert q.expected_columns, where
+                assert (q.query_type == "timeseries") == (q.panel_type == "timeseries"), where
+                if q.query_type == "timeseries":
+                    assert q.expected_columns[0] == "time", where
+        for var in board["templating"]["list"]:
+            if var["type"] == "query":
+                assert var["datasource"]["uid"] == uids[var["datasource"]["type"]]
+
+
+# --- every ClickHouse panel runs and returns its columns ----------------------------------
+
+
+def run(demo: Demo, q: PanelQuery, **values: str | list[str]) -> list[Row]:
+    sql = gs.render_sql(q.raw_sql, {**VARIABLES, **values}, TIME_FROM, TIME_TO, interval=INTERVAL)
+    columns, _types, rows = demo.store.query(sql)
+    return [dict(zip(columns, r, strict=True)) for r in rows]
+
+
+def clickhouse_queries(boards: list[dict[str, Any]]) -> list[PanelQuery]:
+    return [
+        q for b in boards for q in gs.panel_queries(b) + gs.variable_queries(b) if q.is_clickhouse
+    ]
+
+
+def test_every_panel_returns_its_columns(demo: Demo, boards: list[dict[str, Any]]) -> None:
+    for q in clickhouse_queries(boards):
+        where = f"{q.dashboard} / {q.panel_title}"
+        sql = gs.render_sql(q.raw_sql, VARIABLES, TIME_FROM, TIME_TO, interval=INTERVAL)
+        assert "$" not in sql, where
+        columns, _types, rows = demo.store.query(sql)
+        assert rows, f"{where} returned no rows on the demo data"
+        if q.panel_type == "variable":
+            continue
+        assert tuple(columns) == q.expected_columns, where
+        if q.query_type == "timeseries":  # long-to-wide needs ascending time
+            times = [r[0] for r in rows]
+            assert times == sorted(times), where
+
+
+def panel(boards: list[dict[str, Any]], uid: str, title: str) -> PanelQuery:
+    board = next(b for b in boards if b["uid"] == uid)
+    return next(q for q in gs.panel_queries(board) if q.panel_title == title)
+
+
+# --- recounts -------------------------------------------------------------------------------
+
+
+def monday(t: dt.datetime) -> dt.date:
+    return t.date() - dt.timedelta(days=t.weekday())
+
+
+def measures(events: list[Row]) -> dict[str, int]:
+    """The documented measures (docs/analytics.md), counted from rows."""
+    sets: dict[str, set[Any]] = defaultdict(set)
+    for e in events:
+        texted = e["channel"] == "text" and e["result"] == "texted" and e["voter_id"]
+        day = e["occurred_at"].date()
+        sets["attempts"].add(
+            (e["campaign_id"], day, e["state"], e["voter_id"]) if texted else e["event_id"]
+        )
+        if e["is_contact"]:
+            sets["contacts"].add(e["event_id"])
+            if e["voter_id"]:
+                sets["people_reached"].add((e["state"], e["voter_id"]))
+            if e["script_completed"] is not None:
+                sets["scripts_known"].add(e["event_id"])
+            if e["script_completed"] == 1:
+                sets["scripts_completed"].add(e["event_id"])
+        if e["has_id"]:
+            sets["ids"].add(e["event_id"])
+    names = ("attempts", "contacts", "ids", "people_reached", "scripts_known", "scripts_completed")
+    return {n: len(sets[n]) for n in names}
+
+
+def scoped(demo: Demo) -> list[Row]:
+    return [e for e in demo.events if e["org_id"] == ORG and e["campaign_id"] == CAMPAIGN]
+
+
+def test_goal_progress_equals_a_recount(demo: Demo, boards: list[dict[str, Any]]) -> None:
+    by_week: dict[dt.date, list[Row]] = defaultdict(list)
+    for e in scoped(demo):
+        by_week[monday(e["occurred_at"])].append(e)
+    this_week = monday(TIME_TO)
+    share = min(
+        max((TIME_TO - dt.datetime.combine(this_week, dt.time(), dt.UTC)) / dt.timedelta(7), 0), 1
+    )
+    want = {}
+    for g in demo.goals:
+        week = dt.date.fromisoformat(g["week"])
+        if (g["org_id"], g["campaign_id"]) == (ORG, CAMPAIGN) and monday(
+            TIME_FROM
+        ) <= week <= TIME_TO.date():
+            want[(week, g["metric"])] = (int(g["target"]), measures(by_week[week])[g["metric"]])
+    got = run(demo, panel(boards, "fs-progress", "Goals by week"))
+    assert {(r["week_start"], r["metric"]): (r["target"], r["actual"]) for r in got} == want
+    assert len({w for w, _ in want}) == 2 and all(a > 0 for _, a in want.values())
+
+    current = run(demo, panel(boards, "fs-progress", "This week: goals, actuals and pace"))
+    assert {r["metric"]: (r["target"], r["actual"]) for r in current} == {
+        m: v for (w, m), v in want.items() if w == this_week
+    }
+    for r in current:
+        assert r["pace"] == pytest.approx(r["target"] * share, abs=1)
+        assert r["ahead_of_pace"] == r["actual"] - r["pace"]
+    bars = run(
+        demo,
+        panel(
+            boards,
+            "fs-progress",
+            "This week: share of each goal done, and where we should be by now",
+        ),
+    )
+    for r in bars:
+        target, actual = want[(this_week, r["metric"])]
+        assert r["done_pct"] == pytest.approx(100 * actual / target, abs=0.051)
+        assert r["pace_pct"] == pytest.approx(100 * share, abs=0.051)
+
+
+# --- Prometheus panels name metrics the services declare ---------------------------------------
+
+
+def declared_metrics() -> dict[str, set[str]]:
+    """Exposed series name -> label names, from the Counter/Gauge/Histogram declarations."""
+    out: dict[str, set[str]] = {}
+    for module in METRIC_MODULES:
+        for node in ast.walk(ast.parse((ROOT / module).read_text())):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+                continue
+            kind = node.func.id
+            if kind not in ("Counter", "Gauge", "Histogram", "Summary") or not node.args:
+                continue
+            first = node.args[0]
+            assert isinstance(first, ast.Constant) and isinstance(first.value, str)
+            labels: set[str] = set()
+            label_arg = node.args[2] if len(node.args) > 2 else None
+            for kw in node.keywords:
+                if kw.arg == "labelnames":
+                    label_arg = kw.value
+            if isinstance(label_arg, ast.List | ast.Tuple):
+                labels = {str(e.value) for e in label_arg.elts if isinstance(e, ast.Constant)}
+            name = first.value.removesuffix("_total") if kind == "Counter" else first.value
+            suffixes = {
+                "Counter": ("_total", "_created"),
+                "Gauge": ("",),
+                "Histogram": ("_bucket", "_sum", "_count", "_created"),
+                "Summary": ("", "_sum", "_count", "_created"),
+            }[kind]
+            for s in suffixes:
+                out[name + s] = labels | ({"le"} if s == "_bucket" else set())
+    return out
+
+
+def test_prometheus_panels_use_declared_metrics(boards: list[dict[str, Any]]) -> None:
+    declared = declared_metrics()
+    assert "fieldstream_stream_dlq_total" in declared
+    exprs = [q for b in boards for q in gs.panel_queries(b) if q.datasource_type == PROMETHEUS_TYPE]
+    assert exprs
+    for q in exprs:
+        names = set(re.findall(r"\bfieldstream_\w+", q.raw_sql))
+        assert names, q.panel_title
+        assert names <= set(declared), (q.panel_title, names - set(declared))
+        labels = set().union(*(declared[n] for n in names)) | {"job", "instance"}
+        grouped = re.findall(r"\b(?:by|without)\s*\(([^)]*)\)", q.raw_sql)
+        used = {lab.strip() for g in grouped for lab in g.split(",") if lab.strip()}
+        assert used <= labels, (q.panel_title, used - labels)
+
+
+def in_range(e: Row) -> bool:
+    """Whether the five-minute bucket of the event is in the boards' time range."""
+    t = e["occurred_at"]
+    bucket = t.replace(minute=t.minute // 5 * 5, second=0, microsecond=0)
+    return TIME_FROM <= bucket <= TIME_TO
+
+
+def grouped(events: list[Row], *keys: str) -> dict[tuple[Any, ...], dict[str, int]]:
+    groups: dict[tuple[Any, ...], list[Row]] = defaultdict(list)
+    for e in events:
+        groups[tuple(e[k] for k in keys)].append(e)
+    return {k: measures(v) for k, v in groups.items()}
+
+
+def test_reach_by_race_equals_a_recount_and_hides_small_groups(
+    demo: Demo, boards: list[dict[str, Any]]
+) -> None:
+    q = panel(boards, "fs-reach", "By race, with the source of race")
+    want = grouped([e for e in scoped(demo) if in_range(e)], "race", "race_source")
+    names = ("attempts", "contacts", "ids", "people_reached")
+    shown = {k: tuple(v[n] for n in names) for k, v in want.items() if v["people_reached"] >= K}
+    hidden = {k for k, v in want.items() if v["people_reached"] < K}
+    got = {(r["race"], r["race_source"]): tuple(r[n] for n in names) for r in run(demo, q)}
+    assert got == shown
+    assert hidden and len(shown) >= 5  # the demo has small groups, and many large ones
+    assert {s for _, s in shown} >= {"self_reported", "vendor_model", "bisg", "unknown"}
+    everyone = run(demo, q, min_group_size="1")  # every group with someone reached
+    assert len(everyone) == sum(1 for v in want.values() if v["people_reached"] >= 1)
+    # one channel: a multi-value variable with one value
+    door = run(demo, q, channel=["door"])
+    want_door = grouped(
+        [e for e in scoped(demo) if in_range(e) and e["channel"] == "door"], "race", "race_source"
+    )
+    assert {(r["race"], r["race_source"]): r["attempts"] for r in door} == {
+        k: v["attempts"] for k, v in want_door.items() if v["people_reached"] >= K
+    }
+
+
+def test_coverage_by_turf_equals_a_recount(demo: Demo, boards: list[dict[str, Any]]) -> None:
+    members = demo.universe[(ORG, CAMPAIGN)]
+    attempted = {(e["state"], e["voter_id"]) for e in scoped(demo) if e["voter_id"]}
+    contacted = {(e["state"], e["voter_id"]) for e in scoped(demo) if e["is_contact"]}
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for voter, turf in members.items():
+        c = counts[turf or "none"]
+        c[0] += 1
+        c[1] += voter in attempted
+        c[2] += voter in contacted
+    want = {t: tuple(c) for t, c in counts.items() if c[0] >= K}
+    rows = run(demo, panel(boards, "fs-coverage", "Coverage by turf"))
+    got = {r["turf"]: (r["universe"], r["attempted"], r["contacted"]) for r in rows}
+    assert got == want and len(got) >= 20
+    for r in rows:
+        assert r["attempted_share"] == pytest.approx(r["attempted"] / r["universe"], abs=5e-4)
+    shares = [r["attempted_share"] for r in rows]
+    assert shares == sorted(shares)  # least covered first
+    total = run(demo, panel(boards, "fs-coverage", "Universe covered"))
+    assert [(r["universe"], r["attempted"], r["contacted"]) for r in total] == [
+        (len(members), len(attempted & set(members)), len(contacted & set(members)))
+    ]
+    geo = run(demo, panel(boards, "fs-coverage", "Coverage by precinct"))
+    assert sum(r["universe"] for r in geo) == sum(c[0] for c in counts.values())
+    assert all(-90 <= r["latitude"] <= 90 and -180 <= r["longitude"] <= 180 for r in geo)
+
+
+def test_script_completion_equals_a_recount(demo: Demo, boards: list[dict[str, Any]]) -> None:
+    want = grouped([e for e in scoped(demo) if in_range(e)], "channel")
+    rows = run(demo, panel(boards, "fs-scripts", "Script completion by channel, whole range"))
+    got = {r["channel"]: (r["contacts"], r["scripts_known"], r["scripts_completed"]) for r in rows}
+    assert got == {
+        k[0]: (v["contacts"], v["scripts_known"], v["scripts_completed"]) for k, v in want.items()
+    }
+    for r in rows:
+        assert r["completion"] == pytest.approx(
+            r["scripts_completed"] / r["scripts_known"], abs=5e-4
+        )
+    # the series over time add up to the same completed scripts (hourly buckets, by channel)
+    series = run(demo, panel(boards, "fs-scripts", "IDs collected by channel"))
+    ids: dict[str, int] = defaultdict(int)
+    for r in series:
+        ids[r["channel"]] += r["ids"]
+    assert ids == {k[0]: v["ids"] for k, v in want.items()}
