@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import signal
 import sys
@@ -151,6 +152,50 @@ def migrate() -> None:
     settings = _settings()
     applied = run_migrate(open_store(settings.clickhouse.dsn.get_secret_value()))
     console.print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
+
+
+@app.command("report")
+def report_cmd(
+    out: Annotated[Path, typer.Option(help="the HTML file to write")] = Path("report.html"),
+    org: Annotated[str | None, typer.Option(help="org_id (default: the boards' first)")] = None,
+    campaign: Annotated[
+        str | None, typer.Option(help="campaign_id (default: the boards' first)")
+    ] = None,
+    time_from: Annotated[
+        dt.datetime | None,
+        typer.Option("--from", help="start, UTC (default: each board's own range)"),
+    ] = None,
+    time_to: Annotated[
+        dt.datetime | None, typer.Option("--to", help="end, UTC (default: now)")
+    ] = None,
+    png: Annotated[Path | None, typer.Option(help="also render this PNG (needs Chromium)")] = None,
+) -> None:
+    """A self-contained HTML report of the Grafana boards' queries, small groups suppressed."""
+    from fieldstream.report import write_report
+    from sinks.remote import connect_store
+
+    def utc(t: dt.datetime | None) -> dt.datetime | None:
+        return t if t is None or t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+    settings = _settings()
+    store = connect_store(settings)
+    try:
+        report = write_report(
+            store.query,
+            out,
+            k=settings.sharing.min_group_size,
+            org=org,
+            campaign=campaign,
+            time_from=utc(time_from),
+            time_to=utc(time_to),
+        )
+    finally:
+        store.close()
+    console.print(f"wrote {out} ({report.org} / {report.campaign})")
+    if png is not None:
+        from fieldstream.report_png import render_png
+
+        console.print(f"wrote {render_png(out, png)}")
 
 
 @app.command()
