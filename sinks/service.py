@@ -33,6 +33,7 @@ from starlette.routing import Route
 from fieldstream.errors import FieldstreamError, StoreError
 from fieldstream.kafka import consumer_config
 from fieldstream.settings import Settings
+from schemas.registry import codec_for
 from sinks.consumer import SinkConsumer, SinkMetrics
 from sinks.migrate import migrate
 from sinks.store import LockedStore, open_store
@@ -136,6 +137,7 @@ class SinkService:
             batch_rows=s.sink.batch_rows,
             flush_interval_s=s.sink.flush_interval_s,
             metrics=self.metrics,
+            codec=codec_for(s.kafka.schema_registry_url),
         )
         self.thread = threading.Thread(target=self._run_consumer, name="sink-consumer")
         self.thread.start()

@@ -9,6 +9,7 @@ import uvicorn
 from fieldstream.config import load_sources
 from fieldstream.settings import Settings, load_settings
 from producers.gateway.app import create_app
+from schemas.registry import codec_for
 
 
 def run(settings: Settings) -> None:
@@ -19,6 +20,7 @@ def run(settings: Settings) -> None:
         sources=load_sources(settings.gateway.sources_file),
         kafka=settings.kafka,
         gateway=settings.gateway,
+        codec=codec_for(settings.kafka.schema_registry_url),
     )
     uvicorn.run(
         app,

@@ -35,8 +35,9 @@ from fieldstream.settings import KafkaSettings
 from producers.adapters.base import AdapterContext, Item, Unmapped
 from producers.importers import checkpoint as cp
 from producers.importers.deadletter import dead_letter, import_topic
-from schemas import CONTACT_EVENT, DEAD_LETTER, AvroCodec
+from schemas import CONTACT_EVENT, DEAD_LETTER
 from schemas.jsonconv import ContactJson
+from schemas.registry import codec_for
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ def run_rows(
         state = cp.load(checkpoint_path, source)
     ensure_topics(kafka)
     out = sender or Sender(kafka)
-    codec, converter = AvroCodec(), ContactJson()
+    codec, converter = codec_for(kafka.schema_registry_url), ContactJson()
     summary = ImportSummary(source, kafka.topics.raw, last_line=state.line)
     dlq_topic = import_topic(source)
     pending = 0  # rows handled since the last checkpoint

@@ -32,8 +32,9 @@ from producers.voterfile.convert import convert
 from producers.voterfile.fill import Predictor, fill, needs_bisg
 from producers.voterfile.mapping import Mapping, load_mapping
 from producers.voterfile.readers import BATCH_ROWS, open_rows
-from schemas.codec import VOTER, AvroCodec
+from schemas.codec import VOTER
 from schemas.ids import voter_key
+from schemas.registry import codec_for
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +160,7 @@ class _Sender:
     def __init__(self, kafka: KafkaSettings) -> None:
         self.producer = Producer(producer_config(kafka))
         self.topic = kafka.topics.voters
-        self.codec = AvroCodec()
+        self.codec = codec_for(kafka.schema_registry_url)
         self.errors: list[str] = []
         self.failed = 0
 
