@@ -34,12 +34,12 @@ from fieldstream.config import load_programs
 from fieldstream.errors import ConfigError
 from fieldstream.kafka import producer_config
 from fieldstream.settings import Settings
-from schemas import AvroCodec
+from schemas.registry import codec_for
 from streams.logic.dedupe import Dedupe
 from streams.logic.process import DLQ, DUPLICATE, ENRICHED, Context, now_ms, process_batch
 from streams.metrics import CONTENT_TYPE_LATEST, StreamMetrics
 from streams.output import OutputWriter, Record
-from streams.voters import VoterDirectory
+from streams.voters import VoterDirectory, open_voter_store
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +54,15 @@ class ContactsStage:
         self.app = app
         self.settings = settings
         self.topics = kafka.topics
-        self.codec = AvroCodec()
+        self.codec = codec_for(kafka.schema_registry_url)  # registry framing when it is set
         self.programs_file: Path = s.programs_file
         self._programs_mtime = _mtime(self.programs_file)
         self.metrics = StreamMetrics()
         self.voters = VoterDirectory(
-            {"bootstrap.servers": kafka.bootstrap_servers}, kafka.topics.voters, self.codec
+            {"bootstrap.servers": kafka.bootstrap_servers},
+            kafka.topics.voters,
+            self.codec,
+            store=open_voter_store(s),  # memory, or RocksDB resumed from its stored offsets
         )
         # event id -> first-seen ms, changelogged (JSON keys and values, faust's default for
         # str and int); each key lives in the changelog partition of its raw event
