@@ -60,6 +60,7 @@ VARIABLES: dict[str, str | list[str]] = {
     "org": ORG,
     "campaign": CAMPAIGN,
     "channel": ["door", "phone", "text"],
+    "race_source": ["bisg", "self_reported", "unknown", "vendor_model"],
     "min_group_size": str(K),
 }
 
@@ -393,6 +394,12 @@ def test_reach_by_race_equals_a_recount_and_hides_small_groups(
     )
     assert {(r["race"], r["race_source"]): r["attempts"] for r in door} == {
         k: v["attempts"] for k, v in want_door.items() if v["people_reached"] >= K
+    }
+    # the board filters by the source of race: BISG estimates alone, never mixed in silently
+    bisg = run(demo, q, race_source=["bisg"])
+    assert bisg and {r["race_source"] for r in bisg} == {"bisg"}
+    assert {(r["race"], r["race_source"]): tuple(r[n] for n in names) for r in bisg} == {
+        k: v for k, v in shown.items() if k[1] == "bisg"
     }
 
 
