@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from fieldstream.cli_exchange import exchange_app
 from fieldstream.cli_import import import_app
 from fieldstream.errors import FieldstreamError
 from fieldstream.settings import Settings, load_settings
@@ -24,6 +25,7 @@ app = typer.Typer(
 )
 console = Console(stderr=True)
 app.add_typer(import_app, name="import")
+app.add_typer(exchange_app, name="exchange")
 
 
 def _setup_logging(settings: Settings) -> None:

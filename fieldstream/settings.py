@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -88,6 +88,61 @@ class SharingSettings(BaseModel):
     min_group_size: int = Field(11, ge=1, description="smaller groups are suppressed")
 
 
+class ExchangeSettings(BaseModel):
+    """The data exchange (issue 6; docs/exchange.md): the agent and what the sink reads back.
+
+    Topic names are templates: ``{partner}`` is the receiving partner, ``{us}`` our own
+    partner id (``our_partner_id``), so orgs sharing one broker keep their topics apart.
+    ``inbound`` lists partners' topics as ``partner=topic`` pairs, comma separated (a plain
+    string so it survives the FIELDSTREAM_* environment the stack hands its children).
+    """
+
+    our_partner_id: str = Field("", description="how partners' agreements name us")
+    agreements_file: Path = Path("exchange/agreements.yaml")  # relative: under data_dir
+    keys_file: Path = Path("exchange/keys.yaml")  # relative: under data_dir; holds secrets
+    group_id: str = "fieldstream-exchange"
+    outbound_topic: str = "exchange.{partner}"
+    self_topic: str = "exchange.{us}.self"
+    audit_topic: str = "exchange.{us}.audit"
+    pseudonyms_topic: str = "exchange.{us}.pseudonyms"
+    inbound: str = Field("", description="partner=topic,partner=topic: partners' records to us")
+    release_delay_s: float = Field(
+        0.0, ge=0, description="hold each contact this long before sharing it"
+    )
+    reload_check_s: float = Field(2.0, gt=0, description="how often the agreements file is checked")
+    batch_max: int = Field(1000, ge=1)
+    fetch_wait_ms: int = 20
+    session_timeout_s: float = 6.0
+
+    def path(self, value: Path, data_dir: Path) -> Path:
+        """A file setting made absolute against data_dir."""
+        return value if value.is_absolute() else data_dir / value
+
+    def topic(self, template: str, partner: str = "") -> str:
+        return template.format(partner=partner, us=self.our_partner_id)
+
+    @field_validator("inbound")
+    @classmethod
+    def _pairs(cls, value: str) -> str:
+        parse_pairs(value)
+        return value
+
+    def inbound_topics(self) -> dict[str, str]:
+        """topic -> partner, from ``inbound``."""
+        return {self.topic(topic): partner for partner, topic in parse_pairs(self.inbound)}
+
+
+def parse_pairs(value: str) -> list[tuple[str, str]]:
+    """``a=b,c=d`` -> [(a, b), (c, d)]; ValueError naming the bad item."""
+    out = []
+    for item in filter(None, (p.strip() for p in value.split(","))):
+        left, sep, right = item.partition("=")
+        if not sep or not left.strip() or not right.strip():
+            raise ValueError(f"{item!r} is not partner=topic")
+        out.append((left.strip(), right.strip()))
+    return out
+
+
 class SinkSettings(BaseModel):
     group_id: str = "fieldstream-sink"
     batch_rows: int = Field(10_000, ge=1)
@@ -124,6 +179,7 @@ class Settings(BaseSettings):
     simulator: SimulatorSettings = SimulatorSettings()
     mobilize: MobilizeSettings = MobilizeSettings()
     sharing: SharingSettings = SharingSettings()
+    exchange: ExchangeSettings = ExchangeSettings()
 
     def model_post_init(self, __context: object) -> None:
         """Resolve paths against data_dir so every process sees the same absolute ones."""

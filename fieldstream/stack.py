@@ -169,6 +169,8 @@ class Stack:
         s = self.settings
         stream = self._spawn("stream", [sys.executable, "-m", "streams"])
         gateway = self._spawn("gateway", [sys.executable, "-m", "producers.gateway"])
+        if s.exchange.our_partner_id:  # the data exchange, when this deployment is in one
+            self._spawn("exchange", [sys.executable, "-m", "streams.exchange"])
         wait_healthy(
             f"http://{s.gateway.host}:{s.gateway.port}/healthz",
             gateway.proc,

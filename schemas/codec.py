@@ -30,6 +30,9 @@ CONTACT_EVENT = f"{NAMESPACE}.ContactEvent"
 VOTER = f"{NAMESPACE}.Voter"
 ENRICHED_CONTACT = f"{NAMESPACE}.EnrichedContact"
 DEAD_LETTER = f"{NAMESPACE}.DeadLetter"
+SHARED_CONTACT = f"{NAMESPACE}.SharedContact"  # what partners receive (streams/exchange)
+EXCHANGE_AUDIT = f"{NAMESPACE}.ExchangeAudit"  # private
+VOTER_PSEUDONYM = f"{NAMESPACE}.VoterPseudonym"  # private
 
 SINGLE_OBJECT_MAGIC = b"\xc3\x01"
 CONFLUENT_MAGIC = 0

@@ -25,6 +25,7 @@ from fieldstream.errors import BrokerError, FieldstreamError, StoreError
 from fieldstream.settings import TopicNames
 from schemas.codec import AvroCodec
 from sinks.batcher import Batch, Batcher
+from sinks.exchange_rows import EXCHANGE_COLUMNS, ExchangeInputs
 from sinks.rows import (
     CONTACT_COLUMNS,
     DEAD_LETTER_COLUMNS,
@@ -41,6 +42,7 @@ COLUMNS = {
     "contact_events": CONTACT_COLUMNS,
     "dead_letters": DEAD_LETTER_COLUMNS,
     "voters": VOTER_COLUMNS,
+    **EXCHANGE_COLUMNS,  # the data exchange (issue 6): sinks/exchange_rows.py
 }
 
 Writer = Callable[[str, Sequence[str], Sequence[Sequence[Any]], str], None]
@@ -99,6 +101,7 @@ class SinkConsumer:
         codec: AvroCodec | None = None,
         metrics: SinkMetrics | None = None,
         retry_max_s: float = 10.0,
+        exchange: ExchangeInputs | None = None,
     ) -> None:
         self.conf = consumer_conf
         self.topics = topics
@@ -107,6 +110,7 @@ class SinkConsumer:
         self.metrics = metrics or SinkMetrics()
         self.batcher = Batcher(batch_rows, flush_interval_s)
         self.retry_max_s = retry_max_s
+        self.exchange = exchange  # partners' topics, our self copy, audit, pseudonyms
         self.stop_event = threading.Event()
         self.started = threading.Event()
         self.assigned = threading.Event()
@@ -142,6 +146,9 @@ class SinkConsumer:
                     return self.batcher.add(topic, partition, off)
                 _, rec = self.codec.decode(value, expect=schemas.VOTER)
                 return self.batcher.add(topic, partition, off, "voters", voter_row(rec))
+            if self.exchange is not None and topic in self.exchange.topics():  # exchange
+                table, row = self.exchange.row(topic, value or b"", self.codec)
+                return self.batcher.add(topic, partition, off, table, row)
         except (FieldstreamError, KeyError, TypeError, ValueError, AttributeError) as exc:
             self.metrics.undecodable.labels(topic).inc()
             code = "sink_undecodable" if isinstance(exc, FieldstreamError) else "sink_bad_record"
@@ -247,8 +254,11 @@ class SinkConsumer:
         try:
             consumer = Consumer(self.conf)
             t = self.topics
+            extra = self.exchange.topics() if self.exchange is not None else []  # exchange
             consumer.subscribe(
-                [t.enriched, t.dlq, t.voters], on_assign=self._on_assign, on_revoke=self._on_revoke
+                [t.enriched, t.dlq, t.voters, *extra],
+                on_assign=self._on_assign,
+                on_revoke=self._on_revoke,
             )
         except KafkaException as exc:
             raise BrokerError(f"the sink cannot subscribe: {exc}") from exc

@@ -35,6 +35,7 @@ from fieldstream.kafka import consumer_config
 from fieldstream.settings import Settings
 from schemas.registry import codec_for
 from sinks.consumer import SinkConsumer, SinkMetrics
+from sinks.exchange_rows import ExchangeInputs
 from sinks.migrate import migrate
 from sinks.store import LockedStore, open_store
 
@@ -138,6 +139,7 @@ class SinkService:
             flush_interval_s=s.sink.flush_interval_s,
             metrics=self.metrics,
             codec=codec_for(s.kafka.schema_registry_url),
+            exchange=ExchangeInputs.from_settings(s.exchange),  # partners' topics (issue 6)
         )
         self.thread = threading.Thread(target=self._run_consumer, name="sink-consumer")
         self.thread.start()

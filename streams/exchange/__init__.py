@@ -4,6 +4,7 @@ Pure functions and config models, no I/O beyond reading the two config files; th
 agent, partner topics, coalition views and audit export build on these. See docs/exchange.md.
 """
 
+from schemas import SHARED_CONTACT
 from streams.exchange.agreements import (
     Agreement,
     Agreements,
@@ -27,7 +28,7 @@ from streams.exchange.pseudonym import (
     van_pseudonym,
     voter_pseudonym,
 )
-from streams.exchange.share import SHARED_CONTACT, STRUCTURAL, covers, share, truncate
+from streams.exchange.share import STRUCTURAL, covers, share, truncate
 
 __all__ = [
     "SHARED_CONTACT",

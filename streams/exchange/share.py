@@ -26,8 +26,6 @@ from streams.exchange.pseudonym import (
     shared_event_id,
 )
 
-SHARED_CONTACT = "org.fieldstream.v1.SharedContact"
-
 Record = dict[str, Any]
 
 # which voter geography fields each level shares (a level shares the levels that contain it)

@@ -1,0 +1,150 @@
+"""The exchange's topics -> ClickHouse rows (partner_contacts, exchange_audit, voter_pseudonyms).
+
+Plain functions and one small router, no I/O; the sink consumer calls :meth:`ExchangeInputs.row`
+for messages of the topics it names (see sinks/ddl/012_exchange.sql for the tables).
+
+Why the sink checks the recipient: a SharedContact on one of our inbound topics that names
+another partner as its recipient was not meant for us (a misrouted topic on a shared broker);
+storing it would keep data no agreement gave us, so it becomes a dead letter instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from fieldstream.errors import InputError
+from fieldstream.settings import ExchangeSettings
+from schemas import EXCHANGE_AUDIT, SHARED_CONTACT, VOTER_PSEUDONYM
+from schemas.codec import AvroCodec
+
+Record = Mapping[str, Any]
+Row = list[Any]
+SELF = "self"
+
+PARTNER_CONTACT_COLUMNS = [
+    "partner", "shared_event_id", "partner_id", "sharing_org", "agreement_id",
+    "agreement_version", "key_id", "shared_at", "occurred_at", "occurred_precision",
+    "person_pseudonym", "person_id_kind", "channel", "result",
+    "responses.question_id", "responses.answer", "responses.support_level",
+    "activist_codes", "canvasser_pseudonym", "geography_level",
+    "state", "county", "congressional_district", "precinct",
+    "age_band", "sex", "race", "race_source", "ethnicity", "ethnicity_source",
+]  # fmt: skip
+
+EXCHANGE_AUDIT_COLUMNS = [
+    "partner_id", "shared_event_id", "agreement_id", "agreement_version", "key_id",
+    "event_id", "org_id", "campaign_id", "occurred_at", "shared_at",
+]  # fmt: skip
+
+VOTER_PSEUDONYM_COLUMNS = ["state", "voter_id", "key_id", "person_pseudonym"]
+
+EXCHANGE_COLUMNS = {
+    "partner_contacts": PARTNER_CONTACT_COLUMNS,
+    "exchange_audit": EXCHANGE_AUDIT_COLUMNS,
+    "voter_pseudonyms": VOTER_PSEUDONYM_COLUMNS,
+}
+
+_NULLABLE = (
+    "person_pseudonym", "person_id_kind", "channel", "result", "canvasser_pseudonym",
+    "state", "county", "congressional_district", "precinct",
+    "age_band", "sex", "race", "race_source", "ethnicity", "ethnicity_source",
+)  # fmt: skip
+
+
+def _level(value: Any) -> int | None:
+    return None if value is None or not 0 <= int(value) <= 255 else int(value)
+
+
+def partner_contact_row(rec: Record, partner: str, recipient: str) -> Row:
+    """One partner_contacts row; InputError if the record names another recipient."""
+    expected = SELF if partner == SELF else recipient
+    if rec["partner_id"] != expected:
+        raise InputError(
+            f"a record for partner {rec['partner_id']!r} arrived on {partner}'s topic, which "
+            f"carries records for {expected!r}: not stored"
+        )
+    responses = rec.get("responses") or []
+    head = [
+        partner,
+        str(rec["shared_event_id"]),
+        rec["partner_id"],
+        rec["sharing_org"],
+        rec["agreement_id"],
+        rec["agreement_version"],
+        rec["key_id"],
+        rec["shared_at"],
+        rec["occurred_at"],
+        rec["occurred_precision"],
+    ]
+    nullable = {name: rec.get(name) for name in _NULLABLE}
+    return [
+        *head,
+        nullable["person_pseudonym"],
+        nullable["person_id_kind"],
+        nullable["channel"],
+        nullable["result"],
+        [r["question_id"] for r in responses],
+        [r.get("answer") for r in responses],
+        [_level(r.get("support_level")) for r in responses],
+        list(rec.get("activist_codes") or []),
+        nullable["canvasser_pseudonym"],
+        rec["geography_level"],
+        *(nullable[name] for name in PARTNER_CONTACT_COLUMNS[20:]),
+    ]
+
+
+def audit_row(rec: Record) -> Row:
+    return [
+        rec["partner_id"],
+        str(rec["shared_event_id"]),
+        rec["agreement_id"],
+        rec["agreement_version"],
+        rec["key_id"],
+        rec["event_id"],
+        rec["org_id"],
+        rec["campaign_id"],
+        rec["occurred_at"],
+        rec["shared_at"],
+    ]
+
+
+def pseudonym_row(rec: Record) -> Row:
+    return [rec["state"], rec["voter_id"], rec["key_id"], rec["person_pseudonym"]]
+
+
+@dataclass(frozen=True)
+class ExchangeInputs:
+    """Which exchange topics the sink reads, and what each becomes."""
+
+    recipient: str  # our partner id: inbound records must be addressed to it
+    inbound: dict[str, str] = field(default_factory=dict)  # topic -> partner ('self': ours)
+    audit: str | None = None
+    pseudonyms: str | None = None
+
+    @classmethod
+    def from_settings(cls, ex: ExchangeSettings) -> ExchangeInputs | None:
+        """From the settings; None when the exchange is not set up (no our_partner_id)."""
+        if not ex.our_partner_id:
+            return None
+        inbound = {ex.topic(ex.self_topic): SELF, **ex.inbound_topics()}
+        return cls(
+            ex.our_partner_id, inbound, ex.topic(ex.audit_topic), ex.topic(ex.pseudonyms_topic)
+        )
+
+    def topics(self) -> list[str]:
+        return [*self.inbound, *(t for t in (self.audit, self.pseudonyms) if t)]
+
+    def row(self, topic: str, value: bytes, codec: AvroCodec) -> tuple[str, Row]:
+        """(table, row) of one message of an exchange topic; SchemaError/InputError if bad."""
+        if topic in self.inbound:
+            _, rec = codec.decode(value, expect=SHARED_CONTACT)
+            return "partner_contacts", partner_contact_row(rec, self.inbound[topic], self.recipient)
+        if topic == self.audit:
+            _, rec = codec.decode(value, expect=EXCHANGE_AUDIT)
+            return "exchange_audit", audit_row(rec)
+        if topic == self.pseudonyms:
+            _, rec = codec.decode(value, expect=VOTER_PSEUDONYM)
+            return "voter_pseudonyms", pseudonym_row(rec)
+        raise InputError(f"{topic} is not an exchange topic")

@@ -1,0 +1,222 @@
+"""What the exchange keeps for itself: the audit trail, our voters' pseudonyms, and the audit
+export.
+
+Why a private ``exchange.audit`` topic written by the agent (and stored by the sink as
+exchange_audit), not rows the sink derives from the partner topics: the audit must name OUR
+event id and campaign beside the shared event id, and neither may ever be in a partner's
+topic. Only the agent knows both, at the moment it shares. It produces the audit record in the
+same batch as the shared record and commits its input only after both are acked, so every
+shared record has its audit row (at least once); exchange_audit is a ReplacingMergeTree keyed
+by partner, shared event id and agreement version, so redelivery leaves exactly one row per
+record version a partner received.
+
+Why our universe voters' pseudonyms go through a topic too: only the exchange holds the keys,
+and the sink (which owns ClickHouse) must not; ``fieldstream exchange pseudonymise`` computes
+them and the sink stores them as voter_pseudonyms, so coalition coverage is a view.
+
+Both records are in schemas/avro (ExchangeAudit, VoterPseudonym), private to our own broker and
+ClickHouse: partners never see them.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fieldstream.errors import BrokerError, InputError
+from fieldstream.suppress import Protected, protect
+from schemas.codec import VOTER_PSEUDONYM, AvroCodec
+from streams.exchange.pseudonym import KeyRing, voter_pseudonym
+
+if TYPE_CHECKING:
+    from sinks.remote import StoreAccess
+
+
+Record = dict[str, Any]
+
+
+def audit_record(shared: Mapping[str, Any], enriched: Mapping[str, Any], at: dt.datetime) -> Record:
+    """The audit record of one SharedContact made from ``enriched`` at ``at``."""
+    contact = enriched["contact"]
+    occurred = contact["occurred_at"]
+    if not isinstance(occurred, dt.datetime):
+        occurred = dt.datetime.fromtimestamp(int(occurred) / 1000, dt.UTC)
+    return {
+        "shared_event_id": shared["shared_event_id"],
+        "partner_id": shared["partner_id"],
+        "agreement_id": shared["agreement_id"],
+        "agreement_version": shared["agreement_version"],
+        "key_id": shared["key_id"],
+        "event_id": str(contact["event_id"]),
+        "org_id": contact["org_id"],
+        "campaign_id": contact["campaign_id"],
+        "occurred_at": occurred,
+        "shared_at": at,
+    }
+
+
+def pseudonym_records(voters: Iterable[tuple[str, str]], keys: KeyRing) -> Iterable[Record]:
+    """Each (state, voter_id) under every key of the ring (pseudonyms differ per key period,
+    and partners' contacts of every period should line up). Unusable ids are skipped."""
+    for state, voter_id in voters:
+        for key in keys.keys:
+            try:
+                pseudonym = voter_pseudonym(key, state, voter_id)
+            except InputError:
+                continue
+            yield {
+                "state": state,
+                "voter_id": voter_id,
+                "key_id": key.id,
+                "person_pseudonym": pseudonym,
+            }
+
+
+EXPORT_COLUMNS = [
+    "shared_at", "partner_id", "agreement_id", "agreement_version", "key_id",
+    "shared_event_id", "event_id", "org_id", "campaign_id", "occurred_at",
+]  # fmt: skip
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def export_audit(
+    store: StoreAccess, partner: str, start: dt.datetime, end: dt.datetime, out: Path
+) -> int:
+    """Write every record shared with ``partner`` in [start, end) to ``out`` (CSV, one row per
+    record version the partner received, oldest first); returns the number of rows."""
+    sql = (
+        f"SELECT {', '.join(EXPORT_COLUMNS)} FROM exchange_audit FINAL "
+        f"WHERE partner_id = {_literal(partner)} "
+        f"AND shared_at >= toDateTime64({_literal(_iso(start))}, 3, 'UTC') "
+        f"AND shared_at < toDateTime64({_literal(_iso(end))}, 3, 'UTC') "
+        "ORDER BY shared_at, shared_event_id, agreement_version"
+    )
+    _, rows = store.query(sql)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(EXPORT_COLUMNS)
+        for row in rows:
+            writer.writerow([_text(v) for v in row])
+    return len(rows)
+
+
+def _iso(at: dt.datetime) -> str:
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.UTC)
+    return at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return "" if value is None else str(value)
+
+
+def publish_pseudonyms(
+    store: StoreAccess,
+    producer_conf: dict[str, Any],
+    topic: str,
+    keys: KeyRing,
+    codec: AvroCodec,
+) -> int:
+    """Our current universes' voters' pseudonyms under every key -> ``topic`` (the sink stores
+    them as voter_pseudonyms); returns the number of records produced, once all are acked."""
+    from confluent_kafka import Producer
+
+    _, rows = store.query("SELECT DISTINCT state, voter_id FROM universe_current")
+    failed: list[str] = []
+
+    def on_delivery(err: Any, msg: Any) -> None:
+        if err is not None:
+            failed.append(str(err))
+
+    producer = Producer(producer_conf)
+    n = 0
+    for rec in pseudonym_records(((str(s), str(v)) for s, v in rows), keys):
+        key = f"{rec['state']}:{rec['voter_id']}:{rec['key_id']}".encode()
+        value = codec.encode(VOTER_PSEUDONYM, rec)
+        while True:
+            try:
+                producer.produce(topic, value, key, on_delivery=on_delivery)
+                break
+            except BufferError:
+                producer.poll(0.1)
+        n += 1
+    producer.flush(60)
+    if failed:
+        raise BrokerError(f"{len(failed)} pseudonym records not delivered: {failed[0]}; run again")
+    return n
+
+
+# the person's groups: from the record with the finest geography (and a known race/ethnicity),
+# so each person counts once per dimension and a dimension's cells add up to its total
+_PEOPLE = """
+SELECT
+    argMax((county, precinct, congressional_district),
+        (precinct IS NOT NULL) * 4 + (county IS NOT NULL) * 2 + (congressional_district IS NOT NULL)
+    ) AS geo,
+    argMax((race, race_source), race IS NOT NULL) AS r,
+    argMax((ethnicity, ethnicity_source), ethnicity IS NOT NULL) AS e,
+    any(sex) AS sex_, any(age_band) AS age_, max(is_contact) AS contacted
+FROM coalition_contacts
+WHERE {where}
+GROUP BY key_id, person_pseudonym
+"""
+
+AGGREGATES = """
+SELECT g.1 AS dimension, g.2 AS parent, g.3 AS value, g.4 AS source,
+    count() AS people, sum(contacted) AS contacted
+FROM ({people})
+ARRAY JOIN [
+    ('county', '', coalesce(geo.1, 'unknown'), ''),
+    ('precinct', coalesce(geo.1, 'unknown'), coalesce(geo.2, 'unknown'), ''),
+    ('congressional_district', '', coalesce(geo.3, 'unknown'), ''),
+    ('race', '', coalesce(r.1, 'unknown'), coalesce(r.2, 'unknown')),
+    ('ethnicity', '', coalesce(e.1, 'unknown'), coalesce(e.2, 'unknown')),
+    ('sex', '', coalesce(sex_, 'unknown'), ''),
+    ('age_band', '', coalesce(age_, 'unknown'), '')
+] AS g
+GROUP BY dimension, parent, value, source
+ORDER BY dimension, parent, value, source
+"""
+
+
+def coalition_aggregates(
+    store: StoreAccess,
+    k: int,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> Protected:
+    """People the coalition (us and every partner) reached in [start, end), by county,
+    precinct (within its county), congressional district, race and ethnicity (with their
+    source), sex and age band; groups under ``k`` people suppressed, with complementary
+    suppression in each table (a dimension; precincts per county). ``people`` counts distinct
+    person pseudonyms (a pseudonym per key period: a person reached in two periods counts in
+    each), ``contacted`` those with a contact result."""
+    where = ["1"]
+    if start is not None:
+        where.append(f"occurred_at >= toDateTime64({_literal(_iso(start))}, 3, 'UTC')")
+    if end is not None:
+        where.append(f"occurred_at < toDateTime64({_literal(_iso(end))}, 3, 'UTC')")
+    sql = AGGREGATES.format(people=_PEOPLE.format(where=" AND ".join(where)))
+    columns, rows = store.query(sql)
+    records = [dict(zip(columns, r, strict=True)) for r in rows]
+    for r in records:
+        r["people"], r["contacted"] = int(r["people"]), int(r["contacted"])
+    return protect(
+        records,
+        count="people",
+        k=k,
+        by=["value", "source"],
+        within=["dimension", "parent"],
+        also=["contacted"],
+    )
