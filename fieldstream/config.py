@@ -78,7 +78,9 @@ class Programs:
         return campaign_id in self.campaigns_by_org.get(org_id, frozenset())
 
 
-def _read_yaml(path: Path, what: str) -> object:
+def read_yaml(path: Path, what: str, *, echo_errors: bool = True) -> object:
+    """A config file's YAML, or a ConfigError naming the file. ``echo_errors=False`` for files
+    holding secrets: YAML's message quotes the offending text."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -86,12 +88,14 @@ def _read_yaml(path: Path, what: str) -> object:
     try:
         return yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
+        if not echo_errors:
+            raise ConfigError(f"{what} file {path} is not valid YAML") from None
         raise ConfigError(f"{what} file {path} is not valid YAML: {exc}") from exc
 
 
 def load_programs(path: Path) -> Programs:
     try:
-        parsed = ProgramsFile.model_validate(_read_yaml(path, "programs"))
+        parsed = ProgramsFile.model_validate(read_yaml(path, "programs"))
     except ValidationError as exc:
         raise ConfigError(f"programs file {path}: {exc}") from exc
     return Programs({o.id: frozenset(o.campaigns) for o in parsed.orgs})
@@ -99,7 +103,7 @@ def load_programs(path: Path) -> Programs:
 
 def load_sources(path: Path) -> dict[str, SourceConfig]:
     try:
-        parsed = SourcesFile.model_validate(_read_yaml(path, "sources"))
+        parsed = SourcesFile.model_validate(read_yaml(path, "sources"))
     except ValidationError as exc:
         # pydantic's message would echo input values; name only the fields
         fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())

@@ -26,9 +26,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
+from fieldstream.config import read_yaml
 from fieldstream.errors import ConfigError
 
 ALL_CAMPAIGNS = "*"
@@ -288,15 +288,7 @@ def parse_agreements(data: object, path: Path = Path("<agreements>")) -> Agreeme
 
 def load_agreements(path: Path) -> Agreements:
     """Read and check agreements.yaml; ConfigError names the key that is wrong."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"agreements file {path} does not exist") from None
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"agreements file {path} is not valid YAML: {exc}") from exc
-    return parse_agreements(data, path)
+    return parse_agreements(read_yaml(path, "agreements"), path)
 
 
 def _flat(value: Any, prefix: str = "") -> dict[str, Any]:

@@ -46,9 +46,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from fieldstream.config import read_yaml
 from fieldstream.errors import ConfigError, InputError
 from streams.exchange.agreements import aware_utc, midnight_utc
 
@@ -160,16 +160,8 @@ def parse_keys(data: object, path: Path = Path("<keys>")) -> KeyRing:
 
 
 def load_keys(path: Path) -> KeyRing:
-    """Read keys.yaml (see the module docstring)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"keys file {path} does not exist") from None
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError:
-        raise ConfigError(f"keys file {path} is not valid YAML") from None  # no echo of secrets
-    return parse_keys(data, path)
+    """Read keys.yaml (see the module docstring); a YAML error never echoes the secrets."""
+    return parse_keys(read_yaml(path, "keys", echo_errors=False), path)
 
 
 def new_secret() -> str:
