@@ -49,6 +49,9 @@ Writer = Callable[[str, Sequence[str], Sequence[Sequence[Any]], str], None]
 """write(table, columns, rows, dedup_token); raises StoreError on failure."""
 
 
+LAG_EVERY_S = 1.0  # how often the lag gauge is refreshed
+
+
 class SinkMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
@@ -84,6 +87,12 @@ class SinkMetrics:
         )
         self.tombstones = Counter(
             "fieldstream_sink_voter_tombstones_ignored", "Voter tombstones ignored", registry=r
+        )
+        self.lag = Gauge(
+            "fieldstream_sink_consumer_lag",
+            "Messages on the broker the sink has not read yet (high watermark - position)",
+            ["topic", "partition"],
+            registry=r,
         )
 
 
@@ -264,6 +273,7 @@ class SinkConsumer:
             raise BrokerError(f"the sink cannot subscribe: {exc}") from exc
         self._consumer = consumer
         self.started.set()
+        next_lag = time.monotonic()
         try:
             while not self.stop_event.is_set():
                 msgs = consumer.consume(num_messages=poll_max, timeout=poll_timeout_s)
@@ -278,6 +288,9 @@ class SinkConsumer:
                     if batch.messages >= self.batcher.batch_rows:
                         self.flush(batch)
                 self.flush_due()
+                if time.monotonic() >= next_lag:
+                    self._measure_lag(consumer)
+                    next_lag = time.monotonic() + LAG_EVERY_S
             self.flush_all()
         finally:
             if self._tombstones:
@@ -287,6 +300,23 @@ class SinkConsumer:
             except (KafkaException, RuntimeError) as exc:
                 log.warning("closing the sink consumer: %s", exc)
             self._consumer = None
+
+    def _measure_lag(self, consumer: Consumer) -> None:
+        """Lag per assigned partition, from the high watermark of the last fetch (Tansu's
+        ListOffsets answer is too low to use; the fetch's is right) and our position."""
+        try:
+            assigned = consumer.assignment()
+            positions = consumer.position(assigned) if assigned else []
+        except KafkaException as exc:
+            log.debug("cannot read positions for the lag gauge: %s", exc)
+            return
+        for tp in positions:
+            try:
+                _low, high = consumer.get_watermark_offsets(tp, cached=True)
+            except KafkaException:
+                continue
+            if high >= 0 and tp.offset >= 0:
+                self.metrics.lag.labels(tp.topic, str(tp.partition)).set(max(0, high - tp.offset))
 
     def stop(self) -> None:
         self.stop_event.set()

@@ -245,6 +245,9 @@ def test_sink_service_is_idempotent_under_redelivery(
         assert stages[1] == [["sink", 1], ["validate", 1]]
         first_total = rows_inserted(base)
         assert first_total == n + 2
+        # every partition read to its end: the lag gauge says 0 for each (it refreshes each 1s)
+        enriched_lag = f'fieldstream_sink_consumer_lag{{partition="0",topic="{topics.enriched}"}}'
+        wait_for(lambda: f"{enriched_lag} 0.0" in httpx.get(f"{base}/metrics").text, "zero lag")
 
         produce_all()  # redelivery of everything
         wait_for(lambda: rows_inserted(base) >= 2 * first_total, "the second round")
