@@ -61,6 +61,12 @@ class StreamMetrics:
         self.voters = Gauge(
             "fieldstream_stream_voters", "Voters held in the voter directory", registry=r
         )
+        self.lag = Gauge(
+            "fieldstream_stream_consumer_lag",
+            "Raw events on the broker not yet processed (high watermark - next to process)",
+            ["topic", "partition"],
+            registry=r,
+        )
 
     def observe_batch(self, result: BatchResult, seconds: float) -> None:
         counts = result.counts

@@ -58,6 +58,7 @@ class ContactsStage:
         self.programs_file: Path = s.programs_file
         self._programs_mtime = _mtime(self.programs_file)
         self.metrics = StreamMetrics()
+        self.done_offsets: dict[tuple[str, int], int] = {}  # raw partition -> next to process
         self.voters = VoterDirectory(
             {"bootstrap.servers": kafka.bootstrap_servers},
             kafka.topics.voters,
@@ -154,6 +155,10 @@ class ContactsStage:
             partition_of[event_id] = p
         for event in events:
             await stream.ack(event)
+        done = self.done_offsets
+        for _value, _key, topic, partition, offset in messages:
+            if offset >= done.get((topic, partition), -1):
+                done[(topic, partition)] = offset + 1
         seconds = time.perf_counter() - started
         self.metrics.observe_batch(result, seconds)
         self.metrics.dedupe_keys.set(len(self.dedupe))
@@ -170,6 +175,20 @@ class ContactsStage:
         )
 
     # -- housekeeping ---------------------------------------------------------------------
+
+    async def measure_lag(self, consumer: Any) -> None:
+        """Processing lag per raw partition: the high watermark aiokafka saw in its last fetch
+        (not ListOffsets, which Tansu answers too low) minus the next offset to process (the
+        last processed + 1, or the consumer's position before anything was processed)."""
+        for tp in list(consumer.assignment()):
+            if tp.topic != self.topics.raw:
+                continue
+            high = consumer.highwater(tp)
+            done = self.done_offsets.get((tp.topic, tp.partition))
+            if done is None:
+                done = await consumer.position(tp)
+            if high is not None and done is not None and high >= 0 and done >= 0:
+                self.metrics.lag.labels(tp.topic, str(tp.partition)).set(max(0, high - done))
 
     async def _on_changelog_event(self, event: EventT) -> None:
         """During recovery: remember which partition holds each key (for expiry)."""
@@ -261,6 +280,7 @@ def register(app: faust.App, settings: Settings) -> ContactsStage:
             stage.reload_programs()
             stage.metrics.voters.set(len(stage.voters.store))
             stage.metrics.dedupe_keys.set(len(stage.dedupe))
+            await stage.measure_lag(app.consumer)
         except Exception as exc:
             log.error("periodic refresh failed: %s", type(exc).__name__)
 

@@ -125,6 +125,9 @@ class Worker:
             f"worker not ready in {timeout_s}s: {self.log_path.read_text()[-3000:]}"
         )
 
+    def metrics_text(self) -> str:
+        return httpx.get(f"{self.url}/metrics", timeout=5).text
+
     def metric(self, name: str) -> float:
         total = 0.0
         for line in httpx.get(f"{self.url}/metrics", timeout=5).text.splitlines():
@@ -283,6 +286,14 @@ def test_enrich_dead_letter_dedupe_and_restart(settings: Settings, worker: Worke
     assert worker.metric("fieldstream_stream_enriched_total") == len(good)
     assert worker.metric('fieldstream_stream_dlq_total{reason_code="unknown_campaign"}') == 1
     assert worker.metric('fieldstream_stream_unmatched_voters_total{source_system="test"}') == 11
+    # every raw event processed: the lag gauge (refreshed every 5s) reads 0 on each partition
+    lag = [
+        f'fieldstream_stream_consumer_lag{{partition="{p}",topic="{topics.raw}"}}' for p in (0, 1)
+    ]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not all(f"{g} 0.0" in worker.metrics_text() for g in lag):
+        time.sleep(0.5)
+    assert all(f"{g} 0.0" in worker.metrics_text() for g in lag), worker.metrics_text()[-2000:]
 
     # restart: the dedupe table comes back from its changelog
     worker.stop()
