@@ -132,6 +132,9 @@ class Agreement(_Strict):
     # set by parse_agreements from the firewall: our orgs and org/campaigns this partner's
     # side may never see (an agreement built by hand has none: load files instead)
     _barred: frozenset[str] = PrivateAttr(default_factory=frozenset)
+    # (id of the instance, version): a copy (model_copy(update=...)) has another id, so it
+    # never reuses the version of the terms it was copied from
+    _version: tuple[int, str] | None = PrivateAttr(default=None)
 
     @field_validator("valid_from", "valid_until", mode="before")
     @classmethod
@@ -145,9 +148,15 @@ class Agreement(_Strict):
 
     @property
     def version(self) -> str:
-        """Hash of the canonical content: equal terms, equal version; any change, a new one."""
+        """Hash of the canonical content: equal terms, equal version; any change, a new one.
+        Computed once per instance (the model is frozen), not once per shared record."""
+        cached = self._version
+        if cached is not None and cached[0] == id(self):
+            return cached[1]
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+        version = hashlib.sha256(canonical.encode()).hexdigest()[:16]
+        self._version = (id(self), version)
+        return version
 
     def in_force(self, now: dt.datetime) -> bool:
         return self.valid_from <= now < self.valid_until

@@ -190,6 +190,15 @@ def test_version_follows_content_not_layout() -> None:
     assert parse_agreements(dated).agreements[0].version != a.version
 
 
+def test_a_copy_with_new_terms_never_keeps_the_cached_version() -> None:
+    a = parse_agreements(base()).agreements[0]
+    first = a.version  # computed once and kept on the instance
+    assert a.version == first
+    widened = a.model_copy(update={"partner": "someone-else"})
+    assert widened.version != first
+    assert a.model_copy().version == first  # same terms, same version
+
+
 def test_diff_lines_name_each_change() -> None:
     old = parse_agreements(base())
     changed = base()
