@@ -16,6 +16,9 @@ COPY schemas ./schemas
 COPY streams ./streams
 COPY sinks ./sinks
 RUN pip install --no-cache-dir .
+# the board and the report run the Grafana dashboards' own SQL
+COPY grafana/dashboards /usr/share/fieldstream/dashboards
+ENV FIELDSTREAM_DASHBOARDS_DIR=/usr/share/fieldstream/dashboards
 
 # Run as an unprivileged user; settings come from FIELDSTREAM_* variables, state (the stream's
 # voter store) under the data directory, which docker-compose.yml mounts as a named volume.

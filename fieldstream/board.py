@@ -1,10 +1,13 @@
-"""The live terminal board: progress to goal, today's totals, coverage, voter match, dead
-letters, flow.
+"""The live terminal board: per org/campaign, progress to goal, this week by channel, who we
+are reaching and coverage; then voter match, dead letters and flow for the installation.
 
-:func:`fetch_snapshot` runs the panels' SQL (fieldstream.queries) through any
-``query(sql) -> (columns, rows)`` callable; :func:`render` turns a Snapshot into a rich
-renderable and does no I/O; :func:`run_board` refreshes them every ~2 s. A failing query shows
-as a message on the board, never ends it.
+The per-campaign sections are the Grafana dashboards' own panels (fieldstream.board_panels):
+the same SQL Grafana runs, so the embedded default shows what Grafana shows. What no panel
+covers (events/s and freshness, dead letters, match rate) keeps its SQL in fieldstream.queries.
+:func:`fetch_snapshot` runs both through any ``query(sql) -> (columns[, types], rows)``
+callable; :func:`render` turns a Snapshot into a rich renderable and does no I/O;
+:func:`run_board` refreshes them every ~2 s. A failing query shows as a message on the board,
+never ends it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
@@ -25,52 +29,38 @@ from rich.table import Table
 from rich.text import Text
 
 from fieldstream import queries
+from fieldstream.board_panels import (
+    MIN_GROUP_SIZE,
+    CampaignBoard,
+    ChannelRow,
+    CoverageRow,
+    GoalRow,
+    GroupRow,
+    PanelSource,
+    Query,
+    message,
+)
+from fieldstream.grafana_sql import DASHBOARDS, load_dashboards
 
 log = logging.getLogger(__name__)
 
-Query = Callable[[str], tuple[list[str], list[list[Any]]]]
-WEEK_S = 7 * 24 * 3600.0
-
-
-@dataclass(frozen=True)
-class GoalRow:
-    org_id: str
-    campaign_id: str
-    metric: str
-    target: int
-    actual: int
-    pace: float  # target * elapsed fraction of the week
-
-
-@dataclass(frozen=True)
-class ChannelRow:
-    channel: str
-    attempts: int
-    contacts: int
-    ids: int
-    support: int
-    undecided: int
-    oppose: int
-
-    @property
-    def contact_rate(self) -> float:
-        return self.contacts / self.attempts if self.attempts else 0.0
-
-
-@dataclass(frozen=True)
-class GroupRow:
-    label: str
-    attempts: int
-    contacts: int
-    ids: int
-
-
-@dataclass(frozen=True)
-class CoverageRow:
-    org_id: str
-    campaign_id: str
-    attempted: int
-    universe: int
+__all__ = [
+    "CampaignBoard",
+    "ChannelRow",
+    "CoverageRow",
+    "GoalRow",
+    "GroupRow",
+    "MatchRow",
+    "PanelSource",
+    "Snapshot",
+    "fetch_snapshot",
+    "render",
+    "run_board",
+]
+FOOTER = (
+    f"Small groups are shown (min_group_size = {MIN_GROUP_SIZE}): this board is for the "
+    "program's own staff; do not share it. `fieldstream report` suppresses small groups."
+)
 
 
 @dataclass(frozen=True)
@@ -89,16 +79,13 @@ class MatchRow:
 @dataclass
 class Snapshot:
     taken_at: dt.datetime
-    goals: list[GoalRow] = field(default_factory=list)
-    channels: list[ChannelRow] = field(default_factory=list)
-    by_race: list[GroupRow] = field(default_factory=list)
-    by_sex: list[GroupRow] = field(default_factory=list)
-    coverage: list[CoverageRow] = field(default_factory=list)
+    campaigns: list[CampaignBoard] = field(default_factory=list)
     match_rate: list[MatchRow] = field(default_factory=list)
     dead_letters: list[tuple[str, int]] = field(default_factory=list)
     events_per_s: float | None = None
     freshness_p50_s: float | None = None
-    errors: dict[str, str] = field(default_factory=dict)  # panel -> message
+    errors: dict[str, str] = field(default_factory=dict)  # section -> message
+    queries: int = 0  # SQL statements this refresh ran
 
 
 def _int(v: Any) -> int:
@@ -112,48 +99,39 @@ def _num(v: Any) -> float | None:
     return None if math.isnan(f) or math.isinf(f) else f
 
 
-def week_start(now: dt.datetime) -> dt.datetime:
-    """Monday 00:00 UTC of ``now``'s week."""
-    day = now.astimezone(dt.UTC).date()
-    monday = day - dt.timedelta(days=day.weekday())
-    return dt.datetime(monday.year, monday.month, monday.day, tzinfo=dt.UTC)
+def fetch_snapshot(
+    query: Query,
+    now: dt.datetime,
+    source: PanelSource | None = None,
+    dashboards: Path = DASHBOARDS,
+) -> Snapshot:
+    """Every section's numbers at ``now`` (UTC); a failing query is noted in ``errors``.
 
-
-def fetch_snapshot(query: Query, now: dt.datetime) -> Snapshot:
-    """Every panel's numbers at ``now`` (UTC); a failing query is noted in ``errors``."""
+    ``source`` keeps the orgs/campaigns found between refreshes (pass the same one each time);
+    without it the dashboards are read from grafana/dashboards and discovered afresh."""
     snap = Snapshot(now)
-    monday = week_start(now)
-    elapsed = min(1.0, max(0.0, (now - monday).total_seconds() / WEEK_S))
+
+    def counted(sql: str) -> Any:
+        snap.queries += 1
+        return query(sql)
+
+    if source is None:
+        try:
+            source = PanelSource(load_dashboards(dashboards))
+        except Exception as exc:
+            snap.errors["dashboards"] = message(exc)
+    if source is not None:
+        snap.campaigns = source.campaigns(counted, now, snap.errors)
     today = now.astimezone(dt.UTC).date()
 
-    def rows(panel: str, sql: str) -> list[list[Any]]:
+    def rows(section: str, sql: str) -> list[list[Any]]:
         try:
-            return list(query(sql)[-1])  # rows are last (columns[, types], rows)
+            return list(counted(sql)[-1])  # rows are last (columns[, types], rows)
         except Exception as exc:  # a board keeps going whatever the store says
-            snap.errors[panel] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
-            log.warning("board query %s failed: %s", panel, type(exc).__name__)
+            snap.errors[section] = message(exc)
+            log.warning("board query %s failed: %s", section, type(exc).__name__)
             return []
 
-    snap.goals = [
-        GoalRow(str(o), str(c), str(m), _int(t), _int(a), _int(t) * elapsed)
-        for o, c, m, t, a in rows("goals", queries.goals(monday.date()))
-    ]
-    snap.channels = [
-        ChannelRow(str(r[0]), *(_int(v) for v in r[1:7]))
-        for r in rows("channels", queries.channels(today))
-    ]
-    snap.by_race = [
-        GroupRow(f"{race} ({source})", _int(a), _int(c), _int(i))
-        for race, source, a, c, i in rows("race", queries.by_race(today))
-    ]
-    snap.by_sex = [
-        GroupRow(str(s), _int(a), _int(c), _int(i))
-        for s, a, c, i in rows("sex", queries.by_sex(today))
-    ]
-    snap.coverage = [
-        CoverageRow(str(o), str(c), _int(a), _int(u))
-        for o, c, a, u in rows("coverage", queries.coverage())
-    ]
     snap.match_rate = [
         MatchRow(str(s), _int(e), _int(m))
         for s, e, m in rows("match rate", queries.match_rate(today))
@@ -169,14 +147,12 @@ def _pct(part: float, whole: float) -> str:
     return f"{100 * part / whole:.0f}%" if whole else "-"
 
 
-def _goals_table(snap: Snapshot) -> Table:
-    table = Table("org", "campaign", "metric", "actual", "target", "", "pace", title="this week")
-    for g in snap.goals:
+def _goals_table(c: CampaignBoard) -> Table:
+    table = Table("metric", "actual", "target", "", "pace", title="this week: goals")
+    for g in c.goals:
         style = "green" if g.actual >= g.pace else "yellow"
-        bar = ProgressBar(total=max(g.target, 1), completed=min(g.actual, g.target), width=24)
+        bar = ProgressBar(total=max(g.target, 1), completed=min(g.actual, g.target), width=20)
         table.add_row(
-            g.org_id,
-            g.campaign_id,
             g.metric,
             Text(f"{g.actual:,}", style=style),
             f"{g.target:,}",
@@ -186,43 +162,51 @@ def _goals_table(snap: Snapshot) -> Table:
     return table
 
 
-def _channels_table(snap: Snapshot) -> Table:
-    table = Table(
-        "channel", "attempts", "contacts", "rate", "IDs", "support", "undecided", "oppose"
-    )
-    table.title = "today by channel"
-    for c in snap.channels:
+def _channels_table(c: CampaignBoard) -> Table:
+    table = Table("channel", "attempts", "contacts", "rate", "IDs", "people", title="this week")
+    for ch in c.channels:
         table.add_row(
-            c.channel,
-            f"{c.attempts:,}",
-            f"{c.contacts:,}",
-            f"{c.contact_rate:.0%}",
-            f"{c.ids:,}",
-            f"{c.support:,}",
-            f"{c.undecided:,}",
-            f"{c.oppose:,}",
+            ch.channel,
+            f"{ch.attempts:,}",
+            f"{ch.contacts:,}",
+            f"{ch.contact_rate:.0%}",
+            f"{ch.ids:,}",
+            f"{ch.people_reached:,}",
         )
     return table
 
 
 def _group_table(title: str, label: str, groups: list[GroupRow]) -> Table:
-    table = Table(label, "attempts", "contacts", "IDs", title=title)
+    table = Table(label, "attempts", "contacts", "IDs", "people", title=title)
     for g in groups:
-        table.add_row(g.label, f"{g.attempts:,}", f"{g.contacts:,}", f"{g.ids:,}")
-    return table
-
-
-def _coverage_table(snap: Snapshot) -> Table:
-    table = Table("org", "campaign", "attempted", "universe", "coverage", title="universe coverage")
-    for c in snap.coverage:
         table.add_row(
-            c.org_id,
-            c.campaign_id,
-            f"{c.attempted:,}",
-            f"{c.universe:,}",
-            _pct(c.attempted, c.universe),
+            g.label, f"{g.attempts:,}", f"{g.contacts:,}", f"{g.ids:,}", f"{g.people_reached:,}"
         )
     return table
+
+
+def _coverage_line(c: CampaignBoard) -> Text:
+    cov = c.coverage
+    if cov is None:
+        return Text("universe coverage: -")
+    return Text(
+        f"universe coverage: {cov.attempted:,} of {cov.universe:,} attempted "
+        f"({_pct(cov.attempted, cov.universe)}), {cov.contacted:,} talked to "
+        f"({_pct(cov.contacted, cov.universe)})"
+    )
+
+
+def _campaign_panel(c: CampaignBoard) -> Panel:
+    top = Table.grid(padding=(0, 2))
+    top.add_row(_goals_table(c), _channels_table(c))
+    reach = Table.grid(padding=(0, 2))
+    reach.add_row(
+        _group_table("last 7 days by race (source)", "race", c.by_race),
+        _group_table("last 7 days by sex", "sex", c.by_sex),
+    )
+    return Panel(
+        Group(top, reach, _coverage_line(c)), title=f"{c.org_id} / {c.campaign_id}", expand=False
+    )
 
 
 def _match_table(snap: Snapshot) -> Table:
@@ -254,18 +238,23 @@ def render(snap: Snapshot) -> RenderableType:
         f"events/s (last min): {rate}   freshness p50: {fresh}",
         style="bold",
     )
-    demographics = Table.grid(padding=(0, 2))
-    demographics.add_row(
-        _group_table("today by race (source)", "race", snap.by_race),
-        _group_table("today by sex", "sex", snap.by_sex),
-    )
+    parts: list[RenderableType] = [header]
+    parts += [_campaign_panel(c) for c in snap.campaigns]
+    if not snap.campaigns:
+        parts.append(Text("no org or campaign found on the boards yet", style="yellow"))
     side = Table.grid(padding=(0, 2))
-    side.add_row(_coverage_table(snap), _match_table(snap), _dlq_table(snap))
-    parts: list[RenderableType] = [header, _goals_table(snap), _channels_table(snap)]
-    parts += [demographics, side]
+    side.add_row(_match_table(snap), _dlq_table(snap))
+    parts.append(side)
     if snap.errors:
         lines = "\n".join(f"{panel}: {msg}" for panel, msg in sorted(snap.errors.items()))
         parts.append(Panel(Text(lines, style="red"), title="query errors"))
+    parts.append(
+        Text(
+            f"{FOOTER}  Goals, channels, reach and coverage: the Grafana boards' panels "
+            f"({snap.queries} queries this refresh).",
+            style="dim",
+        )
+    )
     return Group(*parts)
 
 
@@ -276,15 +265,19 @@ def run_board(
     alive: Callable[[], list[Any]] | None = None,
     refresh_s: float = 2.0,
     console: Console | None = None,
+    org: str | None = None,
+    campaign: str | None = None,
+    dashboards: Path = DASHBOARDS,
 ) -> None:
     """Refresh the board every ``refresh_s`` until the ``until`` deadline (time.monotonic),
-    Ctrl-C, or ``alive()`` reports dead services."""
+    Ctrl-C, or ``alive()`` reports dead services; ``org``/``campaign`` narrow it to one."""
     console = console or Console()
-    with Live(
-        render(fetch_snapshot(query, dt.datetime.now(dt.UTC))),
-        console=console,
-        refresh_per_second=4,
-    ) as live:
+    source = PanelSource(load_dashboards(dashboards), org=org, campaign=campaign)
+
+    def snapshot() -> RenderableType:
+        return render(fetch_snapshot(query, dt.datetime.now(dt.UTC), source))
+
+    with Live(snapshot(), console=console, refresh_per_second=4) as live:
         while until is None or time.monotonic() < until:
             dead = alive() if alive is not None else []
             if dead:
@@ -297,4 +290,4 @@ def run_board(
             next_at = time.monotonic() + refresh_s
             while time.monotonic() < next_at and (until is None or time.monotonic() < until):
                 time.sleep(0.1)
-            live.update(render(fetch_snapshot(query, dt.datetime.now(dt.UTC))))
+            live.update(snapshot())

@@ -118,7 +118,12 @@ def _watch(
             from fieldstream.board import run_board
             from sinks.remote import connect_store
 
-            run_board(connect_store(settings).query, until=deadline, alive=stack.dead)
+            run_board(
+                connect_store(settings).query,
+                until=deadline,
+                alive=stack.dead,
+                dashboards=settings.dashboards_dir,
+            )
         else:
             while deadline is None or time.monotonic() < deadline:
                 dead = stack.dead()
@@ -186,6 +191,7 @@ def report_cmd(
             store.query,
             out,
             k=settings.sharing.min_group_size,
+            dashboards=settings.dashboards_dir,
             org=org,
             campaign=campaign,
             time_from=utc(time_from),
@@ -325,12 +331,24 @@ def simulate(
 
 
 @app.command("board")
-def board_cmd() -> None:
-    """The live terminal board of progress to goal."""
+def board_cmd(
+    org: Annotated[str | None, typer.Option(help="org_id (default: every org)")] = None,
+    campaign: Annotated[
+        str | None, typer.Option(help="campaign_id (default: every campaign of the org)")
+    ] = None,
+) -> None:
+    """The live terminal board: the Grafana boards' goal, channel, reach and coverage panels
+    for every org/campaign (or the one chosen), for program staff (small groups shown)."""
     from fieldstream.board import run_board
     from sinks.remote import connect_store
 
-    run_board(connect_store(_settings()).query)
+    settings = _settings()
+    run_board(
+        connect_store(settings).query,
+        org=org,
+        campaign=campaign,
+        dashboards=settings.dashboards_dir,
+    )
 
 
 @app.command()

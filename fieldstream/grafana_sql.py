@@ -41,6 +41,9 @@ FORMATS = {"table": 1, "timeseries": 0}
 
 VariableValue = str | Sequence[str]
 
+# the dashboards as checked in; an installed image sets FIELDSTREAM_DASHBOARDS_DIR instead
+DASHBOARDS = Path(__file__).resolve().parents[1] / "grafana" / "dashboards"
+
 
 @dataclass(frozen=True)
 class PanelQuery:

@@ -16,6 +16,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from fieldstream.grafana_sql import DASHBOARDS
+
 
 class TopicNames(BaseModel):
     raw: str = "contacts.raw"
@@ -170,6 +172,9 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Path("var")
+    dashboards_dir: Path = Field(
+        DASHBOARDS, description="the Grafana dashboards the board and the report run (their SQL)"
+    )
     log_level: str = "INFO"
     kafka: KafkaSettings = KafkaSettings()
     clickhouse: ClickHouseSettings = ClickHouseSettings()

@@ -10,12 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from fieldstream.grafana_sql import load_dashboards
+from fieldstream.grafana_sql import DASHBOARDS, load_dashboards
 from fieldstream.report.fetch import Query, build_report
 from fieldstream.report.model import PanelData, Report, Section
 from fieldstream.report.page import render_html
-
-DASHBOARDS = Path(__file__).resolve().parents[2] / "grafana" / "dashboards"
 
 __all__ = [
     "DASHBOARDS",

@@ -1,50 +1,67 @@
-"""The board: render() shows a snapshot's numbers; fetch_snapshot maps canned rows."""
+"""The board: render() shows a snapshot's numbers; fetch_snapshot runs the dashboards' panels
+(their rendered SQL, per org/campaign) and maps their rows by column name."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
+import pytest
 from rich.console import Console
 
 from fieldstream.board import (
+    CampaignBoard,
     ChannelRow,
     CoverageRow,
     GoalRow,
     GroupRow,
     MatchRow,
+    PanelSource,
     Snapshot,
     fetch_snapshot,
     render,
 )
+from fieldstream.board_panels import SECTIONS
+from fieldstream.errors import ConfigError
+from fieldstream.grafana_sql import DASHBOARDS, load_dashboards
 
 # Thursday 12:00 UTC: 3.5 days into the week
 NOW = dt.datetime(2026, 10, 15, 12, 0, tzinfo=dt.UTC)
+Result = tuple[list[str], list[list[Any]]]
 
 
 def _text(snap: Snapshot) -> str:
-    console = Console(record=True, width=200)
+    console = Console(record=True, width=320)
     console.print(render(snap))
     return console.export_text()
+
+
+def _campaign() -> CampaignBoard:
+    return CampaignBoard(
+        "demo-org",
+        "gotv-2026",
+        goals=[GoalRow("demo-org", "gotv-2026", "attempts", 16200, 4321, 8100.0)],
+        channels=[ChannelRow("door", 1234, 370, 300, 290)],
+        by_race=[GroupRow("black (bisg)", 77, 22, 11, 3)],
+        by_sex=[GroupRow("female", 640, 200, 150, 180)],
+        coverage=CoverageRow("demo-org", "gotv-2026", 400, 1600, 120),
+    )
 
 
 def test_render_shows_the_numbers() -> None:
     snap = Snapshot(
         NOW,
-        goals=[GoalRow("demo-org", "gotv-2026", "attempts", 16200, 4321, 8100.0)],
-        channels=[ChannelRow("door", 1234, 370, 300, 150, 90, 60)],
-        by_race=[GroupRow("black (bisg)", 77, 22, 11)],
-        by_sex=[GroupRow("female", 640, 200, 150)],
-        coverage=[CoverageRow("demo-org", "gotv-2026", 400, 1600)],
+        campaigns=[_campaign()],
         match_rate=[MatchRow("hustle", 2000, 1740), MatchRow("van", 900, 899)],
         dead_letters=[("unknown_campaign", 42)],
         events_per_s=19.5,
         freshness_p50_s=0.84,
-        errors={"coverage": "StoreError: table universes does not exist"},
+        errors={"demo-org / gotv-2026: coverage": "StoreError: table universes does not exist"},
+        queries=8,
     )
     text = _text(snap)
     for expected in (
-        "gotv-2026",
+        "demo-org / gotv-2026",
         "4,321",
         "16,200",
         "8,100 (53%)",
@@ -52,7 +69,8 @@ def test_render_shows_the_numbers() -> None:
         "30%",  # contact rate 370/1234
         "black (bisg)",
         "female",
-        "25%",  # coverage 400/1600
+        "400 of 1,600 attempted (25%)",
+        "120 talked to (8%)",
         "unknown_campaign",
         "42",
         "19.5",
@@ -64,8 +82,16 @@ def test_render_shows_the_numbers() -> None:
         "260",  # hustle's unmatched
         "87%",  # hustle's match rate 1740/2000
         "100%",  # van's 899/900 rounds up: shown, not hidden
+        "min_group_size = 1",
+        "do not share it",
+        "8 queries this refresh",
     ):
         assert expected in text, expected
+    # a group of 3 people is shown: the board is for the program's staff
+    row = next(line for line in text.splitlines() if "black (bisg)" in line)
+    cells = [c.strip() for c in row.split("│") if c.strip()]
+    at = cells.index("black (bisg)")
+    assert cells[at : at + 5] == ["black (bisg)", "77", "22", "11", "3"]
 
 
 def test_match_rows_count_the_unmatched() -> None:
@@ -77,63 +103,167 @@ def test_match_rows_count_the_unmatched() -> None:
 
 def test_render_empty_snapshot() -> None:
     text = _text(Snapshot(NOW))
-    assert "events/s (last min): -" in text and "this week" in text
+    assert "events/s (last min): -" in text and "no org or campaign found" in text
 
 
-CANNED: dict[str, list[list[Any]]] = {
-    "FROM goal_progress": [["demo-org", "gotv-2026", "attempts", 1000, 250]],
-    "GROUP BY channel": [["phone", 100, 20, 15, 5, 6, 4]],
-    "GROUP BY race": [["white", "self_reported", 50, 10, 8]],
-    "GROUP BY sex": [["male", 40, 9, 7]],
-    "FROM universe_coverage": [["allies-org", "allies-gotv", 10, 1000]],
-    "FROM match_rate": [["callhub", 80, 60], ["van", 100, 99]],
-    "FROM dead_letters": [["future_occurred_at", 3]],
-    "count() / 60": [[12.5, float("nan")]],
+# marker in the SQL -> (columns, rows); the panels' columns are their expectedColumns
+CANNED: dict[str, Result] = {
+    "SELECT org_id FROM": (["org_id"], [["demo-org"]]),
+    "SELECT campaign_id FROM": (["campaign_id"], [["gotv-2026"]]),
+    "DISTINCT toString(channel)": (["channel"], [["door"], ["phone"]]),
+    "DISTINCT toString(race_source)": (["race_source"], [["bisg"], ["self_reported"]]),
+    "FROM goal_progress": (
+        ["metric", "target", "actual", "pace", "ahead_of_pace", "done"],
+        [["attempts", 1000, 250, 500, -250, 0.25]],
+    ),
+    "GROUP BY channel\nORDER BY attempts": (
+        ["channel", "attempts", "contacts", "ids", "people_reached", "contact_rate"],
+        [["phone", 100, 20, 15, 18, 0.2]],
+    ),
+    "GROUP BY race, race_source": (
+        [
+            "race",
+            "race_source",
+            "attempts",
+            "contacts",
+            "ids",
+            "people_reached",
+            "contact_rate",
+            "id_rate",
+        ],
+        [["white", "self_reported", 50, 10, 8, 2, 0.2, 0.8]],
+    ),
+    "GROUP BY sex": (
+        ["sex", "attempts", "contacts", "ids", "people_reached", "contact_rate", "id_rate"],
+        [["male", 40, 9, 7, 9, 0.225, 0.778]],
+    ),
+    "FROM universe_coverage\nWHERE": (
+        ["universe", "attempted", "contacted", "attempted_share", "contacted_share"],
+        [[1000, 10, 4, 0.01, 0.004]],
+    ),
+    "FROM match_rate": (["s", "e", "m"], [["callhub", 80, 60], ["van", 100, 99]]),
+    "FROM dead_letters": (["r", "n"], [["future_occurred_at", 3]]),
+    "count() / 60": (["a", "b"], [[12.5, float("nan")]]),
 }
 
 
-def fake_query(sql: str) -> tuple[list[str], list[list[Any]]]:
-    for marker, rows in CANNED.items():
-        if marker in sql:
-            return [], rows
-    raise AssertionError(f"unexpected query {sql}")
+class FakeStore:
+    def __init__(self, canned: dict[str, Result] | None = None, fail: str | None = None) -> None:
+        self.canned = canned or CANNED
+        self.fail = fail
+        self.seen: list[str] = []
+
+    def query(self, sql: str) -> Result:
+        self.seen.append(sql)
+        if self.fail is not None and self.fail in sql:
+            raise RuntimeError(f"Code: 60. Unknown table near {self.fail}\nstack...")
+        for marker, result in self.canned.items():
+            if marker in sql:
+                return result
+        raise AssertionError(f"unexpected query {sql}")
 
 
-def test_fetch_snapshot_maps_columns() -> None:
-    snap = fetch_snapshot(fake_query, NOW)
+@pytest.fixture(scope="module")
+def boards() -> list[dict[str, Any]]:
+    return load_dashboards(DASHBOARDS)
+
+
+def test_fetch_snapshot_maps_panel_columns(boards: list[dict[str, Any]]) -> None:
+    store = FakeStore()
+    snap = fetch_snapshot(store.query, NOW, PanelSource(boards))
     assert snap.errors == {}
-    assert snap.goals == [GoalRow("demo-org", "gotv-2026", "attempts", 1000, 250, 500.0)]
-    assert snap.channels == [ChannelRow("phone", 100, 20, 15, 5, 6, 4)]
-    assert snap.channels[0].contact_rate == 0.2
-    assert snap.by_race == [GroupRow("white (self_reported)", 50, 10, 8)]
-    assert snap.by_sex == [GroupRow("male", 40, 9, 7)]
-    assert snap.coverage == [CoverageRow("allies-org", "allies-gotv", 10, 1000)]
+    [c] = snap.campaigns
+    assert (c.org_id, c.campaign_id) == ("demo-org", "gotv-2026")
+    assert c.goals == [GoalRow("demo-org", "gotv-2026", "attempts", 1000, 250, 500.0)]
+    assert c.channels == [ChannelRow("phone", 100, 20, 15, 18)]
+    assert c.channels[0].contact_rate == 0.2
+    assert c.by_race == [GroupRow("white (self_reported)", 50, 10, 8, 2)]
+    assert c.by_sex == [GroupRow("male", 40, 9, 7, 9)]
+    assert c.coverage == CoverageRow("demo-org", "gotv-2026", 10, 1000, 4)
     assert snap.match_rate == [MatchRow("callhub", 80, 60), MatchRow("van", 100, 99)]
     assert snap.dead_letters == [("future_occurred_at", 3)]
     assert snap.events_per_s == 12.5 and snap.freshness_p50_s is None
+    assert set(c.sql) == set(SECTIONS)
 
 
-def test_fetch_snapshot_uses_this_week_and_today() -> None:
-    seen: list[str] = []
+def test_panel_sql_has_the_variables_small_groups_shown(boards: list[dict[str, Any]]) -> None:
+    snap = fetch_snapshot(FakeStore().query, NOW, PanelSource(boards))
+    sql = snap.campaigns[0].sql
+    assert "org_id = 'demo-org' AND campaign_id = 'gotv-2026'" in sql["goals"]
+    to_time = f"toMonday(toDateTime({int(NOW.timestamp())}), 'UTC')"  # $__toTime is NOW
+    assert to_time in sql["goals"] and to_time in sql["channels"]
+    assert "channel IN ('door','phone')" in sql["channels"]
+    assert "race_source IN ('bisg','self_reported')" in sql["race"]
+    assert "HAVING people_reached >= 1\n" in sql["race"]  # min_group_size 1, not 11
+    assert "HAVING people_reached >= 1\n" in sql["sex"]
+    # the reach board's default range is the last 7 days
+    week_ago = int((NOW - dt.timedelta(days=7)).timestamp())
+    assert f"bucket >= toDateTime({week_ago})" in sql["race"]
+    assert all("$" not in s for s in sql.values())
 
-    def query(sql: str) -> tuple[list[str], list[list[Any]]]:
-        seen.append(sql)
-        return [], []
 
-    fetch_snapshot(query, NOW)
-    assert any("goal_progress" in s and "2026-10-12" in s for s in seen)
-    assert any("contact_progress_daily" in s and "2026-10-15" in s for s in seen)
-    assert any("FROM match_rate" in s and "2026-10-15" in s for s in seen)
+def test_queries_per_refresh(boards: list[dict[str, Any]]) -> None:
+    store = FakeStore()
+    source = PanelSource(boards)
+    first = fetch_snapshot(store.query, NOW, source)
+    # org, campaign, channel (once for both boards), race_source; 5 panels; 3 of our own
+    assert first.queries == len(store.seen) == 4 + len(SECTIONS) + 3 == 12
+    later = fetch_snapshot(store.query, NOW + dt.timedelta(seconds=2), source)
+    assert later.queries == len(SECTIONS) + 3 == 8  # variables as Grafana: on opening
+    assert later.campaigns[0].goals == first.campaigns[0].goals
+    again = fetch_snapshot(store.query, NOW + dt.timedelta(seconds=31), source)
+    assert again.queries == 12  # re-read: a new campaign shows within half a minute
 
 
-def test_a_failing_query_is_shown_not_raised() -> None:
-    def query(sql: str) -> tuple[list[str], list[list[Any]]]:
-        if "dead_letters" in sql:
-            raise RuntimeError("Code: 60. Unknown table dead_letters\nstack...")
-        return fake_query(sql)
+def test_every_org_and_campaign_or_the_chosen_one(boards: list[dict[str, Any]]) -> None:
+    canned = dict(CANNED)
+    canned["SELECT org_id FROM"] = (["org_id"], [["allies-org"], ["demo-org"]])
+    canned["SELECT campaign_id FROM"] = (["campaign_id"], [["c1"], ["c2"]])
+    snap = fetch_snapshot(FakeStore(canned).query, NOW, PanelSource(boards))
+    pairs = [(c.org_id, c.campaign_id) for c in snap.campaigns]
+    assert pairs == [(o, c) for o in ("allies-org", "demo-org") for c in ("c1", "c2")]
+    assert "org_id = 'allies-org' AND campaign_id = 'c2'" in snap.campaigns[1].sql["goals"]
 
-    snap = fetch_snapshot(query, NOW)
-    assert set(snap.errors) == {"dead letters"}
-    assert "Unknown table dead_letters" in snap.errors["dead letters"]
-    assert snap.goals and snap.dead_letters == []
-    assert "Unknown table dead_letters" in _text(snap)
+    store = FakeStore(canned)
+    chosen = fetch_snapshot(store.query, NOW, PanelSource(boards, org="x-org", campaign="x1"))
+    assert [(c.org_id, c.campaign_id) for c in chosen.campaigns] == [("x-org", "x1")]
+    assert not any("SELECT org_id FROM" in s or "SELECT campaign_id FROM" in s for s in store.seen)
+    one = fetch_snapshot(FakeStore(canned).query, NOW, PanelSource(boards, campaign="c2"))
+    assert [(c.org_id, c.campaign_id) for c in one.campaigns] == [
+        ("allies-org", "c2"),
+        ("demo-org", "c2"),
+    ]
+
+
+def test_a_failing_query_is_shown_not_raised(boards: list[dict[str, Any]]) -> None:
+    snap = fetch_snapshot(FakeStore(fail="GROUP BY race").query, NOW, PanelSource(boards))
+    assert set(snap.errors) == {"demo-org / gotv-2026: race"}
+    assert "Unknown table near GROUP BY race" in snap.errors["demo-org / gotv-2026: race"]
+    c = snap.campaigns[0]
+    assert c.goals and c.by_sex and c.by_race == []
+    assert "Unknown table near GROUP BY race" in _text(snap)
+
+    own = fetch_snapshot(FakeStore(fail="dead_letters").query, NOW, PanelSource(boards))
+    assert set(own.errors) == {"dead letters"} and own.campaigns[0].goals
+
+
+def test_failing_variable_queries_keep_the_last_campaigns(boards: list[dict[str, Any]]) -> None:
+    source = PanelSource(boards)
+    assert fetch_snapshot(FakeStore().query, NOW, source).campaigns
+    later = NOW + dt.timedelta(minutes=5)
+    snap = fetch_snapshot(FakeStore(fail="SELECT org_id FROM").query, later, source)
+    assert "orgs and campaigns" in snap.errors
+    assert [c.org_id for c in snap.campaigns] == ["demo-org"] and snap.campaigns[0].goals
+    fresh = fetch_snapshot(FakeStore(fail="SELECT org_id FROM").query, NOW, PanelSource(boards))
+    assert fresh.campaigns == [] and fresh.match_rate  # the rest of the board still shows
+
+
+def test_a_missing_panel_is_a_config_error(boards: list[dict[str, Any]]) -> None:
+    renamed = [
+        {**b, "panels": [{**p, "title": "renamed"} for p in b["panels"]]}
+        if b["uid"] == "fs-reach"
+        else b
+        for b in boards
+    ]
+    with pytest.raises(ConfigError, match="By race"):
+        PanelSource(renamed)

@@ -1,0 +1,283 @@
+"""The board's per-campaign sections, read from the Grafana dashboards' own panels.
+
+Why the dashboards and not SQL of our own: the terminal board must show what Grafana shows
+(issue 5), and one source of SQL cannot drift. Each section names one panel (:data:`SECTIONS`);
+its ``rawSql`` is rendered by fieldstream.grafana_sql.render_sql with the panel's dashboard's
+variables set as Grafana sets them on opening the board (fieldstream.report.fetch
+.variable_values, the report's own function) and the dashboard's default time range at the
+refresh's ``now``. Orgs and campaigns are the options of the dashboards' ``org``/``campaign``
+variable queries, every pair unless the board was started for one.
+
+Grafana runs variable queries when a dashboard opens (``"refresh": 1``), not on each
+auto-refresh; the board likewise re-reads them every :data:`REDISCOVER_S` only, so a refresh
+costs the panel queries alone (len(SECTIONS) per campaign).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fieldstream.errors import ConfigError
+from fieldstream.grafana_sql import PanelQuery, VariableValue, panel_queries, render_sql
+from fieldstream.report.fetch import grafana_time, variable_values
+
+log = logging.getLogger(__name__)
+
+Query = Callable[[str], tuple[Any, ...]]  # (columns, rows) or (columns, types, rows)
+# section -> (dashboard uid, panel title): the panels the board shows, per org/campaign
+SECTIONS: dict[str, tuple[str, str]] = {
+    "goals": ("fs-progress", "This week: goals, actuals and pace"),
+    "channels": ("fs-progress", "This week so far, by channel"),
+    "race": ("fs-reach", "By race, with the source of race"),
+    "sex": ("fs-reach", "By sex"),
+    "coverage": ("fs-coverage", "Universe covered"),
+}
+# the board is for the program's own staff, not shared: every group is shown
+MIN_GROUP_SIZE = "1"
+REDISCOVER_S = 30.0
+
+
+@dataclass(frozen=True)
+class GoalRow:
+    org_id: str
+    campaign_id: str
+    metric: str
+    target: int
+    actual: int
+    pace: float  # target * elapsed share of the week (the panel's own ``pace``)
+
+
+@dataclass(frozen=True)
+class ChannelRow:
+    channel: str
+    attempts: int
+    contacts: int
+    ids: int
+    people_reached: int
+
+    @property
+    def contact_rate(self) -> float:
+        return self.contacts / self.attempts if self.attempts else 0.0
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    label: str
+    attempts: int
+    contacts: int
+    ids: int
+    people_reached: int = 0
+
+
+@dataclass(frozen=True)
+class CoverageRow:
+    org_id: str
+    campaign_id: str
+    attempted: int
+    universe: int
+    contacted: int = 0
+
+
+@dataclass
+class CampaignBoard:
+    """One org/campaign's sections, and the SQL each ran (section -> rendered panel SQL)."""
+
+    org_id: str
+    campaign_id: str
+    goals: list[GoalRow] = field(default_factory=list)
+    channels: list[ChannelRow] = field(default_factory=list)
+    by_race: list[GroupRow] = field(default_factory=list)
+    by_sex: list[GroupRow] = field(default_factory=list)
+    coverage: CoverageRow | None = None
+    sql: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """An org/campaign and each dashboard's variable values for it (uid -> name -> value)."""
+
+    org: str
+    campaign: str
+    values: Mapping[str, Mapping[str, VariableValue]]
+
+
+def _int(v: Any) -> int:
+    return int(v) if v is not None else 0
+
+
+def message(exc: Exception) -> str:
+    """The first line of an error, short: the board shows it in place of the numbers."""
+    first = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def time_range(board: Mapping[str, Any], now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """The dashboard's default range (``now-7d`` to ``now``) at ``now``, as Grafana opens it."""
+    default = board.get("time") or {}
+    end = grafana_time(str(default.get("to", "now")), now)
+    start = grafana_time(str(default.get("from", "now-7d")), end)
+    return (end - dt.timedelta(days=7) if start >= end else start), end
+
+
+class PanelSource:
+    """The dashboards' panels for the board's sections, and the orgs/campaigns they cover."""
+
+    def __init__(
+        self,
+        boards: Sequence[Mapping[str, Any]],
+        *,
+        org: str | None = None,
+        campaign: str | None = None,
+        rediscover_s: float = REDISCOVER_S,
+    ) -> None:
+        by_uid = {str(b.get("uid")): b for b in boards}
+        self.panels: dict[str, tuple[Mapping[str, Any], PanelQuery]] = {}
+        for section, (uid, title) in SECTIONS.items():
+            board = by_uid.get(uid)
+            found = [q for q in panel_queries(board or {}) if q.panel_title == title]
+            if board is None or not found:
+                raise ConfigError(f"no panel {title!r} on the dashboard {uid!r} for the board")
+            self.panels[section] = (board, found[0])
+        self.org, self.campaign, self.rediscover_s = org, campaign, rediscover_s
+        self.scopes: list[Scope] = []
+        self.discovered_at: dt.datetime | None = None
+
+    def _boards(self) -> dict[str, Mapping[str, Any]]:
+        return {str(b.get("uid")): b for b, _ in self.panels.values()}
+
+    def _options(
+        self,
+        query: Query,
+        board: Mapping[str, Any],
+        name: str,
+        values: Mapping[str, str],
+        now: dt.datetime,
+    ) -> list[str]:
+        var = next(v for v in board["templating"]["list"] if v.get("name") == name)
+        raw = var.get("query")
+        sql = raw.get("rawSql", "") if isinstance(raw, Mapping) else str(raw or "")
+        return [str(r[0]) for r in query(render_sql(sql, values, *time_range(board, now)))[-1]]
+
+    def discover(self, query: Query, now: dt.datetime) -> list[Scope]:
+        """Every org/campaign the dashboards' variable queries return (or the chosen one),
+        with each dashboard's variables; identical variable SQL runs once."""
+        memo: dict[str, Any] = {}
+
+        def once(sql: str) -> Any:
+            if sql not in memo:
+                memo[sql] = query(sql)
+            return memo[sql]
+
+        boards = self._boards()
+        first = self.panels["goals"][0]
+        orgs = [self.org] if self.org else self._options(once, first, "org", {}, now)
+        scopes = []
+        for org in orgs:
+            if self.org and self.campaign:
+                campaigns = [self.campaign]
+            else:
+                campaigns = self._options(once, first, "campaign", {"org": org}, now)
+                campaigns = [c for c in campaigns if self.campaign in (None, c)]
+            for campaign in campaigns:
+                fixed = {"org": org, "campaign": campaign, "min_group_size": MIN_GROUP_SIZE}
+                values = {
+                    uid: variable_values(b, once, fixed, *time_range(b, now))
+                    for uid, b in boards.items()
+                }
+                scopes.append(Scope(org, campaign, values))
+        return scopes
+
+    def campaigns(
+        self, query: Query, now: dt.datetime, errors: dict[str, str]
+    ) -> list[CampaignBoard]:
+        """Each org/campaign's sections at ``now``; failures go to ``errors``, never raise."""
+        due = self.discovered_at is None or (
+            (now - self.discovered_at).total_seconds() >= self.rediscover_s
+        )
+        if due:
+            try:
+                self.scopes, self.discovered_at = self.discover(query, now), now
+            except Exception as exc:  # keep the last orgs/campaigns known; say why
+                errors["orgs and campaigns"] = message(exc)
+                log.warning("board variable queries failed: %s", type(exc).__name__)
+        return [self.fetch(query, scope, now, errors) for scope in self.scopes]
+
+    def rows(
+        self, query: Query, scope: Scope, section: str, now: dt.datetime, out: CampaignBoard
+    ) -> list[dict[str, Any]]:
+        board, panel = self.panels[section]
+        sql = render_sql(
+            panel.raw_sql, scope.values[str(board.get("uid"))], *time_range(board, now)
+        )
+        out.sql[section] = sql
+        result = query(sql)
+        return [dict(zip(result[0], r, strict=False)) for r in result[-1]]
+
+    def fetch(
+        self, query: Query, scope: Scope, now: dt.datetime, errors: dict[str, str]
+    ) -> CampaignBoard:
+        """One campaign's sections, each from its panel's rendered SQL."""
+        out = CampaignBoard(scope.org, scope.campaign)
+        for section in SECTIONS:
+            try:
+                rows = self.rows(query, scope, section, now, out)
+            except Exception as exc:  # a board keeps going whatever the store says
+                errors[f"{scope.org} / {scope.campaign}: {section}"] = message(exc)
+                log.warning("board panel %s failed: %s", section, type(exc).__name__)
+                continue
+            _fill(out, section, rows)
+        return out
+
+
+def _group(label: str, r: Mapping[str, Any]) -> GroupRow:
+    return GroupRow(
+        label,
+        _int(r.get("attempts")),
+        _int(r.get("contacts")),
+        _int(r.get("ids")),
+        _int(r.get("people_reached")),
+    )
+
+
+def _fill(out: CampaignBoard, section: str, rows: list[dict[str, Any]]) -> None:
+    """A panel's rows (by column name, as the panel declares them) into the section."""
+    if section == "goals":
+        out.goals = [
+            GoalRow(
+                out.org_id,
+                out.campaign_id,
+                str(r["metric"]),
+                _int(r["target"]),
+                _int(r["actual"]),
+                float(_int(r["pace"])),
+            )
+            for r in rows
+        ]
+    elif section == "channels":
+        out.channels = [
+            ChannelRow(
+                str(r["channel"]),
+                _int(r["attempts"]),
+                _int(r["contacts"]),
+                _int(r["ids"]),
+                _int(r["people_reached"]),
+            )
+            for r in rows
+        ]
+    elif section == "race":
+        out.by_race = [_group(f"{r['race']} ({r['race_source']})", r) for r in rows]
+    elif section == "sex":
+        out.by_sex = [_group(str(r["sex"]), r) for r in rows]
+    elif section == "coverage" and rows:
+        r = rows[0]
+        out.coverage = CoverageRow(
+            out.org_id,
+            out.campaign_id,
+            _int(r["attempted"]),
+            _int(r["universe"]),
+            _int(r["contacted"]),
+        )
