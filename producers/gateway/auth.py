@@ -25,8 +25,13 @@ def authenticate(
     source = sources.get(source_id)
     if source is None:
         return None
-    given = token.strip().encode()
+    return source if secret_matches(source, token.strip()) else None
+
+
+def secret_matches(source: SourceConfig, given: str) -> bool:
+    """Whether ``given`` is one of the source's secrets, comparing every one in constant time
+    (so the time taken does not tell which, or how much of one, matched)."""
     ok = False
     for secret in source.secrets:
-        ok |= hmac.compare_digest(given, secret.get_secret_value().encode())
-    return source if ok else None
+        ok |= hmac.compare_digest(given.encode(), secret.get_secret_value().encode())
+    return bool(given) and ok

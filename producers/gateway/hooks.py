@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hmac
 import time
 from typing import Any
 
@@ -28,6 +27,7 @@ from fieldstream.config import SourceConfig
 from fieldstream.settings import GatewaySettings
 from producers.adapters import registry
 from producers.adapters.base import PayloadError, SignatureError
+from producers.gateway.auth import secret_matches
 from producers.gateway.checks import (
     check_orgs,
     check_signature,
@@ -47,10 +47,7 @@ UNAUTHENTICATED = (
 def token_matches(source: SourceConfig, request: Request) -> bool:
     scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
     given = bearer.strip() if scheme.lower() == "bearer" else request.query_params.get("token", "")
-    ok = False
-    for secret in source.secrets:
-        ok |= hmac.compare_digest(given.encode(), secret.get_secret_value().encode())
-    return bool(given) and ok
+    return secret_matches(source, given)
 
 
 def scrubbed(tool: str, payload: Any, body: bytes) -> bytes:

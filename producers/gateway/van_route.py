@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import hmac
 from typing import Any
 
 import orjson
@@ -31,6 +30,7 @@ from fieldstream.config import SourceConfig
 from fieldstream.settings import GatewaySettings
 from producers.adapters import registry, van
 from producers.adapters.base import PayloadError
+from producers.gateway.auth import secret_matches
 from producers.gateway.checks import parse_json, read_body
 from producers.gateway.intake import Intake, Refused
 
@@ -62,12 +62,9 @@ def basic_source(sources: dict[str, SourceConfig], authorization: str) -> Source
     if not bar or mode not in ("0", "1"):
         key = password
     source = sources.get(user)
-    if source is None or source.tool != "van" or not key:
+    if source is None or source.tool != "van":
         return None
-    ok = False
-    for secret in source.secrets:
-        ok |= hmac.compare_digest(key.encode(), secret.get_secret_value().encode())
-    return source if ok else None
+    return source if secret_matches(source, key) else None
 
 
 def split_person(person: str) -> tuple[str, str]:
