@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse
 from fieldstream.config import SourceConfig
 from producers.adapters.base import SignatureError
 from producers.gateway.intake import Refused
-from producers.gateway.signing import ReplayGuard, verify_standard
+from producers.gateway.signing import ReplayError, ReplayGuard, verify_standard
 
 
 def refusal_response(refused: Refused) -> JSONResponse:
@@ -56,13 +56,16 @@ def parse_events(body: bytes, max_events: int) -> list[Any]:
     events = doc if isinstance(doc, list) else [doc]
     if not events:
         raise Refused(400, "empty_batch", "the batch has no events")
-    if len(events) > max_events:
-        raise Refused(
-            413,
-            "too_many_events",
-            f"{len(events)} events in one request; the limit is {max_events}",
-        )
+    check_count(len(events), max_events)
     return events
+
+
+def check_count(n: int, max_events: int) -> None:
+    """413 when one request carries more events than the gateway takes at once."""
+    if n > max_events:
+        raise Refused(
+            413, "too_many_events", f"{n} events in one request; the limit is {max_events}"
+        )
 
 
 def check_orgs(events: list[Any], source: SourceConfig) -> None:
@@ -103,9 +106,8 @@ def check_signature(
     try:
         webhook_id = verify_standard(request.headers, body, secrets)
         guard.reserve(source.id, webhook_id)
+    except ReplayError as exc:
+        raise Refused(409, "replayed_webhook", str(exc)) from None
     except SignatureError as exc:
-        replay = "replay" in str(exc)
-        raise Refused(
-            409 if replay else 401, "replayed_webhook" if replay else "bad_signature", str(exc)
-        ) from None
+        raise Refused(401, "bad_signature", str(exc)) from None
     return webhook_id

@@ -15,7 +15,6 @@ The answer: 200 with the accepted event ids and how many items went to the dead-
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import time
 from typing import Any
 
@@ -29,6 +28,7 @@ from producers.adapters import registry
 from producers.adapters.base import PayloadError, SignatureError
 from producers.gateway.auth import secret_matches
 from producers.gateway.checks import (
+    check_count,
     check_orgs,
     check_signature,
     parse_events,
@@ -127,8 +127,7 @@ class HookRoute:
         return None
 
     def _adapt(self, source: SourceConfig, payload: Any) -> list[Any]:
-        received = dt.datetime.fromtimestamp(self.intake.clock(), dt.UTC).isoformat()
-        ctx = dataclasses.replace(self.contexts[source.id], received_at=received)
+        ctx = dataclasses.replace(self.contexts[source.id], received_at=self.intake.received_at())
         try:
             items = registry.ADAPTERS[source.tool](payload, ctx)
         except PayloadError as exc:
@@ -138,5 +137,5 @@ class HookRoute:
                 f"the {source.tool} payload is not what that tool sends: {exc}",
                 [{"index": 0, "field": exc.field, "problem": exc.problem}],
             ) from None
-        self.intake.check_count(len(items))
+        check_count(len(items), self.gateway.max_batch_events)
         return items

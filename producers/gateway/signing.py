@@ -23,6 +23,12 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from producers.adapters.base import SignatureError
 
 TOLERANCE_S = 300.0
+
+
+class ReplayError(SignatureError):
+    """A webhook-id already received (and stored) from this source."""
+
+
 HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 
 
@@ -75,7 +81,7 @@ class ReplayGuard:
         self._expire(now)
         key = (source_id, webhook_id)
         if key in self._seen:
-            raise SignatureError(f"webhook-id {webhook_id[:80]!r} was already received (replay)")
+            raise ReplayError(f"webhook-id {webhook_id[:80]!r} was already received (replay)")
         self._seen[key] = now
 
     def release(self, source_id: str, webhook_id: str) -> None:

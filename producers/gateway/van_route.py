@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 from typing import Any
 
 import orjson
@@ -94,13 +93,12 @@ class VanRoute:
         payload = parse_json(body)
         id_type, person_id = split_person(request.path_params["person"])
         try:
-            received = dt.datetime.fromtimestamp(self.intake.clock(), dt.UTC).isoformat()
             items: list[Any] = van.adapt(
                 payload,
                 self.contexts[source.id],
                 id_type=id_type,
                 person_id=person_id,
-                received_at=received,
+                received_at=self.intake.received_at(),
             )
         except PayloadError as exc:
             raise Refused(
