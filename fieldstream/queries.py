@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-
-def _ts(t: dt.datetime) -> str:
-    return t.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+from sinks.sql import datetime64
 
 
 def match_rate(day: dt.date) -> str:
@@ -34,9 +32,9 @@ def dead_letters() -> str:
 
 def flow(now: dt.datetime, window_s: int = 60) -> str:
     """events/s inserted over the last window, freshness p50 (inserted - received) in s."""
-    since = _ts(now - dt.timedelta(seconds=window_s))
+    since = datetime64(now - dt.timedelta(seconds=window_s))
     return (
         f"SELECT count() / {window_s}, "
         "quantileExact(0.5)(dateDiff('millisecond', received_at, inserted_at)) / 1000 "
-        f"FROM contact_events WHERE inserted_at >= toDateTime64('{since}', 3, 'UTC')"
+        f"FROM contact_events WHERE inserted_at >= {since}"
     )

@@ -120,6 +120,7 @@ class SinkConsumer:
         self.batcher = Batcher(batch_rows, flush_interval_s)
         self.retry_max_s = retry_max_s
         self.exchange = exchange  # partners' topics, our self copy, audit, pseudonyms
+        self._exchange_topics = frozenset(exchange.topics() if exchange is not None else ())
         self.stop_event = threading.Event()
         self.started = threading.Event()
         self.assigned = threading.Event()
@@ -155,7 +156,7 @@ class SinkConsumer:
                     return self.batcher.add(topic, partition, off)
                 _, rec = self.codec.decode(value, expect=schemas.VOTER)
                 return self.batcher.add(topic, partition, off, "voters", voter_row(rec))
-            if self.exchange is not None and topic in self.exchange.topics():  # exchange
+            if self.exchange is not None and topic in self._exchange_topics:  # exchange
                 table, row = self.exchange.row(topic, value or b"", self.codec)
                 return self.batcher.add(topic, partition, off, table, row)
         except (FieldstreamError, KeyError, TypeError, ValueError, AttributeError) as exc:

@@ -10,17 +10,14 @@ storing it would keep data no agreement gave us, so it becomes a dead letter ins
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from fieldstream.errors import InputError
 from fieldstream.settings import ExchangeSettings
 from schemas import EXCHANGE_AUDIT, SHARED_CONTACT, VOTER_PSEUDONYM
 from schemas.codec import AvroCodec
+from sinks.rows import Record, Row, level
 
-Record = Mapping[str, Any]
-Row = list[Any]
 SELF = "self"
 
 PARTNER_CONTACT_COLUMNS = [
@@ -46,16 +43,6 @@ EXCHANGE_COLUMNS = {
     "voter_pseudonyms": VOTER_PSEUDONYM_COLUMNS,
 }
 
-_NULLABLE = (
-    "person_pseudonym", "person_id_kind", "channel", "result", "canvasser_pseudonym",
-    "state", "county", "congressional_district", "precinct",
-    "age_band", "sex", "race", "race_source", "ethnicity", "ethnicity_source",
-)  # fmt: skip
-
-
-def _level(value: Any) -> int | None:
-    return None if value is None or not 0 <= int(value) <= 255 else int(value)
-
 
 def partner_contact_row(rec: Record, partner: str, recipient: str) -> Row:
     """One partner_contacts row; InputError if the record names another recipient."""
@@ -66,52 +53,31 @@ def partner_contact_row(rec: Record, partner: str, recipient: str) -> Row:
             f"carries records for {expected!r}: not stored"
         )
     responses = rec.get("responses") or []
-    head = [
+    columns = PARTNER_CONTACT_COLUMNS
+    return [
         partner,
         str(rec["shared_event_id"]),
-        rec["partner_id"],
-        rec["sharing_org"],
-        rec["agreement_id"],
-        rec["agreement_version"],
-        rec["key_id"],
-        rec["shared_at"],
-        rec["occurred_at"],
-        rec["occurred_precision"],
-    ]
-    nullable = {name: rec.get(name) for name in _NULLABLE}
-    return [
-        *head,
-        nullable["person_pseudonym"],
-        nullable["person_id_kind"],
-        nullable["channel"],
-        nullable["result"],
+        *(rec[name] for name in columns[2:10]),  # partner_id .. occurred_precision
+        *(rec.get(name) for name in columns[10:14]),  # person_pseudonym .. result
         [r["question_id"] for r in responses],
         [r.get("answer") for r in responses],
-        [_level(r.get("support_level")) for r in responses],
+        [level(r.get("support_level")) for r in responses],
         list(rec.get("activist_codes") or []),
-        nullable["canvasser_pseudonym"],
+        rec.get("canvasser_pseudonym"),
         rec["geography_level"],
-        *(nullable[name] for name in PARTNER_CONTACT_COLUMNS[20:]),
+        *(rec.get(name) for name in columns[20:]),  # state .. ethnicity_source
     ]
 
 
 def audit_row(rec: Record) -> Row:
     return [
-        rec["partner_id"],
-        str(rec["shared_event_id"]),
-        rec["agreement_id"],
-        rec["agreement_version"],
-        rec["key_id"],
-        rec["event_id"],
-        rec["org_id"],
-        rec["campaign_id"],
-        rec["occurred_at"],
-        rec["shared_at"],
+        str(rec[name]) if name == "shared_event_id" else rec[name]
+        for name in EXCHANGE_AUDIT_COLUMNS
     ]
 
 
 def pseudonym_row(rec: Record) -> Row:
-    return [rec["state"], rec["voter_id"], rec["key_id"], rec["person_pseudonym"]]
+    return [rec[name] for name in VOTER_PSEUDONYM_COLUMNS]
 
 
 @dataclass(frozen=True)

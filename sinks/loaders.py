@@ -15,7 +15,7 @@ import csv
 import datetime as dt
 import re
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import yaml
 from fieldstream.errors import InputError, StoreError
 from sinks.remote import DirectAccess, StoreAccess
 from sinks.rows import VOTER_COLUMNS
+from sinks.sql import datetime64, string_literal
 from sinks.store import LockedStore
 
 METRICS = ("attempts", "contacts", "ids", "people_reached")
@@ -129,7 +130,7 @@ def goal_row(record: dict[str, Any], loaded_at: dt.datetime) -> list[Any]:
     ]
 
 
-def universe_row(record: dict[str, Any], loaded_at: dt.datetime, load_id: str = "") -> list[Any]:
+def universe_row(record: dict[str, Any], loaded_at: dt.datetime, load_id: str) -> list[Any]:
     """One universes row (UNIVERSE_COLUMNS); turf_id is optional."""
     state = _text(record, "state").upper()
     if len(state) != 2 or not state.isalpha():
@@ -146,14 +147,30 @@ def universe_row(record: dict[str, Any], loaded_at: dt.datetime, load_id: str = 
     ]
 
 
-def _build(records: Iterable[Located], build: Any, path: Path) -> list[list[Any]]:
+def _build(
+    records: Iterable[Located],
+    build: Any,
+    path: Path,
+    key: Callable[[list[Any]], Hashable] | None = None,
+) -> list[list[Any]]:
+    """The rows ``build`` makes of ``records``; InputError listing every bad one. With
+    ``key``, a row whose key an earlier row has is a problem too (the same voter)."""
     loaded_at = dt.datetime.now(dt.UTC)
     rows, problems = [], []
+    first: dict[Hashable, str] = {}
     for where, record in records:
         try:
-            rows.append(build(record, loaded_at))
+            row = build(record, loaded_at)
         except ValueError as exc:
             problems.append(f"{where}: {exc}")
+            continue
+        if key is not None:
+            seen = key(row)
+            if seen in first:  # says where, never which voter
+                problems.append(f"{where}: the same voter as {first[seen]}")
+                continue
+            first[seen] = where
+        rows.append(row)
     if problems:
         raise _fail(path, problems)
     return rows
@@ -171,25 +188,13 @@ def parse_goals(path: Path) -> list[list[Any]]:
 def parse_universe(path: Path) -> list[list[Any]]:
     """Universe rows (UNIVERSE_COLUMNS) from a CSV file, one new load_id for the file;
     InputError if any row is bad or lists a voter twice for one org/campaign."""
-    loaded_at = dt.datetime.now(dt.UTC)
     load_id = uuid.uuid4().hex
-    rows, problems = [], []
-    first: dict[tuple[str, ...], str] = {}
-    for where, record in read_csv(path, UNIVERSE_FIELDS):
-        try:
-            row = universe_row(record, loaded_at, load_id)
-        except ValueError as exc:
-            problems.append(f"{where}: {exc}")
-            continue
-        key = (row[0], row[1], row[2], row[3])
-        if key in first:  # says where, never which voter
-            problems.append(f"{where}: the same voter as {first[key]}")
-            continue
-        first[key] = where
-        rows.append(row)
-    if problems:
-        raise _fail(path, problems)
-    return rows
+    return _build(
+        read_csv(path, UNIVERSE_FIELDS),
+        lambda record, loaded_at: universe_row(record, loaded_at, load_id),
+        path,
+        key=lambda row: (row[0], row[1], row[2], row[3]),  # org, campaign, state, voter
+    )
 
 
 def load_goals(store: StoreAccess, path: Path | str) -> int:
@@ -277,10 +282,6 @@ def check_where(where: str) -> str:
     return text
 
 
-def _literal(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def universe_select(
     org_id: str, campaign_id: str, where: str, load_id: str, at: dt.datetime
 ) -> str:
@@ -288,10 +289,10 @@ def universe_select(
     if not org_id.strip() or not campaign_id.strip():
         raise InputError("--org and --campaign must not be empty")
     return (
-        f"SELECT {_literal(org_id.strip())} AS org_id, {_literal(campaign_id.strip())} AS "
-        f"campaign_id, state, voter_id, '' AS turf_id, {_literal(load_id)} AS load_id, "
-        f"toDateTime64({_literal(at.strftime('%Y-%m-%d %H:%M:%S.%f')[:-3])}, 3, 'UTC') "
-        f"AS loaded_at FROM voters FINAL WHERE ({check_where(where)})"
+        f"SELECT {string_literal(org_id.strip())} AS org_id, "
+        f"{string_literal(campaign_id.strip())} AS campaign_id, state, voter_id, '' AS turf_id, "
+        f"{string_literal(load_id)} AS load_id, {datetime64(at)} AS loaded_at "
+        f"FROM voters FINAL WHERE ({check_where(where)})"
     )
 
 
@@ -301,17 +302,18 @@ def insert_universe_select(store: LockedStore, org_id: str, campaign_id: str, wh
     condition that matches no voter (most likely a typo; the old universe stays)."""
     at, load_id = dt.datetime.now(dt.UTC), uuid.uuid4().hex
     select = universe_select(org_id, campaign_id, where, load_id, at)
-    matched = int(store.query(f"SELECT count() FROM ({select})")[2][0][0])
-    if matched == 0:
-        raise InputError("--where matches no voter; the universe was not replaced")
     columns = ", ".join(UNIVERSE_COLUMNS)
     try:
         with store.lock:
             store.client.command(f"INSERT INTO universes ({columns}) {select}")
     except Exception as exc:
         raise StoreError(f"loading the universe failed: {exc}") from exc
-    count = store.query(f"SELECT count() FROM universes WHERE load_id = {_literal(load_id)}")
-    return int(count[2][0][0])
+    # an insert of no rows adds no load_id, so the old universe stays the newest load
+    count = store.query(f"SELECT count() FROM universes WHERE load_id = {string_literal(load_id)}")
+    matched = int(count[2][0][0])
+    if matched == 0:
+        raise InputError("--where matches no voter; the universe was not replaced")
+    return matched
 
 
 def load_universe_where(store: StoreAccess, org_id: str, campaign_id: str, where: str) -> int:

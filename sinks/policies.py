@@ -81,10 +81,9 @@ def policy_statements(
         )
         for org in orgs:
             role = role_name(org)
-            literal = org.replace("'", "")  # _check allows no quotes; belt and braces
             out.append(
                 f"CREATE ROW POLICY OR REPLACE {_ident(role)} ON {target} FOR SELECT "
-                f"USING org_id = '{literal}' TO {_ident(role)}"
+                f"USING org_id = '{org}' TO {_ident(role)}"
             )
     return out
 

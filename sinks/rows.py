@@ -86,7 +86,8 @@ def support_level_of(responses: list[Record]) -> int | None:
     return None
 
 
-def _level(value: Any) -> int | None:
+def level(value: Any) -> int | None:
+    """A support level as stored (UInt8): None when missing or outside 0-255."""
     return None if value is None or not 0 <= int(value) <= 255 else int(value)
 
 
@@ -142,10 +143,10 @@ def contact_row(enriched: Record) -> Row:
         c.get("result_raw") or "",
         1 if is_contact else 0,
         1 if has_id else 0,
-        _level(support),
+        level(support),
         [r["question_id"] for r in responses],
         [r["answer"] for r in responses],
-        [_level(r.get("support_level")) for r in responses],
+        [level(r.get("support_level")) for r in responses],
         list(c.get("activist_codes") or []),
         1 if c.get("opt_out") else 0,
         None if sc is None else int(bool(sc)),
