@@ -38,9 +38,10 @@ from fieldstream.board_panels import (
     GroupRow,
     PanelSource,
     Query,
-    message,
+    _int,
 )
 from fieldstream.grafana_sql import DASHBOARDS, load_dashboards
+from fieldstream.report.fetch import message
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +89,6 @@ class Snapshot:
     queries: int = 0  # SQL statements this refresh ran
 
 
-def _int(v: Any) -> int:
-    return int(v) if v is not None else 0
-
-
 def _num(v: Any) -> float | None:
     if v is None:
         return None
@@ -99,29 +96,18 @@ def _num(v: Any) -> float | None:
     return None if math.isnan(f) or math.isinf(f) else f
 
 
-def fetch_snapshot(
-    query: Query,
-    now: dt.datetime,
-    source: PanelSource | None = None,
-    dashboards: Path = DASHBOARDS,
-) -> Snapshot:
+def fetch_snapshot(query: Query, now: dt.datetime, source: PanelSource) -> Snapshot:
     """Every section's numbers at ``now`` (UTC); a failing query is noted in ``errors``.
 
-    ``source`` keeps the orgs/campaigns found between refreshes (pass the same one each time);
-    without it the dashboards are read from grafana/dashboards and discovered afresh."""
+    ``source`` keeps the orgs/campaigns found between refreshes (pass the same one each time).
+    """
     snap = Snapshot(now)
 
     def counted(sql: str) -> Any:
         snap.queries += 1
         return query(sql)
 
-    if source is None:
-        try:
-            source = PanelSource(load_dashboards(dashboards))
-        except Exception as exc:
-            snap.errors["dashboards"] = message(exc)
-    if source is not None:
-        snap.campaigns = source.campaigns(counted, now, snap.errors)
+    snap.campaigns = source.campaigns(counted, now, snap.errors)
     today = now.astimezone(dt.UTC).date()
 
     def rows(section: str, sql: str) -> list[list[Any]]:

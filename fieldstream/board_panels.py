@@ -23,7 +23,7 @@ from typing import Any
 
 from fieldstream.errors import ConfigError
 from fieldstream.grafana_sql import PanelQuery, VariableValue, panel_queries, render_sql
-from fieldstream.report.fetch import grafana_time, variable_values
+from fieldstream.report.fetch import message, time_range, variable_options, variable_values
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +43,6 @@ REDISCOVER_S = 30.0
 
 @dataclass(frozen=True)
 class GoalRow:
-    org_id: str
-    campaign_id: str
     metric: str
     target: int
     actual: int
@@ -75,8 +73,6 @@ class GroupRow:
 
 @dataclass(frozen=True)
 class CoverageRow:
-    org_id: str
-    campaign_id: str
     attempted: int
     universe: int
     contacted: int = 0
@@ -109,20 +105,6 @@ def _int(v: Any) -> int:
     return int(v) if v is not None else 0
 
 
-def message(exc: Exception) -> str:
-    """The first line of an error, short: the board shows it in place of the numbers."""
-    first = str(exc).splitlines()[0][:200] if str(exc) else ""
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
-
-
-def time_range(board: Mapping[str, Any], now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
-    """The dashboard's default range (``now-7d`` to ``now``) at ``now``, as Grafana opens it."""
-    default = board.get("time") or {}
-    end = grafana_time(str(default.get("to", "now")), now)
-    start = grafana_time(str(default.get("from", "now-7d")), end)
-    return (end - dt.timedelta(days=7) if start >= end else start), end
-
-
 class PanelSource:
     """The dashboards' panels for the board's sections, and the orgs/campaigns they cover."""
 
@@ -132,7 +114,6 @@ class PanelSource:
         *,
         org: str | None = None,
         campaign: str | None = None,
-        rediscover_s: float = REDISCOVER_S,
     ) -> None:
         by_uid = {str(b.get("uid")): b for b in boards}
         self.panels: dict[str, tuple[Mapping[str, Any], PanelQuery]] = {}
@@ -142,12 +123,11 @@ class PanelSource:
             if board is None or not found:
                 raise ConfigError(f"no panel {title!r} on the dashboard {uid!r} for the board")
             self.panels[section] = (board, found[0])
-        self.org, self.campaign, self.rediscover_s = org, campaign, rediscover_s
+        # the dashboards the sections' panels are on (uid -> dashboard)
+        self.boards = {str(b.get("uid")): b for b, _ in self.panels.values()}
+        self.org, self.campaign = org, campaign
         self.scopes: list[Scope] = []
         self.discovered_at: dt.datetime | None = None
-
-    def _boards(self) -> dict[str, Mapping[str, Any]]:
-        return {str(b.get("uid")): b for b, _ in self.panels.values()}
 
     def _options(
         self,
@@ -158,9 +138,7 @@ class PanelSource:
         now: dt.datetime,
     ) -> list[str]:
         var = next(v for v in board["templating"]["list"] if v.get("name") == name)
-        raw = var.get("query")
-        sql = raw.get("rawSql", "") if isinstance(raw, Mapping) else str(raw or "")
-        return [str(r[0]) for r in query(render_sql(sql, values, *time_range(board, now)))[-1]]
+        return variable_options(var, query, values, *time_range(board, now))
 
     def discover(self, query: Query, now: dt.datetime) -> list[Scope]:
         """Every org/campaign the dashboards' variable queries return (or the chosen one),
@@ -172,7 +150,6 @@ class PanelSource:
                 memo[sql] = query(sql)
             return memo[sql]
 
-        boards = self._boards()
         first = self.panels["goals"][0]
         orgs = [self.org] if self.org else self._options(once, first, "org", {}, now)
         scopes = []
@@ -186,7 +163,7 @@ class PanelSource:
                 fixed = {"org": org, "campaign": campaign, "min_group_size": MIN_GROUP_SIZE}
                 values = {
                     uid: variable_values(b, once, fixed, *time_range(b, now))
-                    for uid, b in boards.items()
+                    for uid, b in self.boards.items()
                 }
                 scopes.append(Scope(org, campaign, values))
         return scopes
@@ -196,7 +173,7 @@ class PanelSource:
     ) -> list[CampaignBoard]:
         """Each org/campaign's sections at ``now``; failures go to ``errors``, never raise."""
         due = self.discovered_at is None or (
-            (now - self.discovered_at).total_seconds() >= self.rediscover_s
+            (now - self.discovered_at).total_seconds() >= REDISCOVER_S
         )
         if due:
             try:
@@ -248,8 +225,6 @@ def _fill(out: CampaignBoard, section: str, rows: list[dict[str, Any]]) -> None:
     if section == "goals":
         out.goals = [
             GoalRow(
-                out.org_id,
-                out.campaign_id,
                 str(r["metric"]),
                 _int(r["target"]),
                 _int(r["actual"]),
@@ -275,8 +250,6 @@ def _fill(out: CampaignBoard, section: str, rows: list[dict[str, Any]]) -> None:
     elif section == "coverage" and rows:
         r = rows[0]
         out.coverage = CoverageRow(
-            out.org_id,
-            out.campaign_id,
             _int(r["attempted"]),
             _int(r["universe"]),
             _int(r["contacted"]),

@@ -14,30 +14,27 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from fieldstream.settings import Settings
+from fieldstream.cli_import import _settings
 
 exchange_app = typer.Typer(help=__doc__, no_args_is_help=True)
 console = Console(stderr=True)
 
 
-def _settings() -> Settings:
-    from fieldstream.cli import _settings as load  # the CLI's logging set-up, once
-
-    return load()
-
-
 def parse_when(value: str, name: str) -> dt.datetime:
-    """``2026-10-01`` (midnight UTC) or an ISO time with a zone; BadParameter otherwise."""
+    """``2026-10-01`` (midnight UTC) or an ISO time with a zone; BadParameter otherwise (the
+    agreements' own rules: streams.exchange.agreements)."""
+    from streams.exchange.agreements import aware_utc, midnight_utc
+
     try:
-        if len(value) == 10:
-            day = dt.date.fromisoformat(value)
-            return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
-        at = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        at = midnight_utc(value) if len(value) == 10 else value  # export reads len 10 as a day
+        if isinstance(at, str):
+            at = dt.datetime.fromisoformat(at.replace("Z", "+00:00"))
     except ValueError:
         raise typer.BadParameter(f"{name}: not a date or an ISO time: {value!r}") from None
-    if at.tzinfo is None:
-        raise typer.BadParameter(f"{name}: a time must say its zone (e.g. 2026-10-01T12:00Z)")
-    return at.astimezone(dt.UTC)
+    try:
+        return aware_utc(at)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{name}: {exc}") from None
 
 
 @exchange_app.command("export")
@@ -112,7 +109,7 @@ def pseudonymise() -> None:
     ex = settings.exchange
     if not ex.our_partner_id:
         raise typer.BadParameter("set FIELDSTREAM_EXCHANGE__OUR_PARTNER_ID (exchange settings)")
-    keys = load_keys(ex.path(ex.keys_file, settings.data_dir))
+    keys = load_keys(ex.keys_file)
     store = connect_store(settings)
     try:
         n = publish_pseudonyms(

@@ -133,8 +133,6 @@ def variable_queries(dashboard: Mapping[str, Any]) -> list[PanelQuery]:
         if var.get("type") != "query":
             continue
         ds_type, ds_uid = _datasource(var)
-        query = var.get("query")
-        sql = query.get("rawSql", "") if isinstance(query, Mapping) else str(query or "")
         out.append(
             PanelQuery(
                 dashboard=str(dashboard.get("title", "")),
@@ -145,10 +143,16 @@ def variable_queries(dashboard: Mapping[str, Any]) -> list[PanelQuery]:
                 ref_id=str(var.get("name", "")),
                 query_type="table",
                 format=FORMATS["table"],
-                raw_sql=sql,
+                raw_sql=variable_sql(var),
             )
         )
     return out
+
+
+def variable_sql(var: Mapping[str, Any]) -> str:
+    """A template variable's query: the plugin's ``{"rawSql": ...}`` object or a plain string."""
+    raw = var.get("query")
+    return str(raw.get("rawSql") or "") if isinstance(raw, Mapping) else str(raw or "")
 
 
 def variable_names(dashboard: Mapping[str, Any]) -> set[str]:
@@ -295,9 +299,12 @@ NICE_INTERVALS_S = (1, 5, 10, 15, 30, 60, 300, 600, 900, 1800, 3600, 10800, 2160
 MAX_DATA_POINTS = 1000
 
 
-def auto_interval(time_from: dt.datetime, time_to: dt.datetime) -> dt.timedelta:
-    """The interval Grafana would pick for a panel about MAX_DATA_POINTS pixels wide."""
-    wanted = max((time_to - time_from).total_seconds() / MAX_DATA_POINTS, 1)
+def auto_interval(
+    time_from: dt.datetime, time_to: dt.datetime, points: int = MAX_DATA_POINTS
+) -> dt.timedelta:
+    """The interval Grafana would pick for a panel about ``points`` pixels wide (by default
+    MAX_DATA_POINTS): the nice interval that gives at most about ``points`` points."""
+    wanted = max((time_to - time_from).total_seconds() / points, 1)
     for s in NICE_INTERVALS_S:
         if s >= wanted:
             return dt.timedelta(seconds=s)

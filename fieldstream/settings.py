@@ -116,10 +116,6 @@ class ExchangeSettings(BaseModel):
     fetch_wait_ms: int = 20
     session_timeout_s: float = 6.0
 
-    def path(self, value: Path, data_dir: Path) -> Path:
-        """A file setting made absolute against data_dir."""
-        return value if value.is_absolute() else data_dir / value
-
     def topic(self, template: str, partner: str = "") -> str:
         return template.format(partner=partner, us=self.our_partner_id)
 
@@ -197,6 +193,10 @@ class Settings(BaseSettings):
             self.stream.programs_file = self.data_dir / self.stream.programs_file
         if not self.stream.voter_store_path.is_absolute():
             self.stream.voter_store_path = self.data_dir / self.stream.voter_store_path
+        if not self.exchange.agreements_file.is_absolute():
+            self.exchange.agreements_file = self.data_dir / self.exchange.agreements_file
+        if not self.exchange.keys_file.is_absolute():
+            self.exchange.keys_file = self.data_dir / self.exchange.keys_file
 
 
 def load_settings() -> Settings:

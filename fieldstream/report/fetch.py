@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -20,14 +19,16 @@ from typing import Any
 from fieldstream.errors import ConfigError
 from fieldstream.grafana_sql import (
     CLICKHOUSE_TYPE,
-    NICE_INTERVALS_S,
     PanelQuery,
     VariableValue,
+    auto_interval,
     panel_queries,
     panels,
     render_sql,
     replace_variables,
     used_variables,
+    variable_names,
+    variable_sql,
 )
 from fieldstream.report.extras import missing_extras
 from fieldstream.report.model import PanelData, Report, Section
@@ -64,6 +65,33 @@ def grafana_time(text: str, now: dt.datetime) -> dt.datetime:
     return t
 
 
+def time_range(
+    board: Mapping[str, Any],
+    now: dt.datetime,
+    time_from: dt.datetime | None = None,
+    time_to: dt.datetime | None = None,
+) -> tuple[dt.datetime, dt.datetime]:
+    """The dashboard's default range (``now-7d`` to ``now``) at ``now``, as Grafana opens it;
+    ``time_from``/``time_to``, when given, replace its start/end. A relative start counts
+    back from ``time_to`` when given, else from ``now``; an empty range becomes 7 days."""
+    default = board.get("time") or {}
+    end = time_to or grafana_time(str(default.get("to", "now")), now)
+    start = time_from or grafana_time(str(default.get("from", "now-7d")), time_to or now)
+    return (end - dt.timedelta(days=7) if start >= end else start), end
+
+
+def variable_options(
+    var: Mapping[str, Any],
+    query: Callable[[str], Sequence[Any]],
+    values: Mapping[str, VariableValue],
+    time_from: dt.datetime,
+    time_to: dt.datetime,
+) -> list[str]:
+    """A query variable's options: its SQL rendered with ``values`` and run, column 0."""
+    sql = render_sql(variable_sql(var), values, time_from, time_to)
+    return [str(r[0]) for r in query(sql)[-1]]
+
+
 def variable_values(
     board: Mapping[str, Any],
     query: Query,
@@ -85,10 +113,7 @@ def variable_values(
         if kind == "custom":
             options = [o.strip() for o in str(var.get("query", "")).split(",") if o.strip()]
         elif kind == "query" and var.get("datasource", {}).get("type") == CLICKHOUSE_TYPE:
-            raw = var.get("query")
-            sql = raw.get("rawSql", "") if isinstance(raw, Mapping) else str(raw or "")
-            rows = query(render_sql(sql, values, time_from, time_to))[-1]
-            options = [str(r[0]) for r in rows]
+            options = variable_options(var, query, values, time_from, time_to)
         else:
             continue
         if var.get("multi") or var.get("includeAll"):
@@ -121,7 +146,7 @@ def _panel_data(
     q: PanelQuery,
     query: Query,
     values: Mapping[str, VariableValue],
-    time_range: tuple[dt.datetime, dt.datetime],
+    span: tuple[dt.datetime, dt.datetime],
     k: int,
 ) -> PanelData:
     custom = ((panel.get("fieldConfig") or {}).get("defaults") or {}).get("custom") or {}
@@ -141,11 +166,9 @@ def _panel_data(
     )
     data.description = _interpolate(data.description, values, k)
     try:
-        result = query(
-            render_sql(q.raw_sql, values, *time_range, interval=report_interval(*time_range))
-        )
+        result = query(render_sql(q.raw_sql, values, *span, interval=report_interval(*span)))
     except Exception as exc:  # a report keeps going whatever the store says
-        data.error = _message(exc)
+        data.error = message(exc)
         log.warning("report query %s / %s failed: %s", q.dashboard, q.panel_title, data.error)
         return data
     data.columns, data.rows = list(result[0]), [list(r) for r in result[-1]]
@@ -172,14 +195,11 @@ def report_interval(time_from: dt.datetime, time_to: dt.datetime) -> dt.timedelt
     Grafana sizes it to the panel's width in pixels (up to 1000 points); a chart on paper
     reads better with fewer, so the same ladder of nice intervals is used with fewer points.
     """
-    wanted = max((time_to - time_from).total_seconds() / REPORT_POINTS, 1)
-    for s in NICE_INTERVALS_S:
-        if s >= wanted:
-            return dt.timedelta(seconds=s)
-    return dt.timedelta(days=math.ceil(wanted / 86400))
+    return auto_interval(time_from, time_to, REPORT_POINTS)
 
 
-def _message(exc: Exception) -> str:
+def message(exc: Exception) -> str:
+    """The first line of an error, short: shown in place of the numbers (report and board)."""
     first = str(exc).splitlines()[0][:200] if str(exc) else ""
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
@@ -199,7 +219,7 @@ def build_section(
     try:
         values = variable_values(board, query, fixed, time_from, time_to)
     except Exception as exc:
-        section.notes.append(f"The board's variables could not be read: {_message(exc)}")
+        section.notes.append(f"The board's variables could not be read: {message(exc)}")
         return section, dict(fixed)
     live = []
     for panel in panels(board):
@@ -217,10 +237,6 @@ def build_section(
     if section.panels and not scoped:
         section.notes.append("These panels count the whole installation, every org together.")
     return section, values
-
-
-def _names(board: Mapping[str, Any]) -> set[str]:
-    return {str(v.get("name")) for v in board.get("templating", {}).get("list", [])}
 
 
 def _order(board: Mapping[str, Any]) -> tuple[int, str]:
@@ -253,22 +269,17 @@ def build_report(
     extras = missing_extras(boards)
     everything = sorted([*boards, *([extras] if extras else [])], key=_order)
 
-    def time_range(board: Mapping[str, Any]) -> tuple[dt.datetime, dt.datetime]:
-        default = board.get("time") or {}
-        end = time_to or grafana_time(str(default.get("to", "now")), now)
-        # a board's relative start ("now-7d") counts back from the report's end
-        start = time_from or grafana_time(str(default.get("from", "now-7d")), time_to or now)
-        return (end - dt.timedelta(days=7) if start >= end else start), end
-
     # org and campaign as the first board that has them picks them, for every board
-    first = next((b for b in everything if {"org", "campaign"} & _names(b) - set(fixed)), None)
+    wanted = {"org", "campaign"} - set(fixed)
+    first = next((b for b in everything if wanted & variable_names(b)), None)
     if first is not None:
-        values = variable_values(first, query, fixed, *time_range(first))
+        values = variable_values(first, query, fixed, *time_range(first, now, time_from, time_to))
         for name in ("org", "campaign"):
             if name not in fixed and isinstance(values.get(name), str) and values[name]:
                 fixed[name] = values[name]
     sections = [
-        build_section(board, query, fixed, *time_range(board), k)[0] for board in everything
+        build_section(board, query, fixed, *time_range(board, now, time_from, time_to), k)[0]
+        for board in everything
     ]
     return Report(
         org=str(fixed.get("org", "")),

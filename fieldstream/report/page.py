@@ -10,11 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from html import escape
 
-from fieldstream.report.charts import chart
+from fieldstream.report.charts import CHARTS, chart
 from fieldstream.report.model import SUPPRESSED, PanelData, Report, Section, format_value
 
 SHOWN_ROWS = 25  # longer tables show this many rows, the rest behind "all N rows"
-CHARTED = {"timeseries", "bargauge", "barchart", "piechart", "geomap"}
 
 CSS = """
 *{box-sizing:border-box}
@@ -128,7 +127,7 @@ def panel_html(panel: PanelData) -> str:
         parts.append(f'<p class="error">The query failed: {escape(panel.error)}</p>')
     elif panel.panel_type == "stat":
         parts.append(stats_html(panel))
-    elif panel.panel_type in CHARTED:
+    elif panel.panel_type in CHARTS:
         svg = chart(panel)
         if svg is not None:
             parts.append(f'<figure style="margin:0">{svg}</figure>')

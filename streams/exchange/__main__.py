@@ -57,7 +57,7 @@ def main() -> int:
                 "set exchange.our_partner_id (FIELDSTREAM_EXCHANGE__OUR_PARTNER_ID): the name "
                 "partners' agreements give us"
             )
-        keys = load_keys(ex.path(ex.keys_file, settings.data_dir))
+        keys = load_keys(ex.keys_file)
         wait_for_broker(kafka.bootstrap_servers)
         ensure_topics(kafka)
         ensure = partial(ensure_exchange_topics, kafka.bootstrap_servers, kafka.partitions)
@@ -72,7 +72,7 @@ def main() -> int:
             ex,
             enriched_topic=kafka.topics.enriched,
             dlq_topic=kafka.topics.dlq,
-            agreements_path=ex.path(ex.agreements_file, settings.data_dir),
+            agreements_path=ex.agreements_file,
             keys=keys,
             codec=codec_for(kafka.schema_registry_url),
             on_new_topics=ensure,

@@ -40,11 +40,11 @@ def _campaign() -> CampaignBoard:
     return CampaignBoard(
         "demo-org",
         "gotv-2026",
-        goals=[GoalRow("demo-org", "gotv-2026", "attempts", 16200, 4321, 8100.0)],
+        goals=[GoalRow("attempts", 16200, 4321, 8100.0)],
         channels=[ChannelRow("door", 1234, 370, 300, 290)],
         by_race=[GroupRow("black (bisg)", 77, 22, 11, 3)],
         by_sex=[GroupRow("female", 640, 200, 150, 180)],
-        coverage=CoverageRow("demo-org", "gotv-2026", 400, 1600, 120),
+        coverage=CoverageRow(400, 1600, 120),
     )
 
 
@@ -174,12 +174,12 @@ def test_fetch_snapshot_maps_panel_columns(boards: list[dict[str, Any]]) -> None
     assert snap.errors == {}
     [c] = snap.campaigns
     assert (c.org_id, c.campaign_id) == ("demo-org", "gotv-2026")
-    assert c.goals == [GoalRow("demo-org", "gotv-2026", "attempts", 1000, 250, 500.0)]
+    assert c.goals == [GoalRow("attempts", 1000, 250, 500.0)]
     assert c.channels == [ChannelRow("phone", 100, 20, 15, 18)]
     assert c.channels[0].contact_rate == 0.2
     assert c.by_race == [GroupRow("white (self_reported)", 50, 10, 8, 2)]
     assert c.by_sex == [GroupRow("male", 40, 9, 7, 9)]
-    assert c.coverage == CoverageRow("demo-org", "gotv-2026", 10, 1000, 4)
+    assert c.coverage == CoverageRow(10, 1000, 4)
     assert snap.match_rate == [MatchRow("callhub", 80, 60), MatchRow("van", 100, 99)]
     assert snap.dead_letters == [("future_occurred_at", 3)]
     assert snap.events_per_s == 12.5 and snap.freshness_p50_s is None

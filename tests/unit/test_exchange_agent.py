@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from fieldstream.settings import ExchangeSettings
+from fieldstream.settings import ExchangeSettings, Settings
 from schemas import (
     DEAD_LETTER,
     ENRICHED_CONTACT,
@@ -269,8 +269,12 @@ def test_self_agreement_is_cached_per_org() -> None:
 
 
 def test_ensure_paths_resolve_under_data_dir(tmp_path: Path) -> None:
-    assert EX.path(EX.keys_file, tmp_path) == tmp_path / "exchange" / "keys.yaml"
-    assert EX.path(Path("/abs/k.yaml"), tmp_path) == Path("/abs/k.yaml")
+    data_dir = tmp_path.resolve()
+    ex = Settings(data_dir=data_dir, exchange=EX.model_copy()).exchange
+    assert ex.keys_file == data_dir / "exchange" / "keys.yaml"
+    assert ex.agreements_file == data_dir / "exchange" / "agreements.yaml"
+    absolute = ExchangeSettings(keys_file=Path("/abs/k.yaml"))
+    assert Settings(data_dir=data_dir, exchange=absolute).exchange.keys_file == Path("/abs/k.yaml")
 
 
 def test_agreement_changes_are_logged_and_a_bad_file_keeps_the_terms(
