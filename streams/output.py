@@ -4,13 +4,16 @@ faust's own ``topic.send`` costs about twice the work per event (DESIGN), so the
 produces with a plain confluent-kafka producer (acks=all, idempotent) and awaits the acks
 of a whole batch at once. A record whose delivery failed is produced again until it is
 acked: the caller acks its source events only after :meth:`OutputWriter.deliver` returned.
+Plain loops without asyncio (the exchange agent, ``fieldstream exchange pseudonymise``) use
+the blocking :meth:`OutputWriter.deliver_blocking` and :meth:`OutputWriter.send_blocking`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
@@ -30,7 +33,8 @@ class CounterLike(Protocol):
 
 
 class OutputWriter:
-    """One producer per worker; :meth:`deliver` returns once every record is acked."""
+    """One producer per worker; :meth:`deliver` (or :meth:`deliver_blocking`) returns once
+    every record is acked."""
 
     def __init__(
         self,
@@ -73,28 +77,76 @@ class OutputWriter:
             self._failed = []
             await self._produce_all(pending, self._on_delivery)
             await self._flush()
-            if not self._failed:
+            failed, self._failed = self._failed, []
+            if not failed:
                 return
             attempt += 1
-            failed, self._failed = self._failed, []
-            errors = sorted({e.name() for m in failed if (e := m.error()) is not None})
-            log.warning(
-                "%d of %d records not delivered (%s); producing them again (attempt %d)",
-                len(failed),
-                len(pending),
-                ", ".join(errors),
-                attempt,
-            )
-            if self._retries is not None:
-                self._retries.inc(len(failed))
-            if self._fatal is not None:
-                # an idempotent producer in a fatal state cannot send again: start a new one
-                log.error("output producer failed fatally (%s); recreating it", self._fatal)
-                self._fatal = None
-                old, self._producer = self._producer, self._new_producer()
+            pending, old = self._again(failed, len(pending), attempt)
+            if old is not None:
                 await asyncio.to_thread(old.flush, 0)
-            pending = [(str(m.topic()), m.partition(), m.key(), m.value()) for m in failed]
             await asyncio.sleep(self._retry_pause_s)
+
+    def deliver_blocking(self, records: Iterable[Record]) -> None:
+        """:meth:`deliver` for a plain loop without asyncio: the same retries, blocking until
+        the broker acked every record (``records`` may be an iterator: it is read once)."""
+        pending = records
+        attempt = 0
+        while True:
+            produced, failed = self.send_blocking(pending)
+            if not failed:
+                return
+            attempt += 1
+            pending, old = self._again(failed, produced, attempt)
+            if old is not None:
+                old.flush(0)
+            time.sleep(self._retry_pause_s)
+
+    def send_blocking(self, records: Iterable[Record]) -> tuple[int, list[Message]]:
+        """Produce ``records`` once (read as they come) and wait until the broker answered for
+        every one; returns how many were produced and the messages not delivered (not sent
+        again: :meth:`deliver_blocking` does that)."""
+        self._failed = []
+        produced = 0
+        produce = self._producer.produce
+        for topic, partition, key, value in records:
+            p = UNASSIGNED if partition is None else partition
+            while True:
+                try:
+                    produce(topic, value, key, partition=p, on_delivery=self._on_delivery)
+                    break
+                except BufferError:  # local queue full: let deliveries drain
+                    self._producer.poll(0.1)
+            produced += 1
+        waited = 0.0
+        while self._producer.flush(self._flush_wait_s):
+            waited += self._flush_wait_s
+            log.warning("outputs not acknowledged after %.0fs; still waiting", waited)
+        failed, self._failed = self._failed, []
+        return produced, failed
+
+    def _again(
+        self, failed: list[Message], of: int, attempt: int
+    ) -> tuple[list[Record], Producer | None]:
+        """After a round with failed deliveries: log and count them, and start a new producer
+        if the old one failed fatally (returned, for the caller to flush). The records to
+        produce again."""
+        errors = sorted({e.name() for m in failed if (e := m.error()) is not None})
+        log.warning(
+            "%d of %d records not delivered (%s); producing them again (attempt %d)",
+            len(failed),
+            of,
+            ", ".join(errors),
+            attempt,
+        )
+        if self._retries is not None:
+            self._retries.inc(len(failed))
+        old = None
+        if self._fatal is not None:
+            # an idempotent producer in a fatal state cannot send again: start a new one
+            log.error("output producer failed fatally (%s); recreating it", self._fatal)
+            self._fatal = None
+            old, self._producer = self._producer, self._new_producer()
+        return [(str(m.topic()), m.partition(), m.key(), m.value()) for m in failed], old
 
     def produce_quietly(
         self, topic: str, partition: int | None, key: bytes | None, value: bytes | None

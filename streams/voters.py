@@ -97,14 +97,12 @@ class VoterDirectory:
         self._unverified: dict[int, int] = {}  # resumed partitions not yet seen to reach there
         self._caught_up = threading.Event()
         self._stop = threading.Event()
-        self._started = time.monotonic()
         self._thread: threading.Thread | None = None
         self.loaded = 0
         self.deleted = 0
         self.bad = 0
         self.started_over = 0  # times the store was emptied because the topic was recreated
-        self.resumed_from: dict[int, int] = {}  # partition -> stored offset read from
-        self.caught_up_s: float | None = None
+        self._resumed = False  # read from stored offsets (for the caught-up log line)
         self._checked: dict[str, int] = {}  # key -> hash of the stored bytes that passed accept()
 
     @property
@@ -214,7 +212,7 @@ class VoterDirectory:
         elif topic_id and self._topic_id and topic_id != self._topic_id:
             self._start_over("its topic id changed")
         offsets = {p: o for p, o in self.store.offsets().items() if p in partitions}
-        self.resumed_from = offsets
+        self._resumed = bool(offsets)
         self._unverified = {p: o for p, o in offsets.items() if o > 0}
         # Caught up = every partition reported end-of-partition once. That happens at the high
         # watermark of the fetch, so at or past the one at start. (Tansu answers ListOffsets
@@ -257,7 +255,7 @@ class VoterDirectory:
         self.store.reset(self.topic, self._topic_id)
         self._checked.clear()
         self.started_over += 1
-        self.resumed_from, self._unverified = {}, {}
+        self._resumed, self._unverified = False, {}
         self._pending = set(self._partitions)
         if consumer is not None:
             consumer.assign(
@@ -324,13 +322,12 @@ class VoterDirectory:
 
     def _check_caught_up(self) -> None:
         if not self._pending and not self._caught_up.is_set():
-            self.caught_up_s = time.monotonic() - self._started
             log.info(
                 "voter directory caught up with %s: %d voters, %d records applied in %.1fs (%s)",
                 self.topic,
                 len(self.store),
                 self.applied,
-                self.caught_up_s,
-                "resumed from stored offsets" if self.resumed_from else "read from the beginning",
+                time.monotonic() - self._started,
+                "resumed from stored offsets" if self._resumed else "read from the beginning",
             )
             self._caught_up.set()

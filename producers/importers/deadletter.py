@@ -14,6 +14,7 @@ from typing import Any
 
 from producers.adapters.base import Unmapped
 from schemas.ids import event_id_for
+from streams.logic.deadletter import dead_letter_record
 
 STAGE = "gateway"
 IMPORT_PARTITION = -1
@@ -36,19 +37,17 @@ def dead_letter(
         if unmapped.source_event_id
         else None
     )
-    return {
-        "original": original,
-        "reason": unmapped.reason,
-        "reason_code": unmapped.reason_code,
-        "stage": STAGE,
-        "event_id": event_id,
-        "org_id": org_id,
-        "source_system": source_system,
-        "source_topic": source_topic,
-        "source_partition": partition,
-        "source_offset": offset,
-        "failed_at": now_ms,
-    }
+    return dead_letter_record(
+        original,
+        stage=STAGE,
+        code=unmapped.reason_code,
+        reason=unmapped.reason,
+        where=(source_topic, partition, offset),
+        event_id=event_id,
+        org_id=org_id,
+        source_system=source_system,
+        failed_at=now_ms,
+    )
 
 
 def import_topic(file_name: str) -> str:

@@ -228,7 +228,11 @@ class ContactsStage:
         log.info("programs reloaded from %s", self.programs_file)
 
     async def stop(self) -> None:
+        # faust sends on_before_shutdown after its consumer stopped fetching and every event
+        # handed to the agent was acked (stream_wait_empty), so no batch reads the store now;
+        # the refresh timer reads only its count, which a closed store still answers
         self.voters.stop()
+        self.voters.store.close()  # we opened it (open_voter_store): flush and unlock it
         await asyncio.to_thread(self.writer.close)
 
 

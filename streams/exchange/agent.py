@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from fieldstream.errors import BrokerError, ConfigError, FieldstreamError
 from fieldstream.settings import ExchangeSettings
@@ -40,7 +40,9 @@ from schemas import DEAD_LETTER, ENRICHED_CONTACT, EXCHANGE_AUDIT, SHARED_CONTAC
 from streams.exchange.agreements import Agreement, Agreements, diff_agreements, load_agreements
 from streams.exchange.audit import audit_record
 from streams.exchange.pseudonym import KeyRing
-from streams.exchange.share import share
+from streams.exchange.share import event_ids, share
+from streams.logic.deadletter import dead_letter_record
+from streams.output import OutputWriter
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +90,9 @@ def plan_event(
     """The records one EnrichedContact gives at ``now`` (pure: no I/O)."""
     try:
         contact = enriched["contact"]
-        ours = share(enriched, self_agreement(contact["org_id"]), keys, now)
+        self_terms = self_agreement(contact["org_id"])
+        ids = event_ids(enriched, keys)  # the same for our copy and every partner's
+        ours = share(enriched, self_terms, keys, now, ids)
         assert ours is not None  # the self agreement covers every org, always in force
         plan = Plan()
         key = str(ours["shared_event_id"])
@@ -97,7 +101,7 @@ def plan_event(
             agreement = agreements.in_force(partner, now)
             if agreement is None:
                 continue
-            record = share(enriched, agreement, keys, now)
+            record = share(enriched, agreement, keys, now, ids)
             if record is None:
                 continue
             topic = exchange.topic(exchange.outbound_topic, partner)
@@ -129,19 +133,17 @@ def dead_letter(
     """A DeadLetter for an event the exchange could not share (``contact``: the decoded
     ContactEvent, when it could be decoded); stage ``exchange``, reason code exchange_*."""
     c = contact or {}
-    return {
-        "original": value,
-        "reason": f"the exchange could not share this contact: {reason}",
-        "reason_code": code,
-        "stage": "exchange",
-        "event_id": str(c["event_id"]) if c.get("event_id") else None,
-        "org_id": c.get("org_id"),
-        "source_system": c.get("source_system"),
-        "source_topic": where[0],
-        "source_partition": where[1],
-        "source_offset": where[2],
-        "failed_at": at,
-    }
+    return dead_letter_record(
+        value,
+        stage="exchange",
+        code=code,
+        reason=f"the exchange could not share this contact: {reason}",
+        where=where,
+        event_id=str(c["event_id"]) if c.get("event_id") else None,
+        org_id=c.get("org_id"),
+        source_system=c.get("source_system"),
+        failed_at=at,
+    )
 
 
 class ExchangeAgent:
@@ -172,9 +174,7 @@ class ExchangeAgent:
         self.on_new_topics = on_new_topics
         self.clock = clock
         self.max_pending = max_pending
-        self.producer_conf = {**producer_conf, "delivery.report.only.error": True}
-        self.producer = Producer(self.producer_conf)
-        self._fatal = False
+        self.writer = OutputWriter(producer_conf)
         self.agreements = load_agreements(agreements_path)
         self._stamp = self._file_stamp()
         self._next_check = time.monotonic() + exchange.reload_check_s
@@ -182,7 +182,6 @@ class ExchangeAgent:
         self.stop_event = threading.Event()
         self.started = threading.Event()
         self._pending: deque[Message] = deque()
-        self._failed: list[Message] = []
         self.totals = {"events": 0, "shared": 0, "dead": 0}
 
     def topics(self, agreements: Agreements | None = None) -> list[str]:
@@ -250,33 +249,9 @@ class ExchangeAgent:
                 out.append((self.dlq_topic, b"", self.codec.encode(DEAD_LETTER, letter)))
         return out
 
-    def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
-        if err is not None:
-            self._failed.append(msg)
-            self._fatal = self._fatal or err.fatal()
-
-    def deliver(self, records: Sequence[Outbound], retry_pause_s: float = 1.0) -> None:
+    def deliver(self, records: Sequence[Outbound]) -> None:
         """Produce ``records``; return once the broker acked every one (failures re-sent)."""
-        pending = list(records)
-        attempt = 0
-        while pending:
-            self._failed = []
-            for topic, key, value in pending:
-                while True:
-                    try:
-                        self.producer.produce(topic, value, key, on_delivery=self._on_delivery)
-                        break
-                    except BufferError:
-                        self.producer.poll(0.1)
-            while self.producer.flush(5.0):
-                log.warning("exchange records not acknowledged after 5s; still waiting")
-            pending = [(str(m.topic()), m.key() or b"", m.value() or b"") for m in self._failed]
-            if pending:
-                attempt += 1
-                log.warning("%d records not delivered; again (attempt %d)", len(pending), attempt)
-                if self._fatal:  # an idempotent producer in a fatal state cannot send again
-                    self.producer, self._fatal = Producer(self.producer_conf), False
-                time.sleep(retry_pause_s)
+        self.writer.deliver_blocking((topic, None, key, value) for topic, key, value in records)
 
     def _due(self, now: dt.datetime) -> list[Message]:
         delay = self.exchange.release_delay_s
@@ -339,7 +314,7 @@ class ExchangeAgent:
                 ms, n = (time.perf_counter() - t0) * 1000, len(records)
                 log.info("batch: %d events, %d out, %.1f ms %s", len(batch), n, ms, self.totals)
         finally:
-            self.producer.flush(10)
+            self.writer.close()  # flush, up to 10s
             consumer.close()
 
     def stop(self) -> None:

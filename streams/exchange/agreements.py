@@ -220,11 +220,6 @@ class Agreements:
                     out.update(self.firewall_groups[mine].campaigns)
         return frozenset(out)
 
-    def firewalled(self, org_id: str, campaign_id: str, partner: str) -> bool:
-        """Whether a firewall forbids data of this org/campaign reaching ``partner``."""
-        barred = self.barred(partner)
-        return org_id in barred or f"{org_id}/{campaign_id}" in barred
-
 
 def _where(loc: tuple[int | str, ...], raw: Any) -> str:
     """A pydantic error location as a key path, agreements named by id rather than index."""
@@ -269,7 +264,7 @@ def _check_firewall(agreements: Agreements, path: Path) -> None:
         for n, source in enumerate(a.share):
             campaigns = [c for c in source.campaigns if c != ALL_CAMPAIGNS] or [ALL_CAMPAIGNS]
             for campaign in campaigns:
-                if agreements.firewalled(source.org, campaign, a.partner):
+                if a.firewalled(source.org, campaign):
                     what = source.org if campaign == ALL_CAMPAIGNS else f"{source.org}/{campaign}"
                     raise ConfigError(
                         f"agreements file {path}: agreements[{a.id}].share[{n}] shares {what} "
@@ -289,9 +284,9 @@ def parse_agreements(data: object, path: Path = Path("<agreements>")) -> Agreeme
     out = Agreements(
         tuple(parsed.agreements), dict(parsed.firewall_groups), tuple(parsed.never_share_between)
     )
-    _check_firewall(out, path)
     for a in out.agreements:
         a._barred = out.barred(a.partner)
+    _check_firewall(out, path)
     return out
 
 

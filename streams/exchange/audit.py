@@ -29,7 +29,9 @@ from typing import TYPE_CHECKING, Any
 from fieldstream.errors import BrokerError, InputError
 from fieldstream.suppress import Protected, protect
 from schemas.codec import VOTER_PSEUDONYM, AvroCodec
+from sinks.sql import datetime64, string_literal
 from streams.exchange.pseudonym import KeyRing, voter_pseudonym
+from streams.exchange.share import as_utc
 
 if TYPE_CHECKING:
     from sinks.remote import StoreAccess
@@ -41,9 +43,6 @@ Record = dict[str, Any]
 def audit_record(shared: Mapping[str, Any], enriched: Mapping[str, Any], at: dt.datetime) -> Record:
     """The audit record of one SharedContact made from ``enriched`` at ``at``."""
     contact = enriched["contact"]
-    occurred = contact["occurred_at"]
-    if not isinstance(occurred, dt.datetime):
-        occurred = dt.datetime.fromtimestamp(int(occurred) / 1000, dt.UTC)
     return {
         "shared_event_id": shared["shared_event_id"],
         "partner_id": shared["partner_id"],
@@ -53,7 +52,7 @@ def audit_record(shared: Mapping[str, Any], enriched: Mapping[str, Any], at: dt.
         "event_id": str(contact["event_id"]),
         "org_id": contact["org_id"],
         "campaign_id": contact["campaign_id"],
-        "occurred_at": occurred,
+        "occurred_at": as_utc(contact["occurred_at"]),
         "shared_at": at,
     }
 
@@ -81,10 +80,6 @@ EXPORT_COLUMNS = [
 ]  # fmt: skip
 
 
-def _literal(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def export_audit(
     store: StoreAccess, partner: str, start: dt.datetime, end: dt.datetime, out: Path
 ) -> int:
@@ -92,9 +87,9 @@ def export_audit(
     record version the partner received, oldest first); returns the number of rows."""
     sql = (
         f"SELECT {', '.join(EXPORT_COLUMNS)} FROM exchange_audit FINAL "
-        f"WHERE partner_id = {_literal(partner)} "
-        f"AND shared_at >= toDateTime64({_literal(_iso(start))}, 3, 'UTC') "
-        f"AND shared_at < toDateTime64({_literal(_iso(end))}, 3, 'UTC') "
+        f"WHERE partner_id = {string_literal(partner)} "
+        f"AND shared_at >= {datetime64(start)} "
+        f"AND shared_at < {datetime64(end)} "
         "ORDER BY shared_at, shared_event_id, agreement_version"
     )
     _, rows = store.query(sql)
@@ -105,12 +100,6 @@ def export_audit(
         for row in rows:
             writer.writerow([_text(v) for v in row])
     return len(rows)
-
-
-def _iso(at: dt.datetime) -> str:
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=dt.UTC)
-    return at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
 def _text(value: Any) -> str:
@@ -130,30 +119,23 @@ def publish_pseudonyms(
 ) -> int:
     """Our current universes' voters' pseudonyms under every key -> ``topic`` (the sink stores
     them as voter_pseudonyms); returns the number of records produced, once all are acked."""
-    from confluent_kafka import Producer
+    from streams.output import OutputWriter
 
     _, rows = store.query("SELECT DISTINCT state, voter_id FROM universe_current")
-    failed: list[str] = []
-
-    def on_delivery(err: Any, msg: Any) -> None:
-        if err is not None:
-            failed.append(str(err))
-
-    producer = Producer(producer_conf)
-    n = 0
-    for rec in pseudonym_records(((str(s), str(v)) for s, v in rows), keys):
-        key = f"{rec['state']}:{rec['voter_id']}:{rec['key_id']}".encode()
-        value = codec.encode(VOTER_PSEUDONYM, rec)
-        while True:
-            try:
-                producer.produce(topic, value, key, on_delivery=on_delivery)
-                break
-            except BufferError:
-                producer.poll(0.1)
-        n += 1
-    producer.flush(60)
+    records = (
+        (
+            topic,
+            None,
+            f"{rec['state']}:{rec['voter_id']}:{rec['key_id']}".encode(),
+            codec.encode(VOTER_PSEUDONYM, rec),
+        )
+        for rec in pseudonym_records(((str(s), str(v)) for s, v in rows), keys)
+    )
+    n, failed = OutputWriter(producer_conf).send_blocking(records)
     if failed:
-        raise BrokerError(f"{len(failed)} pseudonym records not delivered: {failed[0]}; run again")
+        raise BrokerError(
+            f"{len(failed)} pseudonym records not delivered: {failed[0].error()}; run again"
+        )
     return n
 
 
@@ -204,9 +186,9 @@ def coalition_aggregates(
     each), ``contacted`` those with a contact result."""
     where = ["1"]
     if start is not None:
-        where.append(f"occurred_at >= toDateTime64({_literal(_iso(start))}, 3, 'UTC')")
+        where.append(f"occurred_at >= {datetime64(start)}")
     if end is not None:
-        where.append(f"occurred_at < toDateTime64({_literal(_iso(end))}, 3, 'UTC')")
+        where.append(f"occurred_at < {datetime64(end)}")
     sql = AGGREGATES.format(people=_PEOPLE.format(where=" AND ".join(where)))
     columns, rows = store.query(sql)
     records = [dict(zip(columns, r, strict=True)) for r in rows]

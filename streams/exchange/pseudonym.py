@@ -41,7 +41,7 @@ import itertools
 import secrets
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -114,10 +114,12 @@ class KeyRing:
     """The exchange's keys, sorted by start, periods not overlapping (checked)."""
 
     keys: tuple[PseudonymKey, ...]
+    _starts: tuple[dt.datetime, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         ordered = tuple(sorted(self.keys, key=lambda k: k.valid_from))
         object.__setattr__(self, "keys", ordered)
+        object.__setattr__(self, "_starts", tuple(k.valid_from for k in ordered))
         ids = [k.id for k in ordered]
         if len(set(ids)) != len(ids):
             twice = sorted({i for i in ids if ids.count(i) > 1})
@@ -134,8 +136,7 @@ class KeyRing:
 
     def key_at(self, when: dt.datetime) -> PseudonymKey:
         """The key valid at ``when``; ConfigError (naming the time, no data) if none is."""
-        starts = [k.valid_from for k in self.keys]
-        i = bisect.bisect_right(starts, when) - 1
+        i = bisect.bisect_right(self._starts, when) - 1
         if i >= 0 and self.keys[i].covers(when):
             return self.keys[i]
         raise ConfigError(f"no pseudonym key is valid at {when.isoformat()}: add one to the keys")

@@ -15,12 +15,15 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sinks.rows import age_band, age_of
 from streams.exchange.agreements import Agreement, GeoLevel, Precision
 from streams.exchange.pseudonym import (
     KeyRing,
+    PersonIdKind,
+    PseudonymKey,
     canvasser_pseudonym,
     person_pseudonym,
     shared_event_id,
@@ -139,8 +142,33 @@ def _demographics(enriched: Mapping[str, Any], names: list[str], occurred: dt.da
     return out
 
 
+@dataclass(frozen=True)
+class EventIds:
+    """What :func:`share` derives from the event and the key valid when it occurred alone, the
+    same under every agreement: computed once per event when it goes to several partners."""
+
+    occurred: dt.datetime  # aware UTC
+    key: PseudonymKey
+    person: tuple[PersonIdKind, str] | None
+    shared_event_id: str
+
+
+def event_ids(enriched: Mapping[str, Any], keys: KeyRing) -> EventIds:
+    """The event's time, key, person pseudonym and shared event id; ConfigError when no key is
+    valid when it occurred."""
+    contact = enriched["contact"]
+    occurred = as_utc(contact["occurred_at"])
+    key = keys.key_at(occurred)
+    person = person_pseudonym(key, contact.get("person") or {})
+    return EventIds(occurred, key, person, shared_event_id(key, str(contact["event_id"])))
+
+
 def share(
-    enriched: Mapping[str, Any], agreement: Agreement, keys: KeyRing, now: dt.datetime
+    enriched: Mapping[str, Any],
+    agreement: Agreement,
+    keys: KeyRing,
+    now: dt.datetime,
+    ids: EventIds | None = None,
 ) -> Record | None:
     """The SharedContact (a dict ready for ``AvroCodec.encode(SHARED_CONTACT, ...)``) of an
     EnrichedContact under ``agreement``, or None when the agreement does not cover it (another
@@ -150,19 +178,20 @@ def share(
     same event always gives the same record but for ``shared_at``; ConfigError when no key is
     valid then. Times are truncated to the agreement's precision, ``shared_at`` too (a
     precise sharing time would give away the contact time of a real-time stream).
+    ``ids``: :func:`event_ids` of this event, when the caller has them already.
     """
     now = as_utc(now)
     if not covers(enriched, agreement, now):
         return None
     contact = enriched["contact"]
     rules = agreement.fields
-    occurred = as_utc(contact["occurred_at"])
-    key = keys.key_at(occurred)
-    person = person_pseudonym(key, contact.get("person") or {})
+    if ids is None:
+        ids = event_ids(enriched, keys)
+    occurred, key, person = ids.occurred, ids.key, ids.person
     canvasser = contact.get("canvasser_id")
     allowed_codes = set(rules.activist_codes)
     record: Record = {
-        "shared_event_id": shared_event_id(key, str(contact["event_id"])),
+        "shared_event_id": ids.shared_event_id,
         "partner_id": agreement.partner,
         "sharing_org": contact["org_id"],
         "agreement_id": agreement.id,

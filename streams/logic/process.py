@@ -20,6 +20,7 @@ from typing import Any
 from fieldstream.config import Programs
 from fieldstream.errors import SchemaError
 from schemas import DEAD_LETTER, AvroCodec
+from streams.logic.deadletter import dead_letter_record
 from streams.logic.enrich import EnrichedEncoder, person_voter_key
 from streams.logic.validate import validate
 
@@ -212,19 +213,17 @@ def _dead(
     event_id = str(record["event_id"]) if record is not None else _id_from_key(key)
     org_id = record.get("org_id") if record is not None else None
     source_system = record.get("source_system") if record is not None else None
-    letter = {
-        "original": raw or b"",
-        "reason": reason,
-        "reason_code": code,
-        "stage": stage,
-        "event_id": event_id,
-        "org_id": org_id,
-        "source_system": source_system,
-        "source_topic": where[0],
-        "source_partition": where[1],
-        "source_offset": where[2],
-        "failed_at": at,
-    }
+    letter = dead_letter_record(
+        raw or b"",
+        stage=stage,
+        code=code,
+        reason=reason,
+        where=where,
+        event_id=event_id,
+        org_id=org_id,
+        source_system=source_system,
+        failed_at=at,
+    )
     return Outcome(
         DLQ,
         key=event_id.encode() if event_id else None,
