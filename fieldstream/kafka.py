@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from fieldstream.errors import BrokerError
@@ -27,6 +27,59 @@ def producer_config(kafka: KafkaSettings, **overrides: Any) -> dict[str, Any]:
     }
     conf.update(overrides)
     return conf
+
+
+class Sender:
+    """A producer with :func:`producer_config` that counts failed deliveries; :meth:`flush`
+    says whether Kafka acked everything.
+
+    ``noun`` names what is sent in flush's errors ("messages", "voters"); ``refused_noun``
+    replaces it in the error about refused deliveries (default: ``noun``). :meth:`send` serves
+    delivery callbacks only when the producer's queue is full: the caller polls
+    (``sender.producer.poll(0)``) as often as suits it.
+    """
+
+    def __init__(
+        self,
+        kafka: KafkaSettings,
+        *,
+        noun: str = "messages",
+        refused_noun: str | None = None,
+        producer: Producer | None = None,
+    ) -> None:
+        self.producer = producer or Producer(producer_config(kafka))
+        self.noun = noun
+        self.refused_noun = refused_noun or noun
+        self.failed = 0
+        self.errors: list[str] = []
+
+    def _delivered(self, err: KafkaError | None, _msg: Message) -> None:
+        if err is not None:
+            self.failed += 1
+            if len(self.errors) < 5:
+                self.errors.append(str(err))
+
+    def send(self, topic: str, key: bytes | None, value: bytes) -> None:
+        while True:
+            try:
+                self.producer.produce(topic, value, key, on_delivery=self._delivered)
+                return
+            except BufferError:
+                self.producer.poll(0.2)
+            except KafkaException as exc:
+                raise BrokerError(f"cannot produce to {topic}: {exc}") from exc
+
+    def flush(self, timeout_s: float = 60.0) -> None:
+        """Wait for every message; BrokerError unless Kafka acked all of them."""
+        left = self.producer.flush(timeout_s)
+        if left:
+            raise BrokerError(
+                f"{left} {self.noun} were not acknowledged by Kafka in {timeout_s:.0f}s"
+            )
+        if self.failed:
+            raise BrokerError(
+                f"Kafka refused {self.failed} {self.refused_noun}: {'; '.join(self.errors)}"
+            )
 
 
 def consumer_config(

@@ -62,15 +62,21 @@ class BisgResult:
     ``race`` is the most probable category (latino included, as the standard keeps it as a
     race) and ``race_probability`` its probability; ``ethnicity`` is hispanic when
     P(latino) >= 0.5, with ``ethnicity_probability`` the probability of the chosen value.
-    ``probabilities`` holds all six, keyed by Race symbol; ``basis`` tells what it rests on.
+    ``scores`` holds all six in :data:`RACES` order (:attr:`probabilities` keys them by Race
+    symbol); ``basis`` tells what it rests on.
     """
 
     race: str
     race_probability: float
     ethnicity: str
     ethnicity_probability: float
-    probabilities: dict[str, float]
+    scores: tuple[float, ...]
     basis: Basis = "surname_geo"
+
+    @property
+    def probabilities(self) -> dict[str, float]:
+        """All six probabilities keyed by Race symbol (built on each call)."""
+        return dict(zip(RACES, self.scores, strict=True))
 
 
 def normalize_zip(value: str | None) -> str:
@@ -175,7 +181,7 @@ def _results(
                 race_probability=p,
                 ethnicity="hispanic" if is_hispanic else "not_hispanic",
                 ethnicity_probability=h if is_hispanic else 1.0 - h,
-                probabilities=dict(zip(RACES, row, strict=True)),
+                scores=tuple(row),
                 basis=_BASES[b],
             )
         )

@@ -67,6 +67,16 @@ def load_schemas(directory: str = str(AVRO_DIR)) -> dict[str, dict[str, Any]]:
     return parsed
 
 
+def enum_symbols(full_name: str) -> dict[str, tuple[str, ...]]:
+    """The enum fields of schema ``full_name`` and their symbols, both in schema order."""
+    found: dict[str, tuple[str, ...]] = {}
+    for f in load_schemas()[full_name]["fields"]:
+        kind = f["type"]
+        if isinstance(kind, dict) and kind.get("type") == "enum":
+            found[f["name"]] = tuple(kind["symbols"])
+    return found
+
+
 def schema_fingerprint(schema: dict[str, Any]) -> bytes:
     """The 8-byte CRC-64-AVRO fingerprint of the schema's parsing canonical form."""
     return bytes.fromhex(fingerprint(to_parsing_canonical_form(schema), "CRC-64-AVRO"))

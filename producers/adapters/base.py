@@ -15,12 +15,14 @@ A payload that is not what the tool documents raises :class:`PayloadError` namin
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fieldstream.errors import InputError
-from schemas.codec import CONTACT_EVENT, load_schemas
+from fieldstream.errors import ConfigError, InputError
+from schemas.codec import CONTACT_EVENT, enum_symbols
 
 
 class PayloadError(InputError):
@@ -129,6 +131,57 @@ def timestamp(value: Any, path: str, *, assume_tz: dt.tzinfo = dt.UTC) -> str:
     raise PayloadError(path, "is missing" if value is None else "must be a timestamp")
 
 
+PERSON_TARGETS = ("van_id", "voter_id", "state_file_id", "vendor_id")  # what a tool id can be
+
+
+def person_target(ctx: AdapterContext, option: str, default: str = "van_id") -> str:
+    """The person id field the source's ``option`` names; ConfigError unless one of
+    :data:`PERSON_TARGETS`."""
+    target = ctx.options.get(option, default)
+    if target not in PERSON_TARGETS:
+        raise ConfigError(
+            f"source {ctx.source_id!r}: option {option} is {target!r}; it must be one of "
+            f"{', '.join(PERSON_TARGETS)}"
+        )
+    return str(target)
+
+
+def person_ref(ctx: AdapterContext, target: str, value: str, read_as: str) -> dict[str, str]:
+    """``{target: value}``; a voter_id takes the source's state (a ConfigError when the source
+    has none). ``read_as`` names the tool's field in that error."""
+    if target != "voter_id":
+        return {target: value}
+    if not ctx.state:
+        raise ConfigError(
+            f"source {ctx.source_id!r} reads {read_as} as voter_id but has no state set in "
+            "sources.yaml"
+        )
+    return {"voter_id": value, "state": ctx.state}
+
+
+def zone(name: Any, error: str) -> ZoneInfo:
+    """The IANA time zone ``name``; a ConfigError with the message ``error`` when there is
+    no zone by that name."""
+    try:
+        return ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(error) from None
+
+
+def strptime_utc(value: str, formats: Sequence[str], assume_tz: dt.tzinfo) -> str | None:
+    """``value`` read with the first of the strptime ``formats`` that fits (a naive time is in
+    ``assume_tz``), as an ISO-8601 UTC timestamp; None when no format fits."""
+    for fmt in formats:
+        try:
+            parsed = dt.datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=assume_tz)
+        return parsed.astimezone(dt.UTC).isoformat()
+    return None
+
+
 def _names(kind: type | tuple[type, ...]) -> str:
     kinds = kind if isinstance(kind, tuple) else (kind,)
     words = {str: "a string", int: "an integer", float: "a number", dict: "an object"}
@@ -165,12 +218,7 @@ def canonical(
 
 
 @cache
-def enum_symbols() -> dict[str, frozenset[str]]:
+def contact_codes() -> dict[str, frozenset[str]]:
     """The standard's coded fields (channel, contact_type, input_method, result) and their
     allowed codes, read from ContactEvent.avsc: the one list every code map is checked against."""
-    found: dict[str, frozenset[str]] = {}
-    for f in load_schemas()[CONTACT_EVENT]["fields"]:
-        kind = f["type"]
-        if isinstance(kind, dict) and kind.get("type") == "enum":
-            found[f["name"]] = frozenset(kind["symbols"])
-    return found
+    return {name: frozenset(symbols) for name, symbols in enum_symbols(CONTACT_EVENT).items()}

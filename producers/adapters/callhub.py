@@ -27,7 +27,6 @@ import hashlib
 import json
 from typing import Any
 
-from fieldstream.errors import ConfigError
 from producers.adapters.base import (
     AdapterContext,
     Item,
@@ -35,6 +34,7 @@ from producers.adapters.base import (
     Unmapped,
     canonical,
     optional,
+    person_ref,
     require,
     timestamp,
 )
@@ -203,12 +203,7 @@ def _person(data: dict[str, Any], ctx: AdapterContext) -> dict[str, str] | None:
         if value is not None and str(value).strip():
             person[standard] = str(value).strip()
     if "voter_id" in person:
-        if not ctx.state:
-            raise ConfigError(
-                f"source {ctx.source_id!r} reads a CallHub field as voter_id but has no state "
-                "set in sources.yaml"
-            )
-        person["state"] = ctx.state
+        person |= person_ref(ctx, "voter_id", person["voter_id"], "a CallHub field")
     return person or None
 
 

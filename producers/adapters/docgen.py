@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from producers.adapters.van_codes import load_codes
-from schemas.codec import CONTACT_EVENT, load_schemas
+from schemas.codec import CONTACT_EVENT, enum_symbols
 from streams.logic.validate import RESULTS_BY_CHANNEL
 
 MEANINGS = {
@@ -53,10 +53,8 @@ def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
 
 
 def _results() -> list[str]:
-    fields = {f["name"]: f for f in load_schemas()[CONTACT_EVENT]["fields"]}
-    symbols: list[str] = fields["result"]["type"]["symbols"]
     rows = []
-    for code in symbols:
+    for code in enum_symbols(CONTACT_EVENT)["result"]:
         channels = [c for c, allowed in RESULTS_BY_CHANNEL.items() if code in allowed]
         contact = "yes" if code == "canvassed" else "no"
         rows.append([f"`{code}`", MEANINGS[code], ", ".join(channels), contact])

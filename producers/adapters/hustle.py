@@ -41,6 +41,8 @@ from producers.adapters.base import (
     Unmapped,
     canonical,
     optional,
+    person_ref,
+    person_target,
     require,
     timestamp,
 )
@@ -64,11 +66,6 @@ NON_TERMINAL: dict[str, str] = {
     "pending_lookup": "message status, not final: Hustle is still looking the number up",
     "queued": "message status, not final: the message has not left Hustle",
 }
-NO_EVENT: dict[str, str] = {
-    **NON_TERMINAL,
-    "optIn": "consent update: the lead opted back in, which is no contact attempt",
-}
-PERSON_TARGETS = ("van_id", "voter_id", "state_file_id", "vendor_id")
 
 
 def adapt(payload: Any, ctx: AdapterContext) -> list[Item]:
@@ -140,7 +137,7 @@ def _consent_update(payload: dict[str, Any], ctx: AdapterContext) -> list[Item]:
     opted_out = require(payload, "lead.globalOptedOut", bool)
     change = "optOut" if opted_out else "optIn"
     if change not in CONSENT_MAP:
-        return []  # an opt-in (NO_EVENT)
+        return []  # an opt-in: the lead opted back in, which is no contact attempt
     source_event_id = f"consent:{lead_id}:{change}"
     occurred_at = _received(ctx, "received_at")
     person = _person(payload, ctx, lead_id)
@@ -185,29 +182,17 @@ def _person(payload: dict[str, Any], ctx: AdapterContext, lead_id: str) -> dict[
     field = ctx.options.get("person_field")
     if field is None:
         return {"vendor_id": lead_id}
-    target = ctx.options.get("person_id_is", "van_id")
     if not isinstance(field, str) or not field.strip() or "." in field:
         raise ConfigError(
             f"source {ctx.source_id!r}: option person_field is {field!r}; it must be the name "
             "of a Hustle lead custom field (for example vanid)"
         )
-    if target not in PERSON_TARGETS:
-        raise ConfigError(
-            f"source {ctx.source_id!r}: option person_id_is is {target!r}; it must be one of "
-            f"{', '.join(PERSON_TARGETS)}"
-        )
+    target = person_target(ctx, "person_id_is")
     require(payload, "lead.customFields", dict)
     value = optional(payload, f"lead.customFields.{field.strip()}", str)
     if value is None or not value.strip():
         return None
-    if target != "voter_id":
-        return {target: value.strip()}
-    if not ctx.state:
-        raise ConfigError(
-            f"source {ctx.source_id!r} reads Hustle custom field {field!r} as voter_id but has "
-            "no state set in sources.yaml"
-        )
-    return {"voter_id": value.strip(), "state": ctx.state}
+    return person_ref(ctx, target, value.strip(), f"Hustle custom field {field!r}")
 
 
 def _no_person(ctx: AdapterContext, source_event_id: str, campaign: str, what: str) -> Unmapped:

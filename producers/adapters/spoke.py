@@ -36,6 +36,8 @@ from producers.adapters.base import (
     Unmapped,
     canonical,
     optional,
+    person_ref,
+    person_target,
     require,
     timestamp,
 )
@@ -43,7 +45,6 @@ from producers.adapters.base import (
 # What each kind of Spoke post means in the standard. Tag updates are not here: they name no
 # person (see the module docstring), so they always go to the dead-letter topic.
 RESULT_MAP: dict[str, str] = {"question_response": "canvassed"}
-EXTERNAL_ID_TARGETS = ("van_id", "voter_id", "state_file_id", "vendor_id")
 
 
 def adapt(payload: Any, ctx: AdapterContext) -> list[Item]:
@@ -111,21 +112,8 @@ def _tag_update(payload: dict[str, Any], ctx: AdapterContext) -> Item:
 
 
 def _person(payload: dict[str, Any], ctx: AdapterContext) -> dict[str, str]:
-    target = ctx.options.get("external_id_is", "van_id")
-    if target not in EXTERNAL_ID_TARGETS:
-        raise ConfigError(
-            f"source {ctx.source_id!r}: option external_id_is is {target!r}; it must be one of "
-            f"{', '.join(EXTERNAL_ID_TARGETS)}"
-        )
-    external_id = _id(payload, "contact.external_id")
-    if target != "voter_id":
-        return {target: external_id}
-    if not ctx.state:
-        raise ConfigError(
-            f"source {ctx.source_id!r} reads Spoke external_id as voter_id but has no state "
-            "set in sources.yaml"
-        )
-    return {"voter_id": external_id, "state": ctx.state}
+    target = person_target(ctx, "external_id_is")
+    return person_ref(ctx, target, _id(payload, "contact.external_id"), "Spoke external_id")
 
 
 def _response(ctx: AdapterContext, question_id: str, answer: str) -> dict[str, Any]:

@@ -48,7 +48,7 @@ from __future__ import annotations
 import hashlib
 import json
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from fieldstream.errors import ConfigError
 from producers.adapters.base import (
@@ -59,16 +59,13 @@ from producers.adapters.base import (
     canonical,
     optional,
     timestamp,
+    zone,
 )
 from producers.adapters.van_codes import VanCodes, load_codes
 
 DEFAULT_CODES = load_codes(None)
 # Module-level maps of the defaults, for generated docs (per-source files override them).
 RESULT_MAP: dict[int, str] = {k: v.result for k, v in DEFAULT_CODES.result_codes.items()}
-CONTACT_TYPE_MAP: dict[int, tuple[str, str]] = {
-    k: (v.channel, v.contact_type) for k, v in DEFAULT_CODES.contact_types.items()
-}
-INPUT_TYPE_MAP: dict[int, str] = {k: v.input_method for k, v in DEFAULT_CODES.input_types.items()}
 # VAN person id types (lower case) -> the PersonRef field they fill.
 PERSON_ID_TYPES: dict[str, str] = {
     "vanid": "van_id",
@@ -197,12 +194,7 @@ def _person(id_type: str, person_id: str, ctx: AdapterContext) -> dict[str, str]
 
 def _zone(ctx: AdapterContext) -> ZoneInfo:
     name = ctx.options.get("timezone", "UTC")
-    try:
-        return ZoneInfo(str(name))
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            f"source {ctx.source_id!r}: timezone {name!r} is not an IANA time zone name"
-        ) from None
+    return zone(name, f"source {ctx.source_id!r}: timezone {name!r} is not an IANA time zone name")
 
 
 def _responses(payload: dict[str, Any]) -> list[dict[str, Any]]:

@@ -39,7 +39,7 @@ from typing import Any
 import yaml
 
 from fieldstream.errors import ConfigError
-from producers.adapters.base import enum_symbols
+from producers.adapters.base import contact_codes
 
 DEFAULTS_PATH = Path(__file__).with_name("van_default_codes.yaml")
 SECTIONS = (
@@ -180,7 +180,7 @@ class _Entry:
 
     def symbol(self, key: str, enum_field: str, default: str | None = None) -> str:
         value = self.text(key, default)
-        allowed = enum_symbols()[enum_field]
+        allowed = contact_codes()[enum_field]
         if value not in allowed:
             raise self.fail(key, f"must be one of {', '.join(sorted(allowed))}; got {value!r}")
         return value

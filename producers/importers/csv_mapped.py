@@ -28,7 +28,6 @@ the key. The file format itself is ours: there is no external document to cite.
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,8 +43,10 @@ from producers.adapters.base import (
     PayloadError,
     Unmapped,
     canonical,
-    enum_symbols,
+    contact_codes,
+    strptime_utc,
     timestamp,
+    zone,
 )
 from producers.importers.runner import ImportSummary, import_csv
 
@@ -58,8 +59,7 @@ CODED_FIELDS = ("channel", "result", "contact_type", "input_method")
 FIELDS = ("occurred_at", "result_raw", *CODED_FIELDS, *TEXT_FIELDS, *PERSON_FIELDS)
 
 
-SYMBOLS = enum_symbols()  # channel, contact_type, input_method, result -> allowed codes
-RESULT_MAP: dict[str, str] = {}  # no built-in codes: each mapping file brings its own values
+SYMBOLS = contact_codes()  # channel, contact_type, input_method, result -> allowed codes
 
 
 @dataclass(frozen=True)
@@ -127,10 +127,8 @@ def parse_mapping(data: Any, where: str = "mapping") -> CsvMapping:
         raise fail("columns.person", "map at least one of person.voter_id/van_id/...")
     tz: dt.tzinfo = dt.UTC
     if data.get("timezone") is not None:
-        try:
-            tz = zoneinfo.ZoneInfo(str(data["timezone"]))
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise fail("timezone", f"{data['timezone']!r} is not a time zone name") from None
+        name = data["timezone"]
+        tz = zone(name, str(fail("timezone", f"{name!r} is not a time zone name")))
     date_format = data.get("date_format")
     if date_format is not None and (not isinstance(date_format, str) or "%" not in date_format):
         raise fail("date_format", "must be a strptime format such as '%m/%d/%Y %H:%M'")
@@ -217,15 +215,12 @@ def _time(value: str, mapping: CsvMapping) -> str:
     column = mapping.columns.get("occurred_at", "occurred_at")
     if mapping.date_format is None:
         return timestamp(value, column, assume_tz=mapping.timezone)
-    try:
-        parsed = dt.datetime.strptime(value, mapping.date_format)
-    except ValueError:
+    parsed = strptime_utc(value, (mapping.date_format,), mapping.timezone)
+    if parsed is None:
         raise PayloadError(
             column, f"{value[:40]!r} does not match date_format {mapping.date_format!r}"
-        ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=mapping.timezone)
-    return parsed.astimezone(dt.UTC).isoformat()
+        )
+    return parsed
 
 
 def adapter(mapping: CsvMapping) -> Callable[[dict[str, Any], AdapterContext], list[Item]]:

@@ -199,16 +199,12 @@ def poll_attendances(
 
     try:
         summary = run_rows(
-            rows(), adapt, ctx, kafka, source=source, checkpoint_path=None,
+            rows(), adapt, ctx, kafka, source=source, checkpoint_path=None, state=state,
             progress=progress, clock=clock,
         )  # fmt: skip
     finally:
         if own:
             http.close()
-    state.sent += summary.sent
-    state.dead_lettered += summary.dead_lettered
-    for bad in summary.bad:
-        state.add_bad(bad.line)
     state.state["updated_since"] = high
     state.line, state.complete = 0, True
     cp.save(checkpoint_path, state)

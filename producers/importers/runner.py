@@ -17,9 +17,10 @@ producers/adapters/base.py); this module does the rest, the same way for every t
 
 from __future__ import annotations
 
-import contextlib
 import csv
+import io
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -27,14 +28,14 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from fieldstream.errors import BrokerError, InputError
-from fieldstream.kafka import ensure_topics, producer_config
+from fieldstream.errors import InputError
+from fieldstream.kafka import Sender, ensure_topics
 from fieldstream.settings import KafkaSettings
 from producers.adapters.base import AdapterContext, Item, Unmapped
 from producers.importers import checkpoint as cp
 from producers.importers.deadletter import dead_letter, import_topic
+from producers.progress import progress_bar
 from schemas import CONTACT_EVENT, DEAD_LETTER
 from schemas.jsonconv import ContactJson
 from schemas.registry import codec_for
@@ -85,40 +86,6 @@ class ImportSummary:
         return text
 
 
-class Sender:
-    """A confluent-kafka producer that counts failed deliveries; flush() says if all acked."""
-
-    def __init__(self, kafka: KafkaSettings, producer: Producer | None = None) -> None:
-        self.producer = producer or Producer(producer_config(kafka))
-        self.failed = 0
-        self.errors: list[str] = []
-
-    def _delivered(self, err: KafkaError | None, _msg: Message) -> None:
-        if err is not None:
-            self.failed += 1
-            if len(self.errors) < 5:
-                self.errors.append(str(err))
-
-    def send(self, topic: str, key: bytes | None, value: bytes) -> None:
-        while True:
-            try:
-                self.producer.produce(topic, value, key, on_delivery=self._delivered)
-                break
-            except BufferError:
-                self.producer.poll(0.2)
-            except KafkaException as exc:
-                raise BrokerError(f"cannot produce to {topic}: {exc}") from exc
-        self.producer.poll(0)
-
-    def flush(self, timeout_s: float = 60.0) -> None:
-        """Wait for every message; BrokerError unless Kafka acked all of them."""
-        left = self.producer.flush(timeout_s)
-        if left:
-            raise BrokerError(f"{left} messages were not acknowledged by Kafka in {timeout_s:.0f}s")
-        if self.failed:
-            raise BrokerError(f"Kafka refused {self.failed} messages: {'; '.join(self.errors)}")
-
-
 def run_rows(
     rows: Iterable[Row],
     adapt: Adapter,
@@ -130,16 +97,25 @@ def run_rows(
     restart: bool = False,
     stop_after: int | None = None,
     chunk_rows: int = 5000,
-    total: int | None = None,
+    measure: Callable[[], tuple[int, int]] | None = None,
     progress: bool = False,
     clock: Callable[[], float] = time.time,
     sender: Sender | None = None,
+    state: cp.Checkpoint | None = None,
 ) -> ImportSummary:
-    """Import ``rows`` (numbered, in order) from ``source``; resumable through the checkpoint."""
+    """Import ``rows`` (numbered, in order) from ``source``; resumable through the checkpoint.
+
+    ``measure``: (done, total) of the input for the progress bar (bytes for a file); without
+    it the bar counts rows.
+
+    ``state``: a checkpoint the caller loaded (a poller keeping its own mark), counted into
+    instead of the one at ``checkpoint_path``.
+    """
     started = time.monotonic()
-    state = cp.Checkpoint(source=source)
-    if checkpoint_path is not None and not restart:
-        state = cp.load(checkpoint_path, source)
+    if state is None:
+        state = cp.Checkpoint(source=source)
+        if checkpoint_path is not None and not restart:
+            state = cp.load(checkpoint_path, source)
     ensure_topics(kafka)
     out = sender or Sender(kafka)
     codec, converter = codec_for(kafka.schema_registry_url), ContactJson()
@@ -175,6 +151,7 @@ def run_rows(
         for record in records:
             value = codec.encode(CONTACT_EVENT, record)
             out.send(kafka.topics.raw, record["event_id"].encode(), value)
+            out.producer.poll(0)
         for item in letters:
             letter = dead_letter(
                 orjson.dumps(row, default=str),
@@ -186,15 +163,16 @@ def run_rows(
                 now_ms=now_ms,
             )
             out.send(kafka.topics.dlq, None, codec.encode(DEAD_LETTER, letter))
+            out.producer.poll(0)
         state.sent += len(records)
         summary.sent += len(records)
         state.dead_lettered += len(letters)
         summary.dead_lettered += len(letters)
 
-    bar_ctx = _progress(progress)
     last = state.line
-    with bar_ctx as bar:
-        task = bar.add_task(f"importing {source}", total=total) if bar is not None else None
+    with progress_bar(progress) as update:
+        description = f"importing {source}"
+        update(description, 0, None)
         stopped = False
         for line, row in rows:
             if line <= state.line:
@@ -205,8 +183,8 @@ def run_rows(
             if pending >= chunk_rows:
                 commit(last, False)
                 pending = 0
-            if bar is not None and task is not None and done % 200 == 0:
-                bar.update(task, completed=done + summary.skipped)
+            if progress and done % 200 == 0:
+                update(description, *(measure() if measure else (done + summary.skipped, None)))
             if stop_after is not None and done >= stop_after:
                 stopped = True
                 break
@@ -232,37 +210,39 @@ def _bad(state: cp.Checkpoint, summary: ImportSummary, line: int, problem: str) 
         summary.bad.append(BadRow(line, problem))
 
 
-def _progress(enabled: bool) -> Any:
-    if not enabled:
-        return contextlib.nullcontext()
-    from rich.progress import Progress
+class CsvExport:
+    """The data rows of the CSV export at ``path``, each with the line it starts on (header =
+    1); :meth:`progress` says how far reading got in bytes, for the progress bar."""
 
-    return Progress(transient=True)
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._raw: io.BufferedReader | None = None
+        self._size = 0
 
+    def progress(self) -> tuple[int, int]:
+        """(bytes read, file size) while the file is being read."""
+        done = self._raw.tell() if self._raw is not None and not self._raw.closed else 0
+        return min(done, self._size), self._size
 
-def read_csv(path: Path) -> Iterator[Row]:
-    """Each data row of the CSV at ``path`` with the line number it starts on (header = 1)."""
-    try:
-        f = path.open(newline="", encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError(f"input file {path} does not exist") from None
-    with f:
-        reader = csv.DictReader(f)
-        if not reader.fieldnames:
-            raise InputError(f"input file {path} is empty: it needs a header row")
-        line = reader.line_num
-        for raw in reader:
-            yield line + 1, {k: v for k, v in raw.items() if k is not None}
+    def __iter__(self) -> Iterator[Row]:
+        try:
+            binary = self.path.open("rb")
+        except FileNotFoundError:
+            raise InputError(f"input file {self.path} does not exist") from None
+        with binary:
+            self._raw, self._size = binary, os.fstat(binary.fileno()).st_size
+            reader = csv.DictReader(io.TextIOWrapper(binary, encoding="utf-8-sig", newline=""))
+            if not reader.fieldnames:
+                raise InputError(f"input file {self.path} is empty: it needs a header row")
             line = reader.line_num
+            for raw in reader:
+                yield line + 1, {k: v for k, v in raw.items() if k is not None}
+                line = reader.line_num
 
 
-def count_rows(path: Path) -> int:
-    """Lines after the header (a quick binary pass; for the progress bar only)."""
-    n = 0
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            n += chunk.count(b"\n")
-    return max(n - 1, 0)
+def read_csv(path: Path) -> CsvExport:
+    """Each data row of the CSV at ``path`` with the line number it starts on (header = 1)."""
+    return CsvExport(path)
 
 
 def import_csv(
@@ -279,8 +259,9 @@ def import_csv(
 ) -> ImportSummary:
     """Import the CSV export at ``path`` with ``adapt``; the checkpoint defaults to
     ``<path>.fieldstream-checkpoint``."""
+    rows = read_csv(path)
     return run_rows(
-        read_csv(path),
+        rows,
         adapt,
         ctx,
         kafka,
@@ -289,6 +270,6 @@ def import_csv(
         restart=restart,
         stop_after=stop_after,
         chunk_rows=chunk_rows,
-        total=count_rows(path) if progress else None,
+        measure=rows.progress,
         progress=progress,
     )

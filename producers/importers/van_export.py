@@ -24,12 +24,11 @@ UTC: the VAN documentation found does not say which zone the export uses).
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from collections.abc import Callable
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from fieldstream.errors import ConfigError
 from fieldstream.settings import KafkaSettings
 from producers.adapters.base import (
     AdapterContext,
@@ -37,8 +36,11 @@ from producers.adapters.base import (
     PayloadError,
     Unmapped,
     canonical,
+    strptime_utc,
     timestamp,
+    zone,
 )
+from producers.adapters.van import DEFAULT_CODES
 from producers.adapters.van_codes import VanCodes, load_codes
 from producers.importers.runner import ImportSummary, import_csv
 
@@ -50,11 +52,9 @@ ALIASES = {  # normalised column name -> the name the adapter reads
 }
 US_FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y")
 
-_DEFAULT = load_codes(None)
 # tool value -> canonical code, from the shared VAN defaults (for generated docs)
-RESULT_MAP: dict[str, str] = {str(k): v.result for k, v in _DEFAULT.result_codes.items()}
-CHANNEL_MAP: dict[str, str] = {str(k): v.channel for k, v in _DEFAULT.contact_types.items()}
-INPUT_MAP: dict[str, str] = {str(k): v.input_method for k, v in _DEFAULT.input_types.items()}
+RESULT_MAP: dict[str, str] = {str(k): v.result for k, v in DEFAULT_CODES.result_codes.items()}
+CHANNEL_MAP: dict[str, str] = {str(k): v.channel for k, v in DEFAULT_CODES.contact_types.items()}
 
 
 def normalise(row: dict[str, Any]) -> dict[str, str]:
@@ -69,19 +69,50 @@ def normalise(row: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def adapt(row: dict[str, Any], ctx: AdapterContext, codes: VanCodes = _DEFAULT) -> list[Item]:
-    """One contact-history row -> one canonical event, an Unmapped, or a PayloadError."""
+class _Options:
+    """What :func:`adapt` reads from ``ctx.options``, each worked out where first needed and
+    then kept (so a bad timezone still fails at the first row that needs it)."""
+
+    def __init__(self, ctx: AdapterContext) -> None:
+        self.ctx = ctx
+
+    @cached_property
+    def tz(self) -> dt.tzinfo:
+        """``options.timezone``: the zone of naive times (UTC when unset)."""
+        name = self.ctx.options.get("timezone")
+        if not name:
+            return dt.UTC
+        return zone(name, f"source {self.ctx.source_id}: options.timezone {name!r} is unknown")
+
+    @cached_property
+    def committee_campaigns(self) -> dict[str, str]:
+        """``options.committee_campaigns``: a VAN committee id -> a campaign."""
+        by_committee = self.ctx.options.get("committee_campaigns") or {}
+        return {str(k): str(v) for k, v in by_committee.items()}
+
+
+def adapt(
+    row: dict[str, Any],
+    ctx: AdapterContext,
+    codes: VanCodes = DEFAULT_CODES,
+    options: _Options | None = None,
+) -> list[Item]:
+    """One contact-history row -> one canonical event, an Unmapped, or a PayloadError.
+
+    ``options``: ctx's options as already worked out for earlier rows (see :func:`adapter`).
+    """
+    opts = _Options(ctx) if options is None else options
     r = normalise(row)
     contact_id = _int(r, "contactscontactid", "ContactsContactID")
     van_id = _int(r, "vanid", "VanID")
-    occurred_at = _when(r.get("datecanvassed"), ctx)
+    occurred_at = _when(r.get("datecanvassed"), opts)
     result_id = _int(r, "resultid", "ResultID")
     type_id = _int(r, "contacttypeid", "ContactTypeID", required=False)
     if type_id is None:
         type_id = codes.default_contact_type_id
     source_event_id = str(contact_id)
     committee = r.get("committeeid") or r.get("personcommitteeid")
-    campaign = _campaign(ctx, committee)
+    campaign = _campaign(ctx, committee, opts.committee_campaigns)
     contact_type = codes.contact_types.get(type_id) if type_id is not None else None
     if contact_type is None:
         return [
@@ -137,45 +168,39 @@ def _int(r: dict[str, str], name: str, label: str, *, required: bool = True) -> 
     return int(text)
 
 
-def _when(value: str | None, ctx: AdapterContext) -> str:
-    zone = _zone(ctx)
+def _when(value: str | None, opts: _Options) -> str:
+    tz = opts.tz
     if value is None:
         raise PayloadError("DateCanvassed", "is missing")
     try:
-        return timestamp(value, "DateCanvassed", assume_tz=zone)
+        return timestamp(value, "DateCanvassed", assume_tz=tz)
     except PayloadError:
-        for fmt in US_FORMATS:
-            try:
-                parsed = dt.datetime.strptime(value, fmt)
-            except ValueError:
-                continue
-            return parsed.replace(tzinfo=zone).astimezone(dt.UTC).isoformat()
-        raise
+        parsed = strptime_utc(value, US_FORMATS, tz)
+        if parsed is None:
+            raise
+        return parsed
 
 
-def _zone(ctx: AdapterContext) -> dt.tzinfo:
-    name = ctx.options.get("timezone")
-    if not name:
-        return dt.UTC
-    try:
-        return zoneinfo.ZoneInfo(str(name))
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"source {ctx.source_id}: options.timezone {name!r} is unknown") from None
-
-
-def _campaign(ctx: AdapterContext, committee: str | None) -> str:
+def _campaign(ctx: AdapterContext, committee: str | None, by_committee: dict[str, str]) -> str:
     """``options.committee_campaigns`` maps a VAN committee id to a campaign; else the
     source's campaign_id."""
-    by_committee = ctx.options.get("committee_campaigns") or {}
-    if committee is not None and str(committee) in {str(k) for k in by_committee}:
-        chosen = {str(k): str(v) for k, v in by_committee.items()}[str(committee)]
-        return ctx.campaign(chosen)
+    if committee is not None and str(committee) in by_committee:
+        return ctx.campaign(by_committee[str(committee)])
     return ctx.campaign()
 
 
 def adapter(codes: VanCodes) -> Callable[[dict[str, Any], AdapterContext], list[Item]]:
-    """The row adapter with a committee's code maps, in the runner's shape."""
-    return lambda row, ctx: adapt(row, ctx, codes)
+    """The row adapter with a committee's code maps, in the runner's shape; it works the
+    context's options out once (the runner passes one context for the whole import)."""
+    opts: _Options | None = None
+
+    def adapt_row(row: dict[str, Any], ctx: AdapterContext) -> list[Item]:
+        nonlocal opts
+        if opts is None or opts.ctx is not ctx:
+            opts = _Options(ctx)
+        return adapt(row, ctx, codes, opts)
+
+    return adapt_row
 
 
 def import_van_export(

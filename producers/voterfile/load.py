@@ -18,16 +18,14 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
-
-from fieldstream.errors import BrokerError, InputError
-from fieldstream.kafka import ensure_topics, producer_config
+from fieldstream.errors import InputError
+from fieldstream.kafka import Sender, ensure_topics
 from fieldstream.settings import KafkaSettings
+from producers.progress import Update, progress_bar
 from producers.voterfile.convert import convert
 from producers.voterfile.fill import Predictor, fill, needs_bisg
 from producers.voterfile.mapping import Mapping, load_mapping
@@ -156,63 +154,8 @@ def _bisg(bisg: Predictor | bool) -> Callable[[], Predictor] | None:
     return lambda: predictor
 
 
-class _Sender:
-    def __init__(self, kafka: KafkaSettings) -> None:
-        self.producer = Producer(producer_config(kafka))
-        self.topic = kafka.topics.voters
-        self.codec = codec_for(kafka.schema_registry_url)
-        self.errors: list[str] = []
-        self.failed = 0
-
-    def _delivered(self, err: KafkaError | None, _msg: Message) -> None:
-        if err is not None:
-            self.failed += 1
-            if len(self.errors) < 5:
-                self.errors.append(str(err))
-
-    def send(self, rec: dict[str, Any]) -> None:
-        key = voter_key(rec["state"], rec["voter_id"]).encode()
-        value = self.codec.encode(VOTER, rec)
-        while True:
-            try:
-                self.producer.produce(self.topic, value, key, on_delivery=self._delivered)
-                break
-            except BufferError:
-                self.producer.poll(0.2)
-            except KafkaException as exc:
-                raise BrokerError(f"cannot produce to {self.topic}: {exc}") from exc
-
-    def finish(self, timeout_s: float = 60.0) -> None:
-        left = self.producer.flush(timeout_s)
-        if left:
-            raise BrokerError(f"{left} voters were not acknowledged by Kafka in {timeout_s:.0f}s")
-        if self.failed:
-            raise BrokerError(
-                f"Kafka refused {self.failed} voters on {self.topic}: {'; '.join(self.errors)}"
-            )
-
-
-@contextmanager
-def _progress(enabled: bool) -> Iterator[Callable[[str, int, int], None]]:
-    """update(description, done, total); a rich bar when enabled, else nothing."""
-    if not enabled:
-        yield lambda _d, _n, _t: None
-        return
-    from rich.progress import Progress
-
-    with Progress(transient=True) as bar:
-        tasks: dict[str, Any] = {}
-
-        def update(description: str, done: int, total: int) -> None:
-            if description not in tasks:
-                tasks[description] = bar.add_task(description, total=total)
-            bar.update(tasks[description], completed=done, total=total)
-
-        yield update
-
-
 def _validate(
-    path: Path, m: Mapping, skip_bad: bool, update: Callable[[str, int, int], None]
+    path: Path, m: Mapping, skip_bad: bool, update: Update
 ) -> tuple[int, int, Path | None]:
     good = bad = 0
     listed: list[str] = []
@@ -267,10 +210,11 @@ def load_voters(
     """
     started = time.monotonic()
     m = resolve_mapping(mapping, preset=preset, state=state)
-    with _progress(progress) as update:
+    with progress_bar(progress) as update:
         good, bad, rejects = _validate(path, m, skip_bad, update)
         ensure_topics(kafka)
-        sender = _Sender(kafka)
+        topic, codec = kafka.topics.voters, codec_for(kafka.schema_registry_url)
+        sender = Sender(kafka, noun="voters", refused_noun=f"voters on {topic}")
         summary = LoadSummary(path, kafka.topics.voters, rejected=bad, rejects_file=rejects)
         now = dt.datetime.now(dt.UTC)
         sending = f"sending {path.name}"
@@ -278,14 +222,15 @@ def load_voters(
             for item in batch:
                 if isinstance(item, RowProblem):
                     continue
-                sender.send(item)
+                key = voter_key(item["state"], item["voter_id"]).encode()
+                sender.send(topic, key, codec.encode(VOTER, item))
                 summary.sent += 1
                 if item["race_source"] == "bisg" or item["ethnicity_source"] == "bisg":
                     summary.bisg_filled += 1
             sender.producer.poll(0)
             update(sending, summary.sent, good)
         update("waiting for Kafka", summary.sent, good)
-        sender.finish()
+        sender.flush()
     summary.seconds = time.monotonic() - started
     log.info(
         "voter file loaded: %d sent, %d rejected, %d BISG, %.1fs",

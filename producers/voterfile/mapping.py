@@ -30,7 +30,7 @@ from typing import Any
 import yaml
 
 from fieldstream.errors import ConfigError
-from schemas.codec import VOTER, load_schemas
+from schemas.codec import VOTER, enum_symbols
 
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "voterfile_presets"
 
@@ -52,18 +52,7 @@ SOURCES = ("self_reported", "vendor_model", "bisg", "unknown")
 DEMOGRAPHICS = ("race", "ethnicity")  # the fields that take an ordered list of sources
 
 
-def _enums() -> dict[str, tuple[str, ...]]:
-    schema = load_schemas()[VOTER]
-    out: dict[str, tuple[str, ...]] = {}
-    for f in schema["fields"]:
-        t = f["type"]
-        if isinstance(t, dict) and t.get("type") == "enum":
-            out[f["name"]] = tuple(t["symbols"])
-    out["ethnicity_source"] = SOURCES
-    return out
-
-
-ENUMS = _enums()
+ENUMS: dict[str, tuple[str, ...]] = {**enum_symbols(VOTER), "ethnicity_source": SOURCES}
 FIELDS = ("voter_id", "state", *STRING_FIELDS, *INT_FIELDS, *ENUMS, *FLOAT_FIELDS)
 
 

@@ -16,7 +16,7 @@ from producers.adapters.base import AdapterContext, PayloadError, Unmapped
 from producers.importers import checkpoint as cp
 from producers.importers import csv_mapped, mobilize, van_export
 from producers.importers.deadletter import dead_letter, import_topic
-from producers.importers.runner import count_rows, read_csv
+from producers.importers.runner import read_csv
 from schemas import DEAD_LETTER, AvroCodec
 from schemas.jsonconv import ContactJson
 from streams.logic.validate import RESULTS_BY_CHANNEL
@@ -303,4 +303,12 @@ def test_read_csv_line_numbers(tmp_path: Path) -> None:
     path = tmp_path / "x.csv"
     path.write_text('a,b\n1,"two\nlines"\n3,4\n')
     assert [line for line, _ in read_csv(path)] == [2, 4]
-    assert count_rows(path) == 3
+
+
+def test_read_csv_progress_is_bytes_read(tmp_path: Path) -> None:
+    path = tmp_path / "big.csv"
+    path.write_text("a,b\n" + "1,2\n" * 50_000)
+    rows = read_csv(path)
+    done, totals = zip(*(rows.progress() for _ in rows), strict=True)
+    assert set(totals) == {path.stat().st_size}
+    assert list(done) == sorted(done) and 0 < done[0] < done[-1] == path.stat().st_size
