@@ -129,12 +129,18 @@ def ensure_topics(kafka: KafkaSettings) -> list[str]:
         t.dlq: NewTopic(t.dlq, 1, 1),
         t.voters: NewTopic(t.voters, kafka.partitions, 1, config={"cleanup.policy": "compact"}),
     }
-    admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers})
+    return create_missing_topics(kafka.bootstrap_servers, list(wanted.values()))
+
+
+def create_missing_topics(bootstrap: str, topics: list[NewTopic]) -> list[str]:
+    """Create those of ``topics`` the broker lacks (it may not auto-create them); returns the
+    names created. A topic another process created meanwhile is fine."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
     try:
         existing = set(admin.list_topics(timeout=10).topics)
     except KafkaException as exc:
-        raise BrokerError(f"cannot list topics at {kafka.bootstrap_servers}: {exc}") from exc
-    missing = [nt for name, nt in wanted.items() if name not in existing]
+        raise BrokerError(f"cannot list topics at {bootstrap}: {exc}") from exc
+    missing = [t for t in topics if t.topic not in existing]
     if not missing:
         return []
     created = []

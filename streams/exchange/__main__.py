@@ -14,11 +14,16 @@ from collections.abc import Sequence
 from functools import partial
 from types import FrameType
 
-from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import NewTopic
 
-from fieldstream.errors import BrokerError, FieldstreamError
-from fieldstream.kafka import consumer_config, ensure_topics, producer_config, wait_for_broker
+from fieldstream.errors import FieldstreamError
+from fieldstream.kafka import (
+    consumer_config,
+    create_missing_topics,
+    ensure_topics,
+    producer_config,
+    wait_for_broker,
+)
 from fieldstream.settings import load_settings
 from schemas.registry import codec_for
 from streams.exchange.agent import ExchangeAgent
@@ -29,18 +34,7 @@ log = logging.getLogger("streams.exchange")
 
 def ensure_exchange_topics(bootstrap: str, partitions: int, names: Sequence[str]) -> None:
     """Create the exchange's topics if missing (the broker may not auto-create them)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    try:
-        existing = set(admin.list_topics(timeout=10).topics)
-    except KafkaException as exc:
-        raise BrokerError(f"cannot list topics at {bootstrap}: {exc}") from exc
-    missing = [NewTopic(n, partitions, 1) for n in sorted(set(names)) if n not in existing]
-    for name, fut in admin.create_topics(missing).items() if missing else []:
-        try:
-            fut.result(timeout=15)
-        except KafkaException as exc:
-            if "TOPIC_ALREADY_EXISTS" not in str(exc):
-                raise BrokerError(f"cannot create topic {name}: {exc}") from exc
+    create_missing_topics(bootstrap, [NewTopic(n, partitions, 1) for n in sorted(set(names))])
 
 
 def main() -> int:
