@@ -90,6 +90,10 @@ class SharingSettings(BaseModel):
     min_group_size: int = Field(11, ge=1, description="smaller groups are suppressed")
 
 
+# the partner id under which the exchange files our own contacts, pseudonymised like partners'
+SELF_PARTNER = "self"
+
+
 class ExchangeSettings(BaseModel):
     """The data exchange (issue 6; docs/exchange.md): the agent and what the sink reads back.
 

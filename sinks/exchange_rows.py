@@ -13,12 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fieldstream.errors import InputError
-from fieldstream.settings import ExchangeSettings
+from fieldstream.settings import SELF_PARTNER, ExchangeSettings
 from schemas import EXCHANGE_AUDIT, SHARED_CONTACT, VOTER_PSEUDONYM
 from schemas.codec import AvroCodec
 from sinks.rows import Record, Row, level
-
-SELF = "self"
 
 PARTNER_CONTACT_COLUMNS = [
     "partner", "shared_event_id", "partner_id", "sharing_org", "agreement_id",
@@ -46,7 +44,7 @@ EXCHANGE_COLUMNS = {
 
 def partner_contact_row(rec: Record, partner: str, recipient: str) -> Row:
     """One partner_contacts row; InputError if the record names another recipient."""
-    expected = SELF if partner == SELF else recipient
+    expected = SELF_PARTNER if partner == SELF_PARTNER else recipient
     if rec["partner_id"] != expected:
         raise InputError(
             f"a record for partner {rec['partner_id']!r} arrived on {partner}'s topic, which "
@@ -94,7 +92,7 @@ class ExchangeInputs:
         """From the settings; None when the exchange is not set up (no our_partner_id)."""
         if not ex.our_partner_id:
             return None
-        inbound = {ex.topic(ex.self_topic): SELF, **ex.inbound_topics()}
+        inbound = {ex.topic(ex.self_topic): SELF_PARTNER, **ex.inbound_topics()}
         return cls(
             ex.our_partner_id, inbound, ex.topic(ex.audit_topic), ex.topic(ex.pseudonyms_topic)
         )

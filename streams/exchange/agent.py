@@ -35,7 +35,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from fieldstream.errors import BrokerError, ConfigError, FieldstreamError
-from fieldstream.settings import ExchangeSettings
+from fieldstream.settings import SELF_PARTNER, ExchangeSettings
 from schemas import DEAD_LETTER, ENRICHED_CONTACT, EXCHANGE_AUDIT, SHARED_CONTACT, AvroCodec
 from streams.exchange.agreements import Agreement, Agreements, diff_agreements, load_agreements
 from streams.exchange.audit import audit_record
@@ -46,7 +46,6 @@ from streams.output import OutputWriter
 
 log = logging.getLogger(__name__)
 
-SELF = "self"
 Record = dict[str, Any]
 Outbound = tuple[str, bytes, bytes]  # topic, key, value
 
@@ -75,7 +74,8 @@ def self_agreement(org_id: str) -> Agreement:
     fields = {"timestamps": "minute", "channel": True, "result": True, "geography": "precinct"}
     fields["demographics"] = ["age_band", "sex", "race", "ethnicity"]
     return Agreement.model_validate(
-        {"id": SELF, "partner": SELF, "valid_from": "2000-01-01", "valid_until": "9999-01-01"}
+        {"id": SELF_PARTNER, "partner": SELF_PARTNER}
+        | {"valid_from": "2000-01-01", "valid_until": "9999-01-01"}
         | {"share": [{"org": org_id, "campaigns": ["*"]}], "fields": fields}
     )
 

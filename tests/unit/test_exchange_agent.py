@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from fieldstream.settings import ExchangeSettings, Settings
+from fieldstream.settings import SELF_PARTNER, ExchangeSettings, Settings
 from schemas import (
     DEAD_LETTER,
     ENRICHED_CONTACT,
@@ -22,7 +22,6 @@ from schemas import (
 )
 from streams.exchange import KeyRing, PseudonymKey, parse_agreements, voter_pseudonym
 from streams.exchange.agent import (
-    SELF,
     ExchangeAgent,
     dead_letter,
     encode_plan,
@@ -178,7 +177,7 @@ def test_the_self_copy_lines_up_with_what_partners_get() -> None:
     plan = plan_event(enriched(), AGREEMENTS, KEYS, NOW, EX)
     ours = by_topic(plan)["exchange.org-a.self"][0]
     theirs = by_topic(plan)["exchange.union"][0]
-    assert ours["partner_id"] == SELF and ours["agreement_id"] == SELF
+    assert ours["partner_id"] == SELF_PARTNER and ours["agreement_id"] == SELF_PARTNER
     assert ours["person_pseudonym"] == theirs["person_pseudonym"]
     assert ours["person_pseudonym"] == voter_pseudonym(KEYS.keys[1], "PA", "PA-1")
     assert ours["shared_event_id"] == theirs["shared_event_id"]
