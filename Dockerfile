@@ -10,6 +10,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY core ./core
 COPY fieldstream ./fieldstream
 COPY producers ./producers
 COPY schemas ./schemas

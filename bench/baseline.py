@@ -20,8 +20,8 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench.events import BenchState, good_events
-from fieldstream.kafka import consumer_config, producer_config
-from fieldstream.settings import KafkaSettings
+from core.kafka import consumer_config, producer_config
+from core.settings import KafkaSettings
 from schemas import CONTACT_EVENT, AvroCodec
 from schemas.jsonconv import ContactJson
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from confluent_kafka import Producer
 
-from fieldstream.config import OrgConfig, SourceConfig, write_programs, write_sources
-from fieldstream.kafka import producer_config
-from fieldstream.settings import Settings
+from core.config import OrgConfig, SourceConfig, write_programs, write_sources
+from core.kafka import producer_config
+from core.settings import Settings
 from schemas import VOTER, AvroCodec
 from schemas.ids import voter_key
 

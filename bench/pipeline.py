@@ -29,8 +29,8 @@ from typing import Any
 import httpx
 
 from bench.events import BenchState, good_events
+from core.settings import KafkaSettings, Settings, TopicNames
 from fieldstream.embedded import free_port, start_tansu
-from fieldstream.settings import KafkaSettings, Settings, TopicNames
 from fieldstream.stack import Stack
 
 

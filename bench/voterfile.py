@@ -31,9 +31,9 @@ from typing import Any
 
 from confluent_kafka import Producer
 
+from core.kafka import ensure_topics, producer_config
+from core.settings import KafkaSettings, TopicNames
 from fieldstream.embedded import free_port, start_tansu
-from fieldstream.kafka import ensure_topics, producer_config
-from fieldstream.settings import KafkaSettings, TopicNames
 from producers.voterfile import load_voters
 from schemas import VOTER, AvroCodec
 

@@ -29,10 +29,10 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from fieldstream.config import Programs
+from core.config import Programs
+from core.kafka import producer_config
+from core.settings import KafkaSettings
 from fieldstream.embedded import free_port, start_tansu
-from fieldstream.kafka import producer_config
-from fieldstream.settings import KafkaSettings
 from schemas import CONTACT_EVENT, VOTER, AvroCodec
 from schemas.ids import event_id_for, voter_key
 from streams.logic.enrich import zigzag_long

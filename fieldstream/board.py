@@ -28,6 +28,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from core.settings import DASHBOARDS
 from fieldstream import queries
 from fieldstream.board_panels import (
     MIN_GROUP_SIZE,
@@ -40,7 +41,7 @@ from fieldstream.board_panels import (
     Query,
     _int,
 )
-from fieldstream.grafana_sql import DASHBOARDS, load_dashboards
+from fieldstream.grafana_sql import load_dashboards
 from fieldstream.report.fetch import message
 
 log = logging.getLogger(__name__)

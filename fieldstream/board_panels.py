@@ -1,7 +1,7 @@
 """The board's per-campaign sections, read from the Grafana dashboards' own panels.
 
 Why the dashboards and not SQL of our own: the terminal board must show what Grafana shows
-(issue 5), and one source of SQL cannot drift. Each section names one panel (:data:`SECTIONS`);
+and one source of SQL cannot drift. Each section names one panel (:data:`SECTIONS`);
 its ``rawSql`` is rendered by fieldstream.grafana_sql.render_sql with the panel's dashboard's
 variables set as Grafana sets them on opening the board (fieldstream.report.fetch
 .variable_values, the report's own function) and the dashboard's default time range at the
@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fieldstream.errors import ConfigError
+from core.errors import ConfigError
 from fieldstream.grafana_sql import PanelQuery, VariableValue, panel_queries, render_sql
 from fieldstream.report.fetch import message, time_range, variable_options, variable_values
 

@@ -1,9 +1,12 @@
-"""The ``fieldstream`` command line: thin wiring from settings to the packages' functions."""
+"""The ``fieldstream`` command line: thin wiring from settings to the packages' functions.
+
+Each command imports what it runs inside its own body: importing Faust, chDB, pyarrow and
+matplotlib for every command would make ``fieldstream --help`` take seconds. The same holds
+for the other ``cli_*`` modules."""
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import signal
 import sys
 import time
@@ -13,10 +16,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from core.errors import FieldstreamError
+from core.settings import Settings
+from fieldstream.cli_common import cli_settings
 from fieldstream.cli_exchange import exchange_app
 from fieldstream.cli_import import import_app
-from fieldstream.errors import FieldstreamError
-from fieldstream.settings import Settings, load_settings
 
 app = typer.Typer(
     help="fieldstream: real-time voter contacts (gateway -> Kafka -> stream -> ClickHouse).",
@@ -28,24 +32,9 @@ app.add_typer(import_app, name="import")
 app.add_typer(exchange_app, name="exchange")
 
 
-def _setup_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
-    for noisy in ("httpx", "httpcore"):  # one line per request would drown the board
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-def _settings() -> Settings:
-    settings = load_settings()
-    _setup_logging(settings)
-    return settings
-
-
 def _demo_settings(settings: Settings) -> Settings:
     """Point the settings at the demo's generated programs and sources."""
-    from producers.demo import generate_demo
+    from producers.demo.state import generate_demo
 
     paths = generate_demo(settings.data_dir / "demo", seed=settings.simulator.seed)
     settings.stream.programs_file = paths.programs
@@ -64,7 +53,7 @@ def up(
     data, run the simulator and show the live board. Ctrl-C stops everything."""
     from fieldstream.stack import Stack
 
-    settings = _settings()
+    settings = cli_settings()
     if demo:
         settings = _demo_settings(settings)
     started = time.monotonic()
@@ -92,7 +81,7 @@ def _interrupt(signum: int, _frame: object) -> None:
 
 
 def _load_demo(settings: Settings) -> None:
-    from producers.demo import generate_demo
+    from producers.demo.state import generate_demo
     from producers.voterfile import load_voters
     from sinks.loaders import load_goals, load_universe
     from sinks.remote import connect_store
@@ -143,7 +132,7 @@ def sql(query: Annotated[str, typer.Argument(help="a read-only SQL query")]) -> 
 
     from sinks.remote import connect_store
 
-    columns, rows = connect_store(_settings()).query(query)
+    columns, rows = connect_store(cli_settings()).query(query)
     table = Table(*columns)
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
@@ -156,7 +145,7 @@ def migrate() -> None:
     from sinks.migrate import migrate as run_migrate
     from sinks.store import open_store
 
-    settings = _settings()
+    settings = cli_settings()
     applied = run_migrate(open_store(settings.clickhouse.dsn.get_secret_value()))
     console.print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
 
@@ -184,7 +173,7 @@ def report_cmd(
     def utc(t: dt.datetime | None) -> dt.datetime | None:
         return t if t is None or t.tzinfo else t.replace(tzinfo=dt.UTC)
 
-    settings = _settings()
+    settings = cli_settings()
     store = connect_store(settings)
     try:
         report = write_report(
@@ -224,7 +213,7 @@ def policies(
     from sinks.policies import apply as run
     from sinks.store import open_store
 
-    client = open_store(_settings().clickhouse.dsn.get_secret_value())
+    client = open_store(cli_settings().clickhouse.dsn.get_secret_value())
     statements = policy_statements(org_tables(client, database), org, service_user, database)
     if analyst:
         if len(org) != 1 or not password_sha256:
@@ -256,7 +245,7 @@ def load_voters_cmd(
     table from it and every stream worker its voter store."""
     from producers.voterfile import load_voters
 
-    settings = _settings()
+    settings = cli_settings()
     summary = load_voters(
         file,
         mapping,
@@ -276,7 +265,7 @@ def load_goals_cmd(file: Path) -> None:
     from sinks.loaders import load_goals
     from sinks.remote import connect_store
 
-    n = load_goals(connect_store(_settings()), file)
+    n = load_goals(connect_store(cli_settings()), file)
     console.print(f"loaded {n} goals")
 
 
@@ -303,7 +292,7 @@ def load_universe_cmd(
         raise FieldstreamError("give either a CSV file or --where (with --org and --campaign)")
     if where is not None and (org is None or campaign is None):
         raise FieldstreamError("--where needs --org and --campaign")
-    store = connect_store(_settings())
+    store = connect_store(cli_settings())
     try:
         if file is not None:
             n = load_universe(store, file)
@@ -322,9 +311,9 @@ def simulate(
     demo: Annotated[bool, typer.Option(help="use the demo state's sources and voters")] = True,
 ) -> None:
     """Send realistic door, phone and text events (with a share of bad ones) to the gateway."""
-    from producers.sim_sender import run_simulator
+    from producers.demo.sender import run_simulator
 
-    settings = _settings()
+    settings = cli_settings()
     if demo:
         settings = _demo_settings(settings)
     run_simulator(settings, rate=rate, duration_s=duration)
@@ -342,7 +331,7 @@ def board_cmd(
     from fieldstream.board import run_board
     from sinks.remote import connect_store
 
-    settings = _settings()
+    settings = cli_settings()
     run_board(
         connect_store(settings).query,
         org=org,
@@ -354,9 +343,9 @@ def board_cmd(
 @app.command()
 def topics() -> None:
     """Create the pipeline's Kafka topics if they are missing."""
-    from fieldstream.kafka import ensure_topics
+    from core.kafka import ensure_topics
 
-    created = ensure_topics(_settings().kafka)
+    created = ensure_topics(cli_settings().kafka)
     console.print(f"created: {', '.join(created) or 'nothing (all exist)'}")
 
 
@@ -364,7 +353,7 @@ def topics() -> None:
 def docs(out: Annotated[Path, typer.Option(help="the docs directory")] = Path("docs")) -> None:
     """Generate the data dictionary (from the Avro schemas) and the result-code maps (from
     the adapters' code maps)."""
-    from producers.adapters.docgen import write_result_codes
+    from producers.tools.docgen import write_result_codes
     from schemas.docgen import write_data_dictionary
 
     write_data_dictionary(out / "data-standard.md")

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from fieldstream.cli_import import _settings
+from fieldstream.cli_common import cli_settings
 
 exchange_app = typer.Typer(help=__doc__, no_args_is_help=True)
 console = Console(stderr=True)
@@ -46,8 +46,8 @@ def export(
 ) -> None:
     """Every record shared with PARTNER in a period, with the agreement (id + version) that
     allowed it and our event it came from."""
+    from fieldstream.exchange_audit import export_audit
     from sinks.remote import connect_store
-    from streams.exchange.audit import export_audit
 
     first = parse_when(start, "--from")
     last = parse_when(end, "--to")
@@ -55,7 +55,7 @@ def export(
         last += dt.timedelta(days=1)  # a day given as --to is included whole
     if last <= first:
         raise typer.BadParameter("--to must be after --from")
-    store = connect_store(_settings())
+    store = connect_store(cli_settings())
     try:
         n = export_audit(store, partner, first, last, out)
     finally:
@@ -72,10 +72,10 @@ def aggregates(
 ) -> None:
     """People reached by the coalition by precinct, county, district and demographic group,
     groups under sharing.min_group_size suppressed (with complementary suppression)."""
+    from fieldstream.exchange_audit import coalition_aggregates
     from sinks.remote import connect_store
-    from streams.exchange.audit import coalition_aggregates
 
-    settings = _settings()
+    settings = cli_settings()
     first = parse_when(start, "--from") if start else None
     last = parse_when(end, "--to") if end else None
     store = connect_store(settings)
@@ -99,13 +99,13 @@ def aggregates(
 def pseudonymise() -> None:
     """Our current universes' voters as pseudonyms under every exchange key, for coalition
     coverage (run after each universe load and each key rotation)."""
-    from fieldstream.kafka import producer_config
+    from core.kafka import producer_config
+    from fieldstream.exchange_audit import publish_pseudonyms
     from schemas.registry import codec_for
     from sinks.remote import connect_store
-    from streams.exchange.audit import publish_pseudonyms
     from streams.exchange.pseudonym import load_keys
 
-    settings = _settings()
+    settings = cli_settings()
     ex = settings.exchange
     if not ex.our_partner_id:
         raise typer.BadParameter("set FIELDSTREAM_EXCHANGE__OUR_PARTNER_ID (exchange settings)")

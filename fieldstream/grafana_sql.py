@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fieldstream.errors import ConfigError
+from core.errors import ConfigError
 
 CLICKHOUSE_TYPE = "grafana-clickhouse-datasource"
 PROMETHEUS_TYPE = "prometheus"
@@ -40,9 +40,6 @@ PROMETHEUS_TYPE = "prometheus"
 FORMATS = {"table": 1, "timeseries": 0}
 
 VariableValue = str | Sequence[str]
-
-# the dashboards as checked in; an installed image sets FIELDSTREAM_DASHBOARDS_DIR instead
-DASHBOARDS = Path(__file__).resolve().parents[1] / "grafana" / "dashboards"
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from fieldstream.errors import FieldstreamError
+from core.errors import FieldstreamError
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 MAX_HEIGHT = 16_000  # px: Chromium's screenshots get unreliable beyond ~16k
@@ -63,6 +63,7 @@ def _screenshot(browser: str, html: Path, out: Path, width: int, height: int) ->
 
 def _trim(png: Path, background: tuple[int, int, int] = (244, 245, 247)) -> int:
     """Cut the page's empty bottom (the window was taller than the page); the new height."""
+    # imported here: only --png needs Pillow
     from PIL import Image, ImageChops
 
     with Image.open(png) as img:

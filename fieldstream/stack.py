@@ -21,10 +21,10 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, SecretStr
 
+from core.errors import FieldstreamError
+from core.kafka import ensure_topics
+from core.settings import Settings
 from fieldstream.embedded import die_with_parent, start_tansu
-from fieldstream.errors import FieldstreamError
-from fieldstream.kafka import ensure_topics
-from fieldstream.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fieldstream.errors import InputError
+from core.errors import InputError
 
 SMALL = "small"
 COMPLEMENTARY = "complementary"

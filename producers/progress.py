@@ -16,6 +16,7 @@ def progress_bar(enabled: bool) -> Iterator[Update]:
     if not enabled:
         yield lambda _d, _n, _t: None
         return
+    # imported here: only an interactive run draws a bar
     from rich.progress import Progress
 
     with Progress(transient=True) as bar:

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from fastavro import schemaless_reader, schemaless_writer
 from fastavro.schema import fingerprint, load_schema, to_parsing_canonical_form
 
-from fieldstream.errors import SchemaError
+from core.errors import SchemaError
 
 AVRO_DIR = Path(__file__).with_name("avro")
 NAMESPACE = "org.fieldstream.v1"

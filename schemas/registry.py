@@ -26,7 +26,7 @@ from urllib.parse import quote
 import httpx
 from fastavro import parse_schema
 
-from fieldstream.errors import BrokerError
+from core.errors import BrokerError
 from schemas.codec import AvroCodec
 
 CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"

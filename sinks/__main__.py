@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import sys
 
-from fieldstream.errors import FieldstreamError
-from fieldstream.settings import load_settings
+from core.errors import FieldstreamError
+from core.settings import load_settings
 from sinks.service import serve
 
 

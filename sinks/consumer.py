@@ -1,4 +1,4 @@
-"""The sink's consumer loop: contacts.enriched, contacts.dlq and voters -> ClickHouse.
+"""The sink's consumer loop: every routed topic (sinks/routes.py) -> ClickHouse.
 
 One confluent-kafka consumer, manual commits. Rows are batched per topic-partition on fixed
 offset ranges (:mod:`sinks.batcher`); a batch is inserted with a deduplication token of its
@@ -18,32 +18,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry
 
-import schemas
-from fieldstream.errors import BrokerError, FieldstreamError, StoreError
-from fieldstream.settings import TopicNames
-from schemas.codec import AvroCodec
+from core.errors import BrokerError, FieldstreamError, StoreError
+from core.metrics import Metrics
 from sinks.batcher import Batch, Batcher
-from sinks.exchange_rows import EXCHANGE_COLUMNS, ExchangeInputs
-from sinks.rows import (
-    CONTACT_COLUMNS,
-    DEAD_LETTER_COLUMNS,
-    VOTER_COLUMNS,
-    contact_row,
-    dead_letter_row,
-    sink_dead_letter_row,
-    voter_row,
-)
+from sinks.routes import Routes
+from sinks.rows import DEAD_LETTER_COLUMNS, sink_dead_letter_row
 
 log = logging.getLogger(__name__)
-
-COLUMNS = {
-    "contact_events": CONTACT_COLUMNS,
-    "dead_letters": DEAD_LETTER_COLUMNS,
-    "voters": VOTER_COLUMNS,
-    **EXCHANGE_COLUMNS,  # the data exchange (issue 6): sinks/exchange_rows.py
-}
 
 Writer = Callable[[str, Sequence[str], Sequence[Sequence[Any]], str], None]
 """write(table, columns, rows, dedup_token); raises StoreError on failure."""
@@ -52,121 +35,97 @@ Writer = Callable[[str, Sequence[str], Sequence[Sequence[Any]], str], None]
 LAG_EVERY_S = 1.0  # how often the lag gauge is refreshed
 
 
-class SinkMetrics:
+class SinkMetrics(Metrics):
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry if registry is not None else CollectorRegistry()
-        r = self.registry
-        self.rows = Counter(
-            "fieldstream_sink_rows_inserted", "Rows inserted, by table", ["table"], registry=r
+        super().__init__(registry)
+        self.rows = self.counter(
+            "fieldstream_sink_rows_inserted",
+            "Rows inserted, by table",
+            ["table"],
         )
-        self.insert_seconds = Histogram(
+        self.insert_seconds = self.histogram(
             "fieldstream_sink_insert_seconds",
             "Time to insert one batch (all its tables)",
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-            registry=r,
         )
-        self.freshness = Histogram(
+        self.freshness = self.histogram(
             "fieldstream_sink_freshness_seconds",
             "From gateway receipt (received_at) to insert into ClickHouse",
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
-            registry=r,
         )
-        self.last_insert = Gauge(
+        self.last_insert = self.gauge(
             "fieldstream_sink_last_insert_timestamp_seconds",
             "Unix time of the last successful insert",
-            registry=r,
         )
-        self.insert_failures = Counter(
-            "fieldstream_sink_insert_failures", "Failed insert attempts (retried)", registry=r
+        self.insert_failures = self.counter(
+            "fieldstream_sink_insert_failures",
+            "Failed insert attempts (retried)",
         )
-        self.undecodable = Counter(
+        self.undecodable = self.counter(
             "fieldstream_sink_undecodable",
             "Messages the sink could not decode (written to dead_letters)",
             ["topic"],
-            registry=r,
         )
-        self.tombstones = Counter(
-            "fieldstream_sink_voter_tombstones_ignored", "Voter tombstones ignored", registry=r
+        self.without_row = self.counter(
+            "fieldstream_sink_messages_without_row",
+            "Messages with nothing to store (voter tombstones), by topic",
+            ["topic"],
         )
-        self.lag = Gauge(
+        self.lag = self.gauge(
             "fieldstream_sink_consumer_lag",
             "Messages on the broker the sink has not read yet (high watermark - position)",
             ["topic", "partition"],
-            registry=r,
         )
 
 
 class SinkConsumer:
-    """Consumes the three topics and writes batches through ``writer``."""
+    """Consumes every routed topic and writes batches through ``writer``."""
 
     def __init__(
         self,
         consumer_conf: dict[str, Any],
-        topics: TopicNames,
+        routes: Routes,
         writer: Writer,
         *,
         batch_rows: int,
         flush_interval_s: float,
-        codec: AvroCodec | None = None,
         metrics: SinkMetrics | None = None,
         retry_max_s: float = 10.0,
-        exchange: ExchangeInputs | None = None,
     ) -> None:
         self.conf = consumer_conf
-        self.topics = topics
+        self.routes = routes
+        self.columns = {**routes.columns, "dead_letters": DEAD_LETTER_COLUMNS}
         self.writer = writer
-        self.codec = codec or AvroCodec()
         self.metrics = metrics or SinkMetrics()
         self.batcher = Batcher(batch_rows, flush_interval_s)
         self.retry_max_s = retry_max_s
-        self.exchange = exchange  # partners' topics, our self copy, audit, pseudonyms
-        self._exchange_topics = frozenset(exchange.topics() if exchange is not None else ())
         self.stop_event = threading.Event()
         self.started = threading.Event()
         self.assigned = threading.Event()
         self._consumer: Consumer | None = None
-        self._tombstones = 0
 
     # --- message -> row -------------------------------------------------------------
     def handle(self, msg: Message) -> Batch:
-        """Decode one message and add its row to its partition's batch."""
+        """Decode one message through its topic's route and add its row to its batch."""
         topic, partition, offset = str(msg.topic()), int(msg.partition() or 0), msg.offset()
         value = msg.value()
         off = int(offset) if offset is not None else 0
-        t = self.topics
+        route = self.routes.by_topic.get(topic)
+        if route is None:
+            log.warning("message from unexpected topic %s ignored", topic)
+            return self.batcher.add(topic, partition, off)
         try:
-            if topic == t.enriched:
-                _, rec = self.codec.decode(value or b"", expect=schemas.ENRICHED_CONTACT)
-                row = contact_row(rec)
-                received = rec["contact"]["received_at"]
-                return self.batcher.add(topic, partition, off, "contact_events", row, received)
-            if topic == t.dlq:
-                _, rec = self.codec.decode(value or b"", expect=schemas.DEAD_LETTER)
-                return self.batcher.add(
-                    topic,
-                    partition,
-                    off,
-                    "dead_letters",
-                    dead_letter_row(rec, (topic, partition, off)),
-                )
-            if topic == t.voters:
-                if value is None:
-                    self._tombstones += 1
-                    self.metrics.tombstones.inc()
-                    return self.batcher.add(topic, partition, off)
-                _, rec = self.codec.decode(value, expect=schemas.VOTER)
-                return self.batcher.add(topic, partition, off, "voters", voter_row(rec))
-            if self.exchange is not None and topic in self._exchange_topics:  # exchange
-                table, row = self.exchange.row(topic, value or b"", self.codec)
-                return self.batcher.add(topic, partition, off, table, row)
+            routed = route(value, (topic, partition, off))
         except (FieldstreamError, KeyError, TypeError, ValueError, AttributeError) as exc:
             self.metrics.undecodable.labels(topic).inc()
             code = "sink_undecodable" if isinstance(exc, FieldstreamError) else "sink_bad_record"
             reason = f"the sink could not read this message: {type(exc).__name__}: {exc}"[:500]
             row = sink_dead_letter_row(topic, partition, off, value, code, reason)
             return self.batcher.add(topic, partition, off, "dead_letters", row)
-        log.warning("message from unexpected topic %s ignored", topic)
-        return self.batcher.add(topic, partition, off)
+        if routed is None:
+            self.metrics.without_row.labels(topic).inc()
+            return self.batcher.add(topic, partition, off)
+        return self.batcher.add(topic, partition, off, routed.table, routed.row, routed.received_at)
 
     # --- batch -> store -------------------------------------------------------------
     def write_batch(self, batch: Batch) -> None:
@@ -176,7 +135,7 @@ class SinkConsumer:
             t0 = time.perf_counter()
             try:
                 for table, rows in sorted(batch.rows.items()):
-                    self.writer(table, COLUMNS[table], rows, batch.token)
+                    self.writer(table, self.columns[table], rows, batch.token)
                 break
             except StoreError as exc:
                 attempt += 1
@@ -263,10 +222,8 @@ class SinkConsumer:
         """Consume until :meth:`stop`; then flush and commit what is buffered, and close."""
         try:
             consumer = Consumer(self.conf)
-            t = self.topics
-            extra = self.exchange.topics() if self.exchange is not None else []  # exchange
             consumer.subscribe(
-                [t.enriched, t.dlq, t.voters, *extra],
+                self.routes.topics(),
                 on_assign=self._on_assign,
                 on_revoke=self._on_revoke,
             )
@@ -294,8 +251,6 @@ class SinkConsumer:
                     next_lag = time.monotonic() + LAG_EVERY_S
             self.flush_all()
         finally:
-            if self._tombstones:
-                log.info("ignored %d voter tombstones", self._tombstones)
             try:
                 consumer.close()
             except (KafkaException, RuntimeError) as exc:

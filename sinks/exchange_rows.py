@@ -1,7 +1,7 @@
 """The exchange's topics -> ClickHouse rows (partner_contacts, exchange_audit, voter_pseudonyms).
 
-Plain functions and one small router, no I/O; the sink consumer calls :meth:`ExchangeInputs.row`
-for messages of the topics it names (see sinks/ddl/012_exchange.sql for the tables).
+Plain functions, no I/O; :meth:`ExchangeInputs.register` adds the exchange's topics to the
+sink's routing table (sinks/routes.py; sinks/ddl/012_exchange.sql has the tables).
 
 Why the sink checks the recipient: a SharedContact on one of our inbound topics that names
 another partner as its recipient was not meant for us (a misrouted topic on a shared broker);
@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from fieldstream.errors import InputError
-from fieldstream.settings import SELF_PARTNER, ExchangeSettings
+from core.errors import InputError
+from core.settings import SELF_PARTNER, ExchangeSettings
 from schemas import EXCHANGE_AUDIT, SHARED_CONTACT, VOTER_PSEUDONYM
 from schemas.codec import AvroCodec
+from sinks.routes import Routed, Routes, Where
 from sinks.rows import Record, Row, level
 
 PARTNER_CONTACT_COLUMNS = [
@@ -34,12 +35,6 @@ EXCHANGE_AUDIT_COLUMNS = [
 ]  # fmt: skip
 
 VOTER_PSEUDONYM_COLUMNS = ["state", "voter_id", "key_id", "person_pseudonym"]
-
-EXCHANGE_COLUMNS = {
-    "partner_contacts": PARTNER_CONTACT_COLUMNS,
-    "exchange_audit": EXCHANGE_AUDIT_COLUMNS,
-    "voter_pseudonyms": VOTER_PSEUDONYM_COLUMNS,
-}
 
 
 def partner_contact_row(rec: Record, partner: str, recipient: str) -> Row:
@@ -97,18 +92,25 @@ class ExchangeInputs:
             ex.our_partner_id, inbound, ex.topic(ex.audit_topic), ex.topic(ex.pseudonyms_topic)
         )
 
-    def topics(self) -> list[str]:
-        return [*self.inbound, *(t for t in (self.audit, self.pseudonyms) if t)]
+    def register(self, routes: Routes, codec: AvroCodec) -> None:
+        """Add the exchange's topics to the sink's routing table."""
 
-    def row(self, topic: str, value: bytes, codec: AvroCodec) -> tuple[str, Row]:
-        """(table, row) of one message of an exchange topic; SchemaError/InputError if bad."""
-        if topic in self.inbound:
-            _, rec = codec.decode(value, expect=SHARED_CONTACT)
-            return "partner_contacts", partner_contact_row(rec, self.inbound[topic], self.recipient)
-        if topic == self.audit:
-            _, rec = codec.decode(value, expect=EXCHANGE_AUDIT)
-            return "exchange_audit", audit_row(rec)
-        if topic == self.pseudonyms:
-            _, rec = codec.decode(value, expect=VOTER_PSEUDONYM)
-            return "voter_pseudonyms", pseudonym_row(rec)
-        raise InputError(f"{topic} is not an exchange topic")
+        def inbound(value: bytes | None, where: Where) -> Routed:
+            _, rec = codec.decode(value or b"", expect=SHARED_CONTACT)
+            row = partner_contact_row(rec, self.inbound[where[0]], self.recipient)
+            return Routed("partner_contacts", row)
+
+        def audit(value: bytes | None, where: Where) -> Routed:
+            _, rec = codec.decode(value or b"", expect=EXCHANGE_AUDIT)
+            return Routed("exchange_audit", audit_row(rec))
+
+        def pseudonyms(value: bytes | None, where: Where) -> Routed:
+            _, rec = codec.decode(value or b"", expect=VOTER_PSEUDONYM)
+            return Routed("voter_pseudonyms", pseudonym_row(rec))
+
+        for topic in self.inbound:
+            routes.add(topic, inbound, {"partner_contacts": PARTNER_CONTACT_COLUMNS})
+        if self.audit:
+            routes.add(self.audit, audit, {"exchange_audit": EXCHANGE_AUDIT_COLUMNS})
+        if self.pseudonyms:
+            routes.add(self.pseudonyms, pseudonyms, {"voter_pseudonyms": VOTER_PSEUDONYM_COLUMNS})

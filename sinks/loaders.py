@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from fieldstream.errors import InputError, StoreError
+from core.errors import InputError, StoreError
 from sinks.remote import DirectAccess, StoreAccess
 from sinks.rows import VOTER_COLUMNS
 from sinks.sql import datetime64, string_literal

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from fieldstream.errors import StoreError
+from core.errors import StoreError
 
 log = logging.getLogger(__name__)
 

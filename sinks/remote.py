@@ -16,8 +16,8 @@ from typing import Any, Protocol
 import httpx
 import orjson
 
-from fieldstream.errors import StoreError
-from fieldstream.settings import Settings
+from core.errors import StoreError
+from core.settings import Settings
 from sinks.migrate import migrate
 from sinks.store import LockedStore, open_store
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from schemas.derived import UNKNOWN, age_band, age_of
+
 Record = dict[str, Any]
 Row = list[Any]
 
-UNKNOWN = "unknown"
 
 CONTACT_COLUMNS = [
     "event_id", "source_system", "source_event_id", "org_id", "campaign_id", "program_id",
@@ -48,33 +49,6 @@ _GEOGRAPHY = (
     "state_house_district",
 )
 _DEMOGRAPHICS = ("sex", "race", "race_source", "ethnicity", "ethnicity_source")
-
-
-def age_of(voter: Record | None, year: int | None = None) -> int | None:
-    """Age from voter.age, else (year or this year) - birth_year; None when unknown."""
-    if voter is None:
-        return None
-    age = voter.get("age")
-    if age is None:
-        birth_year = voter.get("birth_year")
-        if birth_year is None:
-            return None
-        age = (year or dt.datetime.now(dt.UTC).year) - int(birth_year)
-    age = int(age)
-    return age if 0 <= age <= 255 else None
-
-
-def age_band(age: int | None) -> str:
-    """18-29, 30-44, 45-64, 65+ or unknown (under 18 or not known)."""
-    if age is None or age < 18:
-        return UNKNOWN
-    if age < 30:
-        return "18-29"
-    if age < 45:
-        return "30-44"
-    if age < 65:
-        return "45-64"
-    return "65+"
 
 
 def support_level_of(responses: list[Record]) -> int | None:

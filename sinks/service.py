@@ -23,20 +23,20 @@ from typing import Any
 
 import orjson
 import uvicorn
-from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from fieldstream.errors import FieldstreamError, StoreError
-from fieldstream.kafka import consumer_config
-from fieldstream.settings import Settings
+from core.errors import FieldstreamError, StoreError
+from core.kafka import consumer_config
+from core.settings import Settings
 from schemas.registry import codec_for
 from sinks.consumer import SinkConsumer, SinkMetrics
 from sinks.exchange_rows import ExchangeInputs
 from sinks.migrate import migrate
+from sinks.routes import Routes, pipeline_routes
 from sinks.store import LockedStore, open_store
 
 log = logging.getLogger(__name__)
@@ -133,13 +133,11 @@ class SinkService:
         )
         self.consumer = SinkConsumer(
             conf,
-            s.kafka.topics,
+            sink_routes(s),
             self.store.write,
             batch_rows=s.sink.batch_rows,
             flush_interval_s=s.sink.flush_interval_s,
             metrics=self.metrics,
-            codec=codec_for(s.kafka.schema_registry_url),
-            exchange=ExchangeInputs.from_settings(s.exchange),  # partners' topics (issue 6)
         )
         self.thread = threading.Thread(target=self._run_consumer, name="sink-consumer")
         self.thread.start()
@@ -176,7 +174,7 @@ class SinkService:
         return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
 
     async def metrics_page(self, request: Request) -> Response:
-        return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(self.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     async def query(self, request: Request) -> Response:
         if self.store is None:
@@ -211,6 +209,16 @@ class SinkService:
         except FieldstreamError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse({"inserted": len(rows)})
+
+
+def sink_routes(settings: Settings) -> Routes:
+    """Every topic this sink stores: the pipeline's, and the exchange's when it is set up."""
+    codec = codec_for(settings.kafka.schema_registry_url)
+    routes = pipeline_routes(settings.kafka.topics, codec)
+    exchange = ExchangeInputs.from_settings(settings.exchange)
+    if exchange is not None:
+        exchange.register(routes, codec)
+    return routes
 
 
 def _note_signal(sig: int, frame: FrameType | None) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import clickhouse_connect
 
-from fieldstream.errors import StoreError
+from core.errors import StoreError
 
 
 def open_store(dsn: str) -> Any:

@@ -10,9 +10,9 @@ import faust
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
-from fieldstream.errors import BrokerError, ConfigError, FieldstreamError
-from fieldstream.kafka import ensure_topics, wait_for_broker
-from fieldstream.settings import Settings, load_settings
+from core.errors import BrokerError, ConfigError, FieldstreamError
+from core.kafka import ensure_topics, wait_for_broker
+from core.settings import Settings, load_settings
 from streams.agents.contacts import register
 from streams.app import create_app
 
@@ -50,7 +50,7 @@ def main() -> int:
         ensure_topics(settings.kafka)
         app = create_app(settings)
         stage = register(app, settings)
-        check_partitions(settings, stage.changelog_topic)
+        check_partitions(settings, stage.seen.changelog_topic)
     except FieldstreamError as exc:
         logging.basicConfig(level=logging.INFO)
         log.error("stream worker cannot start: %s", exc)

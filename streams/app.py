@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import faust
 
-from fieldstream.settings import Settings
+from core.settings import Settings
 from streams import transport
 
 

@@ -7,65 +7,62 @@ from __future__ import annotations
 
 from collections import Counter as Tally
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client import CollectorRegistry
 
+from core.metrics import CONTENT_TYPE_LATEST, Metrics
 from streams.logic.process import DLQ, DUPLICATE, ENRICHED, BatchResult
 
 __all__ = ["CONTENT_TYPE_LATEST", "StreamMetrics"]
 
 
-class StreamMetrics:
+class StreamMetrics(Metrics):
     """The stage's metrics in their own registry (so tests can build several)."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry if registry is not None else CollectorRegistry()
-        r = self.registry
-        self.events_in = Counter(
-            "fieldstream_stream_events_in", "Raw contact events read", registry=r
+        super().__init__(registry)
+        self.events_in = self.counter(
+            "fieldstream_stream_events_in",
+            "Raw contact events read",
         )
-        self.enriched = Counter(
-            "fieldstream_stream_enriched", "Events written to contacts.enriched", registry=r
+        self.enriched = self.counter(
+            "fieldstream_stream_enriched",
+            "Events written to contacts.enriched",
         )
-        self.dlq = Counter(
+        self.dlq = self.counter(
             "fieldstream_stream_dlq",
             "Events written to the dead-letter topic, by reason code",
             ["reason_code"],
-            registry=r,
         )
-        self.duplicates = Counter(
+        self.duplicates = self.counter(
             "fieldstream_stream_duplicates_dropped",
             "Events dropped because their event id was accepted before",
-            registry=r,
         )
-        self.unmatched = Counter(
+        self.unmatched = self.counter(
             "fieldstream_stream_unmatched_voters",
             "Enriched events whose person is not on the voter file, by source system",
             ["source_system"],
-            registry=r,
         )
-        self.batch_seconds = Histogram(
+        self.batch_seconds = self.histogram(
             "fieldstream_stream_batch_seconds",
             "Time to process, produce, mark and ack one batch",
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-            registry=r,
         )
-        self.delivery_retries = Counter(
+        self.delivery_retries = self.counter(
             "fieldstream_stream_delivery_retries",
             "Output messages produced again after a failed delivery",
-            registry=r,
         )
-        self.dedupe_keys = Gauge(
-            "fieldstream_stream_dedupe_keys", "Event ids held in the dedupe table", registry=r
+        self.dedupe_keys = self.gauge(
+            "fieldstream_stream_dedupe_keys",
+            "Event ids held in the dedupe table",
         )
-        self.voters = Gauge(
-            "fieldstream_stream_voters", "Voters held in the voter directory", registry=r
+        self.voters = self.gauge(
+            "fieldstream_stream_voters",
+            "Voters held in the voter directory",
         )
-        self.lag = Gauge(
+        self.lag = self.gauge(
             "fieldstream_stream_consumer_lag",
             "Raw events on the broker not yet processed (high watermark - next to process)",
             ["topic", "partition"],
-            registry=r,
         )
 
     def observe_batch(self, result: BatchResult, seconds: float) -> None:
@@ -87,6 +84,3 @@ class StreamMetrics:
         for source, n in unmatched.items():
             self.unmatched.labels(source_system=source).inc(n)
         self.batch_seconds.observe(seconds)
-
-    def exposition(self) -> bytes:
-        return generate_latest(self.registry)

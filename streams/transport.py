@@ -28,7 +28,7 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, ConsumerT
 
-from fieldstream.errors import ConfigError
+from core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -28,8 +28,8 @@ from typing import Protocol, cast
 
 from rocksdict import ColumnFamily, Options, Rdict, WriteBatch
 
-from fieldstream.errors import ConfigError
-from fieldstream.settings import StreamSettings
+from core.errors import ConfigError
+from core.settings import StreamSettings
 
 META = "meta"
 _COUNT = b"count"

@@ -44,7 +44,7 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient
 
-from fieldstream.errors import BrokerError, SchemaError
+from core.errors import BrokerError, SchemaError
 from schemas import VOTER, AvroCodec
 from schemas.codec import SINGLE_OBJECT_MAGIC, schema_fingerprint
 from streams.logic.enrich import read_exact

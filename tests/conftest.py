@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import KafkaSettings, TopicNames
 from fieldstream.embedded import free_port, start_tansu
-from fieldstream.settings import KafkaSettings, TopicNames
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""``fieldstream report``: the Grafana boards as one self-contained HTML page (issue 5).
+"""``fieldstream report``: the Grafana boards as one self-contained HTML page.
 
 :func:`fetch.build_report` runs the dashboards' own queries (grafana/dashboards/*.json) for an
 org, campaign and range and suppresses small groups; :func:`page.render_html` writes the page;
@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from fieldstream.grafana_sql import DASHBOARDS, load_dashboards
+from core.settings import DASHBOARDS
+from fieldstream.grafana_sql import load_dashboards
 from fieldstream.report.fetch import Query, build_report
 from fieldstream.report.model import PanelData, Report, Section
 from fieldstream.report.page import render_html

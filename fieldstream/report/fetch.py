@@ -1,7 +1,7 @@
 """Run the Grafana dashboards' queries for one org, campaign and time range.
 
 Why from the dashboards' JSON and not from copies of their SQL: the report must show what
-Grafana shows (issue 5), and one source of SQL cannot drift. Each ClickHouse panel's
+Grafana shows, and one source of SQL cannot drift. Each ClickHouse panel's
 ``rawSql`` goes through fieldstream.grafana_sql.render_sql with the report's variables and
 range, then through ``query(sql) -> (columns, rows)`` (sinks.remote's store access, as the
 terminal board uses). Prometheus panels are live-only: the report names them and moves on.
@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from fieldstream.errors import ConfigError
+from core.errors import ConfigError
 from fieldstream.grafana_sql import (
     CLICKHOUSE_TYPE,
     PanelQuery,

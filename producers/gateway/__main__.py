@@ -6,9 +6,9 @@ import logging
 
 import uvicorn
 
-from fieldstream.config import load_sources
-from fieldstream.settings import Settings, load_settings
+from core.settings import Settings, load_settings
 from producers.gateway.app import create_app
+from producers.tools.registry import read_sources
 from schemas.registry import codec_for
 
 
@@ -17,7 +17,7 @@ def run(settings: Settings) -> None:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     app = create_app(
-        sources=load_sources(settings.gateway.sources_file),
+        sources=read_sources(settings.gateway.sources_file),
         kafka=settings.kafka,
         gateway=settings.gateway,
         codec=codec_for(settings.kafka.schema_registry_url),

@@ -7,8 +7,8 @@ Routes:
   ``Authorization: Bearer <secret>``, and a Standard Webhooks signature when one is sent.
 - ``POST /v1/hooks/{source_id}``: a tool's own webhook (Spoke, CallHub, Hustle, or canonical
   JSON signed with Standard Webhooks), through that source's adapter (see hooks.py).
-- ``POST /v4/people/{person}/canvassResponses``: VAN's own endpoint, for tools whose VAN base
-  URL can point here (see van_route.py).
+- a tool's own API shape, where a tool has one (producers/tools/<tool>/): VAN's
+  ``POST /v4/people/{person}/canvassResponses``, for tools whose VAN base URL can point here.
 
 Checks on /v1/events, in order: credential (401), body size (413), content type (415), JSON
 (400), batch size (413), org of every event against the credential's (403), the data standard
@@ -23,16 +23,17 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from fieldstream.config import SourceConfig
-from fieldstream.kafka import producer_config
-from fieldstream.settings import GatewaySettings, KafkaSettings
-from producers.gateway import hooks, van_route
+from core.config import SourceConfig
+from core.kafka import producer_config
+from core.producer import AsyncSender
+from core.settings import GatewaySettings, KafkaSettings
+from producers.gateway import hooks
 from producers.gateway.auth import SOURCE_HEADER, authenticate
 from producers.gateway.checks import (
     check_orgs,
@@ -45,7 +46,7 @@ from producers.gateway.checks import (
 from producers.gateway.intake import Intake, Refused
 from producers.gateway.metrics import GatewayMetrics
 from producers.gateway.signing import ReplayGuard
-from producers.kafka_async import AsyncProducer
+from producers.tools import registry
 from schemas import AvroCodec
 
 log = logging.getLogger(__name__)
@@ -56,12 +57,12 @@ def create_app(
     sources: dict[str, SourceConfig],
     kafka: KafkaSettings,
     gateway: GatewaySettings,
-    producer: AsyncProducer | None = None,
+    producer: AsyncSender | None = None,
     codec: AvroCodec | None = None,
     clock: Callable[[], float] = time.time,
 ) -> Starlette:
     metrics = GatewayMetrics()
-    state: dict[str, AsyncProducer] = {} if producer is None else {"producer": producer}
+    state: dict[str, AsyncSender] = {} if producer is None else {"producer": producer}
     intake = Intake(
         kafka=kafka,
         gateway=gateway,
@@ -75,7 +76,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         own = producer is None
-        state["producer"] = producer or AsyncProducer(producer_config(kafka))
+        state["producer"] = producer or AsyncSender(producer_config(kafka))
         try:
             yield
         finally:
@@ -116,16 +117,13 @@ def create_app(
                 "send X-Fieldstream-Source with your source id "
                 "and Authorization: Bearer <secret> of that source",
             )
-        if source.tool != "canonical":
+        if source.tool != registry.CANONICAL:
+            own = registry.tool(source.tool).route
             raise Refused(
                 403,
                 "wrong_route",
                 f"source {source.id!r} sends {source.tool} payloads: post them to "
-                + (
-                    "/v4/people/{person}/canvassResponses"
-                    if source.tool == "van"
-                    else f"/v1/hooks/{source.id}"
-                ),
+                + (own(sources, intake, gateway).path if own else f"/v1/hooks/{source.id}"),
             )
         body = await read_body(request, gateway.max_body_bytes)
         require_json(request)
@@ -148,21 +146,22 @@ def create_app(
         return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
 
     async def metrics_page(_request: Request) -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     hook = hooks.HookRoute(sources, intake, guard, gateway)
-    van = van_route.VanRoute(sources, intake, gateway)
+    tool_routes = [
+        Route(r.path, counted(r.handle, r.respond), methods=["POST"])
+        for t in registry.tools().values()
+        if t.route is not None
+        for r in [t.route(sources, intake, gateway)]
+    ]
     return Starlette(
         routes=[
             Route("/v1/events", counted(post_events, refusal_response), methods=["POST"]),
             Route(
                 "/v1/hooks/{source_id}", counted(hook.handle, refusal_response), methods=["POST"]
             ),
-            Route(
-                "/v4/people/{person}/canvassResponses",
-                counted(van.handle, van_route.van_error),
-                methods=["POST"],
-            ),
+            *tool_routes,
             Route("/healthz", healthz),
             Route("/metrics", metrics_page),
         ],

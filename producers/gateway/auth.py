@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 
-from fieldstream.config import SourceConfig
+from core.config import SourceConfig
 
 SOURCE_HEADER = "x-fieldstream-source"
 

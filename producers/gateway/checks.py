@@ -8,10 +8,10 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from fieldstream.config import SourceConfig
-from producers.adapters.base import SignatureError
+from core.config import SourceConfig
 from producers.gateway.intake import Refused
 from producers.gateway.signing import ReplayError, ReplayGuard, verify_standard
+from producers.tools.base import SignatureError
 
 
 def refusal_response(refused: Refused) -> JSONResponse:

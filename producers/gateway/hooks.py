@@ -22,10 +22,8 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from fieldstream.config import SourceConfig
-from fieldstream.settings import GatewaySettings
-from producers.adapters import registry
-from producers.adapters.base import PayloadError, SignatureError
+from core.config import SourceConfig
+from core.settings import GatewaySettings
 from producers.gateway.auth import secret_matches
 from producers.gateway.checks import (
     check_count,
@@ -37,6 +35,8 @@ from producers.gateway.checks import (
 )
 from producers.gateway.intake import Intake, Refused
 from producers.gateway.signing import ReplayGuard
+from producers.tools import registry
+from producers.tools.base import PayloadError, SignatureError
 
 UNAUTHENTICATED = (
     "unknown source or wrong credential: sign the request with one of the source's "
@@ -52,17 +52,19 @@ def token_matches(source: SourceConfig, request: Request) -> bool:
 
 def scrubbed(tool: str, payload: Any, body: bytes) -> bytes:
     """The bytes a dead letter keeps: the body, minus keys the tool should never have sent."""
-    drop = registry.SCRUB.get(tool)
+    drop = registry.tool(tool).scrub
     if not drop or not isinstance(payload, dict) or not set(drop) & payload.keys():
         return body
     return orjson.dumps({k: v for k, v in payload.items() if k not in drop})
 
 
 def confirmation_headers(source: SourceConfig) -> dict[str, str]:
-    """Hustle checks a receiver owns its URL by the account id echoed in a response header."""
+    """Tools that check a receiver owns its URL (Hustle) by the account id echoed in a
+    response header."""
+    header = registry.tool(source.tool).confirm_header
     account = source.options.get("account_id")
-    if source.tool == "hustle" and account:
-        return {"hustle-webhook-confirmation": str(account)}
+    if header and account:
+        return {header: str(account)}
     return {}
 
 
@@ -78,7 +80,7 @@ class HookRoute:
         self.contexts = {
             s.id: registry.context_for(s)
             for s in sources.values()
-            if s.tool in registry.ADAPTERS or s.tool == "canonical"
+            if registry.tool(s.tool).hook is not None or s.tool == registry.CANONICAL
         }
 
     async def handle(self, request: Request) -> Response:
@@ -88,7 +90,7 @@ class HookRoute:
             raise Refused(401, "unauthenticated", UNAUTHENTICATED)
         webhook_id = self._authenticate(source, request, body)
         try:
-            if source.tool == "canonical":
+            if source.tool == registry.CANONICAL:
                 items: list[Any] = parse_events(body, self.gateway.max_batch_events)
                 check_orgs(items, source)
             else:
@@ -110,11 +112,11 @@ class HookRoute:
         )
 
     def _authenticate(self, source: SourceConfig, request: Request, body: bytes) -> str | None:
-        if source.tool == "canonical":
+        if source.tool == registry.CANONICAL:
             if not source.signing_secrets:
                 raise Refused(401, "unauthenticated", "this source has no signing_secrets")
             return check_signature(request, body, source, self.guard)
-        verify = registry.VERIFIERS.get(source.tool)
+        verify = registry.tool(source.tool).verify
         if verify is not None and source.signing_secrets:
             secrets = [s.get_secret_value() for s in source.signing_secrets]
             try:
@@ -129,7 +131,9 @@ class HookRoute:
     def _adapt(self, source: SourceConfig, payload: Any) -> list[Any]:
         ctx = dataclasses.replace(self.contexts[source.id], received_at=self.intake.received_at())
         try:
-            items = registry.ADAPTERS[source.tool](payload, ctx)
+            hook = registry.tool(source.tool).hook
+            assert hook is not None  # sources without one have no context
+            items = hook(payload, ctx)
         except PayloadError as exc:
             raise Refused(
                 422,

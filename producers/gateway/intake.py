@@ -1,10 +1,10 @@
 """What every gateway route does once it has a source and its payload's items.
 
-Events are checked against the data standard (all-or-nothing per request: one bad event
-refuses the request and nothing is produced) and produced to contacts.raw; items an adapter
-could not map (an unknown code) go to contacts.dlq with the reason, stage "gateway", and the
-request's bytes, so a data manager can add the code and replay them. The answer is given only
-after Kafka acked both.
+The items go through the one intake hallway (producers/intake.py); a request is
+all-or-nothing: one event that does not fit the standard refuses the request (422, every
+problem named) and nothing is produced. Otherwise its events go to contacts.raw and the items
+the source's map could not place go to contacts.dlq, and the answer is given only after Kafka
+acked both.
 """
 
 from __future__ import annotations
@@ -16,15 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fieldstream.config import SourceConfig
-from fieldstream.errors import BrokerError
-from fieldstream.settings import GatewaySettings, KafkaSettings
-from producers.adapters.base import Item, Unmapped
+from core.config import SourceConfig
+from core.errors import BrokerError
+from core.producer import AsyncSender
+from core.settings import GatewaySettings, KafkaSettings
 from producers.gateway.metrics import GatewayMetrics
-from producers.importers.deadletter import dead_letter
-from producers.kafka_async import AsyncProducer
-from schemas import CONTACT_EVENT, DEAD_LETTER, AvroCodec
-from schemas.jsonconv import ContactJson, Problem
+from producers.intake import Hallway, Origin, gateway_topic
+from producers.tools.base import Item
+from schemas import AvroCodec
 
 log = logging.getLogger(__name__)
 
@@ -54,93 +53,53 @@ class Intake:
         gateway: GatewaySettings,
         codec: AvroCodec,
         metrics: GatewayMetrics,
-        producer: Callable[[], AsyncProducer],
+        producer: Callable[[], AsyncSender],
         clock: Callable[[], float],
     ) -> None:
-        self.kafka, self.gateway, self.codec, self.metrics = kafka, gateway, codec, metrics
+        self.kafka, self.gateway, self.metrics = kafka, gateway, metrics
         self.producer, self.clock = producer, clock
-        self.converter = ContactJson()
+        self.hallway = Hallway(codec)
 
     def received_at(self) -> str:
         """Now, as the ISO UTC receive time adapters stand in for a tool that sends none."""
         return dt.datetime.fromtimestamp(self.clock(), dt.UTC).isoformat()
-
-    def convert(self, items: list[Item], received_ms: int) -> list[dict[str, Any]]:
-        """Avro-ready records of the items that are events; 422 naming every problem."""
-        records: list[dict[str, Any]] = []
-        problems: list[dict[str, Any]] = []
-        n_events = 0
-        for i, item in enumerate(items):
-            if isinstance(item, Unmapped):
-                continue
-            n_events += 1
-            record, found = self.converter.convert(item, received_ms)
-            problems.extend(_problem(i, p) for p in found)
-            if record is not None:
-                records.append(record)
-        if problems:
-            n_bad = len({p["index"] for p in problems})
-            raise Refused(
-                422,
-                "invalid_events",
-                f"{n_bad} of {n_events} events do not fit the "
-                "data standard; nothing was accepted. Fix the fields named and resend.",
-                problems,
-            )
-        return records
 
     async def store(
         self, source: SourceConfig, source_system: str, items: list[Item], original: bytes
     ) -> Stored:
         """Produce the items' events and dead letters; return once Kafka acked them all."""
         now_ms = int(self.clock() * 1000)
-        records = self.convert(items, now_ms)
-        unmapped = [i for i in items if isinstance(i, Unmapped)]
-        events = [(r["event_id"].encode(), self.codec.encode(CONTACT_EVENT, r)) for r in records]
-        dead = [
-            (
-                source.id.encode(),
-                self.codec.encode(
-                    DEAD_LETTER,
-                    dead_letter(
-                        original,
-                        u,
-                        org_id=source.org_id,
-                        source_system=source_system,
-                        source_topic=f"gateway:{source.id}",
-                        offset=-1,
-                        now_ms=now_ms,
-                    ),
-                ),
+        origin = Origin(source.id, source.org_id, source_system, gateway_topic(source.id))
+        prepared = self.hallway.prepare(items, origin, original, now_ms)
+        if prepared.problems:
+            raise Refused(
+                422,
+                "invalid_events",
+                f"{prepared.bad_events} of {prepared.events} events do not fit the "
+                "data standard; nothing was accepted. Fix the fields named and resend.",
+                [p.as_dict() for p in prepared.problems],
             )
-            for u in unmapped
-        ]
         t0 = time.perf_counter()
         try:
             producer = self.producer()
             timeout = self.gateway.produce_timeout_s
-            if events:
-                await producer.send_many(self.kafka.topics.raw, events, timeout)
-            if dead:
-                await producer.send_many(self.kafka.topics.dlq, dead, timeout)
+            await producer.send_many(self.kafka.topics.raw, prepared.raw, timeout)
+            await producer.send_many(self.kafka.topics.dlq, prepared.dlq, timeout)
         except BrokerError as exc:
             log.warning("produce failed source=%s items=%d: %s", source.id, len(items), exc)
             raise Refused(
                 503, "kafka_unavailable", "events were not stored; retry later with the same events"
             ) from exc
         self.metrics.produce_seconds.observe(time.perf_counter() - t0)
-        self.metrics.accepted.labels(source.id).inc(len(records))
-        for u in unmapped:
+        self.metrics.accepted.labels(source.id).inc(len(prepared.raw))
+        reasons = sorted({u.reason_code for u in prepared.unmapped})
+        for u in prepared.unmapped:
             self.metrics.refused.labels(u.reason_code).inc()
-        if unmapped:
+        if prepared.unmapped:
             log.info(
                 "dead-lettered source=%s items=%d reasons=%s",
                 source.id,
-                len(unmapped),
-                sorted({u.reason_code for u in unmapped}),
+                len(prepared.unmapped),
+                reasons,
             )
-        return Stored([r["event_id"] for r in records], len(unmapped))
-
-
-def _problem(index: int, p: Problem) -> dict[str, Any]:
-    return {"index": index, "field": p.field, "problem": p.problem}
+        return Stored(prepared.event_ids, len(prepared.unmapped))

@@ -2,41 +2,36 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from prometheus_client import CollectorRegistry
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from core.metrics import Metrics
 
 
-@dataclass
-class GatewayMetrics:
-    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
-
-    def __post_init__(self) -> None:
-        r = self.registry
-        self.requests = Counter(
-            "fieldstream_gateway_requests", "Requests by status", ["status"], registry=r
+class GatewayMetrics(Metrics):
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        super().__init__(registry)
+        self.requests = self.counter(
+            "fieldstream_gateway_requests",
+            "Requests by status",
+            ["status"],
         )
-        self.accepted = Counter(
+        self.accepted = self.counter(
             "fieldstream_gateway_events_accepted",
             "Events produced to Kafka",
             ["source"],
-            registry=r,
         )
-        self.refused = Counter(
+        self.refused = self.counter(
             "fieldstream_gateway_events_refused",
             "Events refused, by reason",
             ["reason"],
-            registry=r,
         )
-        self.produce_seconds = Histogram(
+        self.produce_seconds = self.histogram(
             "fieldstream_gateway_produce_seconds",
             "Produce until acked, per request",
-            registry=r,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
-        self.request_seconds = Histogram(
+        self.request_seconds = self.histogram(
             "fieldstream_gateway_request_seconds",
             "Whole request",
-            registry=r,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )

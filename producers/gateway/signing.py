@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from producers.adapters.base import SignatureError
+from producers.tools.base import SignatureError
 
 TOLERANCE_S = 300.0
 

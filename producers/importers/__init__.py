@@ -1,6 +1,6 @@
 """Importers and pollers for field tools that only export (VAN, Mobilize, any CSV).
 
 Each tool has a pure row adapter (row -> canonical events, the contract of
-producers/adapters/base.py); :mod:`producers.importers.runner` reads the input, converts,
+producers/tools/base.py); :mod:`producers.importers.runner` reads the input, converts,
 produces to contacts.raw (unmapped codes to the DLQ) and keeps a resumable checkpoint.
 """

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fieldstream.errors import ConfigError
+from core.errors import ConfigError
 
 SUFFIX = ".fieldstream-checkpoint"
 VERSION = 1

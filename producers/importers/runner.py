@@ -1,13 +1,13 @@
-"""The shared import loop: rows -> adapter -> ContactJson -> Avro on contacts.raw.
+"""The shared import loop: rows -> adapter -> the intake hallway -> Avro on contacts.raw.
 
 Each importer supplies a pure row adapter (``adapt(row, ctx) -> list[Item]``, the contract of
-producers/adapters/base.py); this module does the rest, the same way for every tool:
+producers/tools/base.py); this module does the rest, the same way for every tool:
 
-- every canonical event is converted with :class:`ContactJson` and produced Avro-encoded to
-  ``kafka.topics.raw``, key = event id, with the project's producer config (acks=all,
-  idempotent). Event ids come from (org, source system, source_event_id): re-importing a row
-  gives the same id, and the pipeline's dedupe drops the copy.
-- an :class:`Unmapped` item goes to ``kafka.topics.dlq`` as a DeadLetter (deadletter.py).
+- every canonical event is converted by the intake hallway (producers/intake.py) and produced
+  Avro-encoded to ``kafka.topics.raw``, key = event id, with the project's producer config
+  (acks=all, idempotent). Event ids come from (org, source system, source_event_id):
+  re-importing a row gives the same id, and the pipeline's dedupe drops the copy.
+- an :class:`Unmapped` item goes to ``kafka.topics.dlq`` as a DeadLetter (the hallway's).
 - a bad row (PayloadError, or an event that does not fit the standard) does not stop a big
   export: it is counted with its line number and the import goes on; the summary names them.
 - every ``chunk_rows`` rows the producer is flushed and, once Kafka acked everything, the
@@ -29,15 +29,14 @@ from typing import Any
 
 import orjson
 
-from fieldstream.errors import InputError
-from fieldstream.kafka import Sender, ensure_topics
-from fieldstream.settings import KafkaSettings
-from producers.adapters.base import AdapterContext, Item, Unmapped
+from core.errors import InputError
+from core.kafka import ensure_topics, producer_config
+from core.producer import KafkaWriter
+from core.settings import KafkaSettings
 from producers.importers import checkpoint as cp
-from producers.importers.deadletter import dead_letter, import_topic
+from producers.intake import Hallway, Origin, import_topic
 from producers.progress import progress_bar
-from schemas import CONTACT_EVENT, DEAD_LETTER
-from schemas.jsonconv import ContactJson
+from producers.tools.base import AdapterContext, Item
 from schemas.registry import codec_for
 
 log = logging.getLogger(__name__)
@@ -100,7 +99,7 @@ def run_rows(
     measure: Callable[[], tuple[int, int]] | None = None,
     progress: bool = False,
     clock: Callable[[], float] = time.time,
-    sender: Sender | None = None,
+    sender: KafkaWriter | None = None,
     state: cp.Checkpoint | None = None,
 ) -> ImportSummary:
     """Import ``rows`` (numbered, in order) from ``source``; resumable through the checkpoint.
@@ -117,8 +116,8 @@ def run_rows(
         if checkpoint_path is not None and not restart:
             state = cp.load(checkpoint_path, source)
     ensure_topics(kafka)
-    out = sender or Sender(kafka)
-    codec, converter = codec_for(kafka.schema_registry_url), ContactJson()
+    out = sender or KafkaWriter(producer_config(kafka))
+    hallway = Hallway(codec_for(kafka.schema_registry_url))
     summary = ImportSummary(source, kafka.topics.raw, last_line=state.line)
     dlq_topic = import_topic(source)
     pending = 0  # rows handled since the last checkpoint
@@ -138,36 +137,25 @@ def run_rows(
         except InputError as exc:
             _bad(state, summary, line, str(exc))
             return
-        records, letters = [], []
-        for item in items:
-            if isinstance(item, Unmapped):
-                letters.append(item)
-                continue
-            record, problems = converter.convert(item, now_ms)
-            if record is None:
-                _bad(state, summary, line, "; ".join(f"{p.field}: {p.problem}" for p in problems))
-                return
-            records.append(record)
-        for record in records:
-            value = codec.encode(CONTACT_EVENT, record)
-            out.send(kafka.topics.raw, record["event_id"].encode(), value)
-            out.producer.poll(0)
-        for item in letters:
-            letter = dead_letter(
-                orjson.dumps(row, default=str),
-                item,
-                org_id=ctx.org_id,
-                source_system=ctx.source_system,
-                source_topic=dlq_topic,
-                offset=line,
-                now_ms=now_ms,
+        origin = Origin(ctx.source_id, ctx.org_id, ctx.source_system, dlq_topic, offset=line)
+        prepared = hallway.prepare(items, origin, orjson.dumps(row, default=str), now_ms)
+        if prepared.problems:
+            _bad(
+                state,
+                summary,
+                line,
+                "; ".join(f"{p.field}: {p.problem}" for p in prepared.problems),
             )
-            out.send(kafka.topics.dlq, None, codec.encode(DEAD_LETTER, letter))
-            out.producer.poll(0)
-        state.sent += len(records)
-        summary.sent += len(records)
-        state.dead_lettered += len(letters)
-        summary.dead_lettered += len(letters)
+            return
+        for key, value in prepared.raw:
+            out.send(kafka.topics.raw, key, value)
+        for key, value in prepared.dlq:
+            out.send(kafka.topics.dlq, key, value)
+        out.poll(0)
+        state.sent += len(prepared.raw)
+        summary.sent += len(prepared.raw)
+        state.dead_lettered += len(prepared.dlq)
+        summary.dead_lettered += len(prepared.dlq)
 
     last = state.line
     with progress_bar(progress) as update:

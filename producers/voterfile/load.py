@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fieldstream.errors import InputError
-from fieldstream.kafka import Sender, ensure_topics
-from fieldstream.settings import KafkaSettings
+from core.errors import InputError
+from core.kafka import ensure_topics, producer_config
+from core.producer import KafkaWriter
+from core.settings import KafkaSettings
 from producers.progress import Update, progress_bar
 from producers.voterfile.convert import convert
 from producers.voterfile.fill import Predictor, fill, needs_bisg
@@ -145,6 +146,7 @@ def _bisg(bisg: Predictor | bool) -> Callable[[], Predictor] | None:
     if bisg is True:
 
         def make() -> Predictor:
+            # imported here: BISG's tables load only when a file needs them
             from producers.bisg import Bisg
 
             return Bisg()
@@ -214,7 +216,7 @@ def load_voters(
         good, bad, rejects = _validate(path, m, skip_bad, update)
         ensure_topics(kafka)
         topic, codec = kafka.topics.voters, codec_for(kafka.schema_registry_url)
-        sender = Sender(kafka, noun="voters", refused_noun=f"voters on {topic}")
+        sender = KafkaWriter(producer_config(kafka))
         summary = LoadSummary(path, kafka.topics.voters, rejected=bad, rejects_file=rejects)
         now = dt.datetime.now(dt.UTC)
         sending = f"sending {path.name}"
@@ -227,10 +229,10 @@ def load_voters(
                 summary.sent += 1
                 if item["race_source"] == "bisg" or item["ethnicity_source"] == "bisg":
                     summary.bisg_filled += 1
-            sender.producer.poll(0)
+            sender.poll(0)
             update(sending, summary.sent, good)
         update("waiting for Kafka", summary.sent, good)
-        sender.flush()
+        sender.flush(noun=f"voters on {topic}")
     summary.seconds = time.monotonic() - started
     log.info(
         "voter file loaded: %d sent, %d rejected, %d BISG, %.1fs",

@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from fieldstream.errors import ConfigError
+from core.errors import ConfigError
 from schemas.codec import VOTER, enum_symbols
 
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "voterfile_presets"

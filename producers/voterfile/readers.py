@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from fieldstream.errors import InputError
+from core.errors import InputError
 from producers.voterfile.mapping import FIELDS, Mapping
 
 BATCH_ROWS = 10_000
@@ -122,6 +122,7 @@ class ParquetRows(RowReader):
 
     def __init__(self, path: Path, mapping: Mapping) -> None:
         super().__init__(path, mapping)
+        # imported here: only Parquet files need pyarrow's reader
         import pyarrow.parquet as pq
 
         try:

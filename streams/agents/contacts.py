@@ -20,25 +20,23 @@ import dataclasses
 import logging
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, cast
 
 import faust
-import orjson
 from faust.tables.manager import TableManager
 from faust.types import EventT, StreamT
 from faust.web import Request, Response, View
 from mode.types.signals import BaseSignalT
 
-from fieldstream.config import load_programs
-from fieldstream.errors import ConfigError
-from fieldstream.kafka import producer_config
-from fieldstream.settings import Settings
+from core.config import load_programs
+from core.kafka import producer_config
+from core.producer import KafkaWriter, Record
+from core.settings import Settings
+from core.watch import WatchedFile
 from schemas.registry import codec_for
-from streams.logic.dedupe import Dedupe
 from streams.logic.process import DLQ, DUPLICATE, ENRICHED, Context, now_ms, process_batch
 from streams.metrics import CONTENT_TYPE_LATEST, StreamMetrics
-from streams.output import OutputWriter, Record
+from streams.seen import SeenIds
 from streams.voters import VoterDirectory, open_voter_store
 
 log = logging.getLogger(__name__)
@@ -55,8 +53,7 @@ class ContactsStage:
         self.settings = settings
         self.topics = kafka.topics
         self.codec = codec_for(kafka.schema_registry_url)  # registry framing when it is set
-        self.programs_file: Path = s.programs_file
-        self._programs_mtime = _mtime(self.programs_file)
+        self.programs = WatchedFile(s.programs_file, load_programs, "programs")
         self.metrics = StreamMetrics()
         self.done_offsets: dict[tuple[str, int], int] = {}  # raw partition -> next to process
         self.voters = VoterDirectory(
@@ -65,24 +62,17 @@ class ContactsStage:
             self.codec,
             store=open_voter_store(s),  # memory, or RocksDB resumed from its stored offsets
         )
-        # event id -> first-seen ms, changelogged (JSON keys and values, faust's default for
-        # str and int); each key lives in the changelog partition of its raw event
-        self.table = app.Table(
-            "dedupe", key_type=str, value_type=int, on_changelog_event=self._on_changelog_event
-        )
-        self.changelog_topic: str = self.table.changelog_topic.get_topic_name()
-        self._partition_of: dict[str, int] = {}
-        self.dedupe = Dedupe(self.table.data, s.dedupe_horizon_s)
+        self.writer = KafkaWriter(producer_config(kafka), retries=self.metrics.delivery_retries)
+        self.seen = SeenIds(app, s.dedupe_horizon_s, self.writer)
         self.ctx = Context.build(
             codec=self.codec,
-            programs=load_programs(self.programs_file),
+            programs=self.programs.value,
             voter_bytes=self.voters.get_bytes,
-            is_seen=self.dedupe.is_duplicate,
+            is_seen=self.seen.is_seen,
             future_skew_s=s.future_skew_s,
         )
         if not self.ctx.encoder.splicing:
             log.info("enriched records are encoded by the codec (no splicing with this framing)")
-        self.writer = OutputWriter(producer_config(kafka), self.metrics.delivery_retries)
         self.agent_started = False
 
     # -- readiness -----------------------------------------------------------------------
@@ -137,22 +127,13 @@ class ContactsStage:
             if o.kind != DUPLICATE
         ]
         await self.writer.deliver(outputs)
-        # outputs are acked: now the ids may be marked seen (never before). The changelog
-        # records go first; the local table only changes once they are acked too, so a
-        # retried batch never finds ids marked locally that the changelog lacks.
+        # outputs are acked: now the ids may be marked seen (never before)
         accepted = [
             (o.event_id, msg[3])
             for o, msg in zip(result.outcomes, messages, strict=True)
             if o.kind == ENRICHED and o.event_id is not None
         ]
-        stamp = str(now).encode()
-        await self.writer.deliver(
-            [(self.changelog_topic, p, _json_key(event_id), stamp) for event_id, p in accepted]
-        )
-        mark, partition_of = self.dedupe.mark_seen, self._partition_of
-        for event_id, p in accepted:
-            mark(event_id, now)
-            partition_of[event_id] = p
+        await self.seen.mark(accepted, now)
         for event in events:
             await stream.ack(event)
         done = self.done_offsets
@@ -161,7 +142,7 @@ class ContactsStage:
                 done[(topic, partition)] = offset + 1
         seconds = time.perf_counter() - started
         self.metrics.observe_batch(result, seconds)
-        self.metrics.dedupe_keys.set(len(self.dedupe))
+        self.metrics.dedupe_keys.set(len(self.seen))
         c = result.counts
         unmatched = sum(1 for o in result.outcomes if o.kind == ENRICHED and not o.voter_matched)
         log.info(
@@ -190,42 +171,10 @@ class ContactsStage:
             if high is not None and done is not None and high >= 0 and done >= 0:
                 self.metrics.lag.labels(tp.topic, str(tp.partition)).set(max(0, high - done))
 
-    async def _on_changelog_event(self, event: EventT) -> None:
-        """During recovery: remember which partition holds each key (for expiry)."""
-        key = event.key
-        if isinstance(key, str):
-            if event.message.value is None:
-                self._partition_of.pop(key, None)
-            else:
-                self._partition_of[key] = event.message.partition
-
-    def expire(self, now: int | None = None) -> int:
-        """Forget ids older than the horizon; their tombstones go to the changelog."""
-        expired = self.dedupe.expire(now if now is not None else now_ms())
-        for event_id in expired:
-            partition = self._partition_of.pop(event_id, None)
-            if partition is not None:
-                self.writer.produce_quietly(
-                    self.changelog_topic, partition, _json_key(event_id), None
-                )
-        self.metrics.dedupe_keys.set(len(self.dedupe))
-        if expired:
-            log.info("dedupe: %d ids expired, %d kept", len(expired), len(self.dedupe))
-        return len(expired)
-
     def reload_programs(self) -> None:
         """Pick up an edited programs.yaml; a broken edit keeps the previous one."""
-        mtime = _mtime(self.programs_file)
-        if mtime == self._programs_mtime:
-            return
-        self._programs_mtime = mtime
-        try:
-            programs = load_programs(self.programs_file)
-        except ConfigError as exc:
-            log.error("keeping the previous programs: %s", exc)
-            return
-        self.ctx = dataclasses.replace(self.ctx, programs=programs)
-        log.info("programs reloaded from %s", self.programs_file)
+        if self.programs.refresh():
+            self.ctx = dataclasses.replace(self.ctx, programs=self.programs.value)
 
     async def stop(self) -> None:
         # faust sends on_before_shutdown after its consumer stopped fetching and every event
@@ -234,18 +183,6 @@ class ContactsStage:
         self.voters.stop()
         self.voters.store.close()  # we opened it (open_voter_store): flush and unlock it
         await asyncio.to_thread(self.writer.close)
-
-
-def _json_key(event_id: str) -> bytes:
-    """The changelog key faust's JSON key serializer reads back as ``event_id``."""
-    return orjson.dumps(event_id)
-
-
-def _mtime(path: Path) -> float | None:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return None
 
 
 def register(app: faust.App, settings: Settings) -> ContactsStage:
@@ -274,7 +211,8 @@ def register(app: faust.App, settings: Settings) -> ContactsStage:
     @app.timer(expire_every)
     async def expire_dedupe() -> None:
         try:
-            stage.expire()
+            stage.seen.expire(now_ms())
+            stage.metrics.dedupe_keys.set(len(stage.seen))
         except Exception as exc:
             log.error("dedupe expiry failed: %s", type(exc).__name__)
 
@@ -283,7 +221,7 @@ def register(app: faust.App, settings: Settings) -> ContactsStage:
         try:
             stage.reload_programs()
             stage.metrics.voters.set(len(stage.voters.store))
-            stage.metrics.dedupe_keys.set(len(stage.dedupe))
+            stage.metrics.dedupe_keys.set(len(stage.seen))
             await stage.measure_lag(app.consumer)
         except Exception as exc:
             log.error("periodic refresh failed: %s", type(exc).__name__)

@@ -16,15 +16,15 @@ from types import FrameType
 
 from confluent_kafka.admin import NewTopic
 
-from fieldstream.errors import FieldstreamError
-from fieldstream.kafka import (
+from core.errors import FieldstreamError
+from core.kafka import (
     consumer_config,
     create_missing_topics,
     ensure_topics,
     producer_config,
     wait_for_broker,
 )
-from fieldstream.settings import load_settings
+from core.settings import load_settings
 from schemas.registry import codec_for
 from streams.exchange.agent import ExchangeAgent
 from streams.exchange.pseudonym import load_keys

@@ -34,15 +34,15 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
-from fieldstream.errors import BrokerError, ConfigError, FieldstreamError
-from fieldstream.settings import SELF_PARTNER, ExchangeSettings
+from core.errors import BrokerError, ConfigError, FieldstreamError
+from core.producer import KafkaWriter
+from core.settings import SELF_PARTNER, ExchangeSettings
 from schemas import DEAD_LETTER, ENRICHED_CONTACT, EXCHANGE_AUDIT, SHARED_CONTACT, AvroCodec
+from schemas.deadletter import dead_letter_record
 from streams.exchange.agreements import Agreement, Agreements, diff_agreements, load_agreements
 from streams.exchange.audit import audit_record
 from streams.exchange.pseudonym import KeyRing
 from streams.exchange.share import event_ids, share
-from streams.logic.deadletter import dead_letter_record
-from streams.output import OutputWriter
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +174,7 @@ class ExchangeAgent:
         self.on_new_topics = on_new_topics
         self.clock = clock
         self.max_pending = max_pending
-        self.writer = OutputWriter(producer_conf)
+        self.writer = KafkaWriter(producer_conf)
         self.agreements = load_agreements(agreements_path)
         self._stamp = self._file_stamp()
         self._next_check = time.monotonic() + exchange.reload_check_s

@@ -28,8 +28,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
-from fieldstream.config import read_yaml
-from fieldstream.errors import ConfigError
+from core.config import read_yaml
+from core.errors import ConfigError
 
 ALL_CAMPAIGNS = "*"
 Demographic = Literal["age_band", "sex", "race", "ethnicity"]

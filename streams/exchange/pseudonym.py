@@ -48,8 +48,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from fieldstream.config import read_yaml
-from fieldstream.errors import ConfigError, InputError
+from core.config import read_yaml
+from core.errors import ConfigError, InputError
 from streams.exchange.agreements import aware_utc, midnight_utc
 
 _PREFIX = b"fieldstream/v1/"

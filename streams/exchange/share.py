@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sinks.rows import age_band, age_of
+from schemas.derived import age_band, age_of
 from streams.exchange.agreements import Agreement, GeoLevel, Precision
 from streams.exchange.pseudonym import (
     KeyRing,

@@ -18,7 +18,7 @@ from typing import Any
 
 from fastavro import schemaless_reader
 
-from fieldstream.errors import SchemaError
+from core.errors import SchemaError
 from schemas import CONTACT_EVENT, ENRICHED_CONTACT, VOTER, AvroCodec
 from schemas.codec import SINGLE_OBJECT_MAGIC, schema_fingerprint
 from schemas.ids import voter_key

@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fieldstream.config import Programs
-from fieldstream.errors import SchemaError
+from core.config import Programs
+from core.errors import SchemaError
 from schemas import DEAD_LETTER, AvroCodec
-from streams.logic.deadletter import dead_letter_record
+from schemas.deadletter import dead_letter_record
 from streams.logic.enrich import EnrichedEncoder, person_voter_key
 from streams.logic.validate import validate
 

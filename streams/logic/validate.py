@@ -11,60 +11,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from fieldstream.config import Programs
+from core.config import Programs
+from schemas.rules import RESULTS_BY_CHANNEL
 
 Rejection = tuple[str, str]
 
-# The results each channel can produce; anything else is a mapping bug in the sending tool.
-RESULTS_BY_CHANNEL: dict[str, frozenset[str]] = {
-    "door": frozenset(
-        {
-            "canvassed",
-            "not_home",
-            "refused",
-            "moved",
-            "deceased",
-            "inaccessible",
-            "language_barrier",
-            "hostile",
-            "vacant",
-            "lit_drop",
-            "other",
-        }
-    ),
-    "phone": frozenset(
-        {
-            "canvassed",
-            "not_home",
-            "refused",
-            "moved",
-            "deceased",
-            "wrong_number",
-            "busy",
-            "left_message",
-            "disconnected",
-            "language_barrier",
-            "hostile",
-            "do_not_call",
-            "other",
-        }
-    ),
-    "text": frozenset(
-        {
-            "canvassed",
-            "texted",
-            "refused",
-            "wrong_number",
-            "deliverability_error",
-            "do_not_text",
-            "moved",
-            "deceased",
-            "language_barrier",
-            "hostile",
-            "other",
-        }
-    ),
-}
 
 PERSON_IDS = ("voter_id", "van_id", "state_file_id", "vendor_id")
 SUPPORT_LEVELS = range(1, 6)

@@ -18,7 +18,8 @@ from rich.console import Console
 from fieldstream import grafana_sql as gs
 from fieldstream.board import PanelSource, Snapshot, fetch_snapshot, render
 from fieldstream.board_panels import SECTIONS
-from tests.integration.test_dashboards import BOARDS, TIME_TO, Demo, build, measures, monday
+from tests.factories.boards import TIME_TO, Demo, build, measures, monday
+from tests.integration.test_dashboards import BOARDS
 
 pytestmark = pytest.mark.integration
 

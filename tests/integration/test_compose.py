@@ -22,7 +22,7 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from fieldstream.settings import GatewaySettings, Settings, SinkSettings, StreamSettings
+from core.settings import GatewaySettings, Settings, SinkSettings, StreamSettings
 
 pytestmark = pytest.mark.integration
 
@@ -186,7 +186,7 @@ def test_services_read_only_fieldstream_settings(stack: dict[str, Any]) -> None:
         for key in env:
             assert key.startswith("FIELDSTREAM_"), f"{name} reads {key}, not a setting"
             parts = key.removeprefix("FIELDSTREAM_").lower().split("__")
-            assert _field_for(Settings, parts), f"{key} is not a field of fieldstream.settings"
+            assert _field_for(Settings, parts), f"{key} is not a field of core.settings"
     env = {k: str(v) for k, v in stack["services"]["sink"]["environment"].items()}
     saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("FIELDSTREAM_")}
     try:

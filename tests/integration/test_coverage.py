@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 import uvicorn
 
+from core.errors import InputError
+from core.settings import Settings
 from fieldstream.embedded import free_port
-from fieldstream.errors import InputError
-from fieldstream.settings import Settings
 from fieldstream.suppress import SMALL, protect
 from schemas import ENRICHED_CONTACT, AvroCodec
 from sinks.loaders import load_universe, load_universe_where

@@ -1,7 +1,7 @@
 """Every Grafana board, checked and run: structure, then each panel's SQL on chDB with demo data.
 
-The demo (producers/demo.py) gives the voter file, goals and universes; the simulator
-(producers/simulator.py) gives ten days of field traffic, retries and bad events included.
+The demo (producers/demo/state.py) gives the voter file, goals and universes; the simulator
+(producers/demo/simulator.py) gives ten days of field traffic, retries and bad events included.
 Each event takes the real path: ContactJson (the gateway's conversion), process_batch (the
 stream: dedupe, validate, enrich from the voter directory), contact_row / dead_letter_row (the
 sink). Every ClickHouse panel is rendered with fixed variables and time range by
@@ -13,13 +13,10 @@ same rows. Prometheus panels may only name metrics the services declare.
 from __future__ import annotations
 
 import ast
-import csv
 import datetime as dt
-import random
 import re
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,20 +24,21 @@ import pytest
 import yaml
 
 from fieldstream import grafana_sql as gs
-from fieldstream.config import load_programs
 from fieldstream.grafana_sql import CLICKHOUSE_TYPE, PROMETHEUS_TYPE, PanelQuery
-from producers.demo import generate_demo
-from producers.simulator import generate_events, read_world
-from producers.voterfile.load import read_voters
-from schemas import CONTACT_EVENT, VOTER, AvroCodec
-from schemas.ids import voter_key
-from schemas.jsonconv import ContactJson
-from sinks import rows as sr
-from sinks.loaders import load_goals, load_universe
-from sinks.migrate import migrate
-from sinks.remote import DirectAccess
-from sinks.store import LockedStore, open_store
-from streams.logic.process import DLQ, ENRICHED, Context, process_batch
+from tests.factories.boards import (
+    CAMPAIGN,
+    INTERVAL,
+    ORG,
+    TIME_FROM,
+    TIME_TO,
+    Demo,
+    K,
+    Row,
+    build,
+    measures,
+    monday,
+    scoped,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -51,11 +49,6 @@ UIDS = {CLICKHOUSE_TYPE: "clickhouse", PROMETHEUS_TYPE: "prometheus"}
 METRIC_MODULES = ("producers/gateway/metrics.py", "streams/metrics.py", "sinks/consumer.py")
 PANEL_TYPES = {"bargauge", "table", "timeseries", "barchart", "geomap", "stat", "piechart"}
 
-TODAY = dt.date(2026, 11, 4)  # a Wednesday
-TIME_FROM = dt.datetime(2026, 10, 28, tzinfo=dt.UTC)
-TIME_TO = dt.datetime(2026, 11, 4, 15, tzinfo=dt.UTC)
-INTERVAL = dt.timedelta(hours=1)
-ORG, CAMPAIGN, K = "demo-org", "gotv-2026", 11
 VARIABLES: dict[str, str | list[str]] = {
     "org": ORG,
     "campaign": CAMPAIGN,
@@ -63,85 +56,6 @@ VARIABLES: dict[str, str | list[str]] = {
     "race_source": ["bisg", "self_reported", "unknown", "vendor_model"],
     "min_group_size": str(K),
 }
-
-Row = dict[str, Any]
-
-
-@dataclass
-class Demo:
-    store: LockedStore
-    events: list[Row]  # contact_events rows as dicts, as inserted
-    goals: list[dict[str, str]]
-    universe: dict[tuple[str, str], dict[tuple[str, str], str]]  # (org, campaign) -> voter: turf
-
-
-def chunks() -> Iterator[dt.datetime]:
-    """Field hours: 9:00-19:00 from Monday 26 October to 14:00 on TODAY."""
-    day = dt.datetime(2026, 10, 26, tzinfo=dt.UTC)
-    while day.date() <= TODAY:
-        for hour in range(9, 20):
-            at = day.replace(hour=hour)
-            if at <= TIME_TO - dt.timedelta(hours=1):
-                yield at
-        day += dt.timedelta(days=1)
-
-
-def build(tmp: Path) -> Demo:
-    paths = generate_demo(tmp / "demo", seed=7, today=TODAY)
-    loaded = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
-    records = list(read_voters(paths.voters, paths.voters_mapping, now=loaded))
-    voters = [v for v in records if isinstance(v, dict)]
-    assert len(voters) == len(records) > 0
-    codec, convert = AvroCodec(), ContactJson()
-    stored = {voter_key(v["state"], v["voter_id"]): codec.encode(VOTER, v) for v in voters}
-    seen: set[str] = set()
-    ctx = Context.build(codec, load_programs(paths.programs), stored.get, seen.__contains__)
-    rng = random.Random(11)
-    world = read_world(paths.dir, rng)
-    contacts, letters, offset = [], [], 0
-    for now in chunks():
-        messages = []
-        for event, _kind in generate_events(world.voters, rng, 50, now, world=world):
-            record, problems = convert.convert(event, int(now.timestamp() * 1000))
-            if record is None:  # the gateway refuses it (4xx): it never reaches Kafka
-                assert problems
-                continue
-            offset += 1
-            messages.append((codec.encode(CONTACT_EVENT, record), None, "raw", 0, offset))
-        result = process_batch(messages, ctx, now=int(now.timestamp() * 1000))
-        seen.update(result.accepted_ids)
-        for o in result.outcomes:
-            assert o.value is not None or o.kind not in (ENRICHED, DLQ)
-            if o.kind == ENRICHED:
-                contacts.append(sr.contact_row(codec.decode(o.value)[1]))  # type: ignore[arg-type]
-            elif o.kind == DLQ:
-                letters.append(sr.dead_letter_row(codec.decode(o.value)[1]))  # type: ignore[arg-type]
-    store = LockedStore(open_store(f"chdb:///{tmp / 'chdb'}"))
-    migrate(store.client)
-    store.insert("voters", sr.VOTER_COLUMNS, [sr.voter_row(v) for v in voters])
-    store.insert("contact_events", sr.CONTACT_COLUMNS, contacts, "boards:0")
-    store.insert("contact_events", sr.CONTACT_COLUMNS, contacts[::4], "boards:1")  # redelivered
-    store.insert("dead_letters", sr.DEAD_LETTER_COLUMNS, letters, "boards:dlq")
-    access = DirectAccess(store)
-    load_goals(access, paths.goals)
-    turf_of = {v["voter_id"]: f"turf-{v['precinct']}" for v in voters}
-    universe: dict[tuple[str, str], dict[tuple[str, str], str]] = defaultdict(dict)
-    for path in paths.universes:  # the demo's universes, cut into precinct turfs
-        with path.open(newline="") as f:
-            rows = list(csv.DictReader(f))
-        for r in rows:
-            r["turf_id"] = turf_of[r["voter_id"]]
-            universe[(r["org_id"], r["campaign_id"])][(r["state"], r["voter_id"])] = r["turf_id"]
-        with_turfs = tmp / f"turfs-{path.name}"
-        with with_turfs.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-        load_universe(access, with_turfs)
-    with paths.goals.open(newline="") as f:
-        goals = list(csv.DictReader(f))
-    events = [dict(zip(sr.CONTACT_COLUMNS, r, strict=True)) for r in contacts]
-    return Demo(store, events, goals, dict(universe))
 
 
 @pytest.fixture(scope="module")
@@ -239,37 +153,6 @@ def panel(boards: list[dict[str, Any]], uid: str, title: str) -> PanelQuery:
 # --- recounts -------------------------------------------------------------------------------
 
 
-def monday(t: dt.datetime) -> dt.date:
-    return t.date() - dt.timedelta(days=t.weekday())
-
-
-def measures(events: list[Row]) -> dict[str, int]:
-    """The documented measures (docs/analytics.md), counted from rows."""
-    sets: dict[str, set[Any]] = defaultdict(set)
-    for e in events:
-        texted = e["channel"] == "text" and e["result"] == "texted" and e["voter_id"]
-        day = e["occurred_at"].date()
-        sets["attempts"].add(
-            (e["campaign_id"], day, e["state"], e["voter_id"]) if texted else e["event_id"]
-        )
-        if e["is_contact"]:
-            sets["contacts"].add(e["event_id"])
-            if e["voter_id"]:
-                sets["people_reached"].add((e["state"], e["voter_id"]))
-            if e["script_completed"] is not None:
-                sets["scripts_known"].add(e["event_id"])
-            if e["script_completed"] == 1:
-                sets["scripts_completed"].add(e["event_id"])
-        if e["has_id"]:
-            sets["ids"].add(e["event_id"])
-    names = ("attempts", "contacts", "ids", "people_reached", "scripts_known", "scripts_completed")
-    return {n: len(sets[n]) for n in names}
-
-
-def scoped(demo: Demo) -> list[Row]:
-    return [e for e in demo.events if e["org_id"] == ORG and e["campaign_id"] == CAMPAIGN]
-
-
 def test_goal_progress_equals_a_recount(demo: Demo, boards: list[dict[str, Any]]) -> None:
     by_week: dict[dt.date, list[Row]] = defaultdict(list)
     for e in scoped(demo):
@@ -318,17 +201,19 @@ def declared_metrics() -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     for module in METRIC_MODULES:
         for node in ast.walk(ast.parse((ROOT / module).read_text())):
-            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+            # declared as core.metrics.Metrics does: self.counter("name", "doc", [labels])
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
                 continue
-            kind = node.func.id
-            if kind not in ("Counter", "Gauge", "Histogram", "Summary") or not node.args:
+            kind = node.func.attr.capitalize()
+            if kind not in ("Counter", "Gauge", "Histogram") or not node.args:
                 continue
             first = node.args[0]
             assert isinstance(first, ast.Constant) and isinstance(first.value, str)
             labels: set[str] = set()
-            label_arg = node.args[2] if len(node.args) > 2 else None
+            label_at = 3 if kind == "Histogram" else 2  # histogram(name, doc, buckets, labels)
+            label_arg = node.args[label_at] if len(node.args) > label_at else None
             for kw in node.keywords:
-                if kw.arg == "labelnames":
+                if kw.arg == "labels":
                     label_arg = kw.value
             if isinstance(label_arg, ast.List | ast.Tuple):
                 labels = {str(e.value) for e in label_arg.elts if isinstance(e, ast.Constant)}

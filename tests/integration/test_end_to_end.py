@@ -21,10 +21,10 @@ import httpx
 import pytest
 from confluent_kafka import Consumer, Producer
 
-from fieldstream.config import OrgConfig, SourceConfig, write_programs, write_sources
+from core.config import OrgConfig, SourceConfig, write_programs, write_sources
+from core.kafka import producer_config
+from core.settings import KafkaSettings, Settings
 from fieldstream.embedded import free_port
-from fieldstream.kafka import producer_config
-from fieldstream.settings import KafkaSettings, Settings
 from fieldstream.stack import Stack
 from schemas import DEAD_LETTER, ENRICHED_CONTACT, VOTER, AvroCodec
 from schemas.ids import event_id_for, voter_key

@@ -32,10 +32,8 @@ from confluent_kafka import Producer
 from typer import Typer
 from typer.testing import CliRunner
 
-from fieldstream.cli_exchange import exchange_app
-from fieldstream.embedded import free_port
-from fieldstream.kafka import ensure_topics, producer_config
-from fieldstream.settings import (
+from core.kafka import ensure_topics, producer_config
+from core.settings import (
     ClickHouseSettings,
     ExchangeSettings,
     KafkaSettings,
@@ -43,6 +41,9 @@ from fieldstream.settings import (
     SinkSettings,
     TopicNames,
 )
+from fieldstream.cli_exchange import exchange_app
+from fieldstream.embedded import free_port
+from fieldstream.exchange_audit import coalition_aggregates, publish_pseudonyms
 from fieldstream.stack import settings_env
 from schemas import ENRICHED_CONTACT, VOTER
 from schemas.registry import codec_for
@@ -50,7 +51,6 @@ from sinks.loaders import load_universe
 from sinks.remote import HttpSinkAccess
 from streams.exchange import load_agreements, load_keys
 from streams.exchange.__main__ import ensure_exchange_topics
-from streams.exchange.audit import coalition_aggregates, publish_pseudonyms
 
 pytestmark = pytest.mark.integration
 

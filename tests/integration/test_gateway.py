@@ -13,11 +13,11 @@ import orjson
 import pytest
 from confluent_kafka import Consumer
 
-from fieldstream.config import SourceConfig
-from fieldstream.kafka import ensure_topics, producer_config
-from fieldstream.settings import GatewaySettings, KafkaSettings
+from core.config import SourceConfig
+from core.kafka import ensure_topics, producer_config
+from core.producer import AsyncSender
+from core.settings import GatewaySettings, KafkaSettings
 from producers.gateway.app import create_app
-from producers.kafka_async import AsyncProducer
 from schemas import CONTACT_EVENT, AvroCodec
 from schemas.ids import event_id_for
 
@@ -47,7 +47,7 @@ def with_gateway(
     gateway: GatewaySettings | None = None,
 ) -> T:
     async def main() -> T:
-        producer = AsyncProducer(producer_config(kafka))
+        producer = AsyncSender(producer_config(kafka))
         app = create_app(
             sources=SOURCES, kafka=kafka, gateway=gateway or GatewaySettings(), producer=producer
         )

@@ -13,12 +13,12 @@ import pytest
 from confluent_kafka import Consumer
 from pydantic import SecretStr
 
-from fieldstream.kafka import consumer_config
-from fieldstream.settings import KafkaSettings
+from core.kafka import consumer_config
+from core.settings import KafkaSettings
 from producers.importers import checkpoint as cp
-from producers.importers.csv_mapped import import_mapped_csv
-from producers.importers.mobilize import MobilizeSettings, poll_attendances
-from producers.importers.van_export import import_van_export
+from producers.tools.csv.importer import import_mapped_csv
+from producers.tools.mobilize.poller import MobilizeSettings, poll_attendances
+from producers.tools.van.export import import_van_export
 from schemas.codec import AvroCodec
 
 pytestmark = pytest.mark.integration

@@ -8,7 +8,7 @@ import hashlib
 
 import pytest
 
-from fieldstream.errors import ConfigError, StoreError
+from core.errors import ConfigError, StoreError
 from sinks.migrate import migrate
 from sinks.policies import analyst_statements, apply, org_tables, policy_statements
 from sinks.store import open_store

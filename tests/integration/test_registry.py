@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from fieldstream.errors import BrokerError
+from core.errors import BrokerError
 from schemas.codec import CONTACT_EVENT, VOTER, AvroCodec, load_schemas
 from schemas.registry import CONTENT_TYPE, RegistryClient, codec_for, registrable
 

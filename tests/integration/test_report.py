@@ -19,7 +19,7 @@ import pytest
 
 from fieldstream.report import write_report
 from sinks.remote import DirectAccess
-from tests.integration.test_dashboards import (
+from tests.factories.boards import (
     CAMPAIGN,
     ORG,
     TIME_FROM,

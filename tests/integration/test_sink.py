@@ -23,9 +23,9 @@ import httpx
 import pytest
 from confluent_kafka import Producer
 
+from core.kafka import ensure_topics, producer_config
+from core.settings import ClickHouseSettings, KafkaSettings, Settings, SinkSettings
 from fieldstream.embedded import free_port
-from fieldstream.kafka import ensure_topics, producer_config
-from fieldstream.settings import ClickHouseSettings, KafkaSettings, Settings, SinkSettings
 from fieldstream.stack import settings_env
 from schemas import DEAD_LETTER, ENRICHED_CONTACT, AvroCodec
 from sinks.loaders import load_goals

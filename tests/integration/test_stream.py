@@ -9,9 +9,6 @@ sent again: the dedupe table, recovered from its changelog, still drops it.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -19,59 +16,19 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Producer
 
-from fieldstream.config import OrgConfig, write_programs
-from fieldstream.embedded import free_port
-from fieldstream.kafka import ensure_topics, producer_config
-from fieldstream.settings import KafkaSettings, Settings
-from fieldstream.stack import settings_env
+from core.kafka import producer_config
+from core.settings import KafkaSettings, Settings
 from schemas import CONTACT_EVENT, DEAD_LETTER, ENRICHED_CONTACT, VOTER, AvroCodec
 from schemas.ids import event_id_for, voter_key
+from tests.factories.records import NOW, event, voter
+from tests.factories.stream import Worker, produce, read_all, stream_settings, wait_until
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
 CODEC = AvroCodec()
-RACES = ["white", "black", "latino", "asian"]
-SEXES = ["female", "male"]
-NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
-
-
-def voter(i: int) -> dict[str, Any]:
-    return {
-        "voter_id": f"V{i}",
-        "state": "ZZ",
-        "precinct": f"P{i % 3}",
-        "age": 20 + i,
-        "sex": SEXES[i % 2],
-        "race": RACES[i % 4],
-        "race_source": "self_reported",
-        "updated_at": 0,
-    }
-
-
-def event(n: int, voter_id: str = "V0", **changes: Any) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "event_id": event_id_for("org-a", "test", str(n)),
-        "source_system": "test",
-        "source_event_id": str(n),
-        "org_id": "org-a",
-        "campaign_id": "gotv",
-        "channel": "door",
-        "contact_type": "walk",
-        "input_method": "mobile_app",
-        "occurred_at": NOW - dt.timedelta(minutes=n % 50),
-        "received_at": NOW,
-        "person": {"voter_id": voter_id, "state": "ZZ"},
-        "result": "canvassed",
-        "result_raw": "canvassed",
-        "responses": [{"question_id": "support", "answer": "x", "support_level": 1 + n % 5}],
-    }
-    record.update(changes)
-    return record
 
 
 BAD: list[tuple[str, dict[str, Any]]] = [
@@ -85,116 +42,9 @@ BAD: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
-class Worker:
-    """``python -m streams`` as a subprocess with the test's settings."""
-
-    def __init__(self, settings: Settings, log_path: Path) -> None:
-        self.settings = settings
-        self.log_path = log_path
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.settings.stream.web_host}:{self.settings.stream.web_port}"
-
-    def start(self, timeout_s: float = 60.0) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("FIELDSTREAM_")}
-        env.update(settings_env(self.settings), PYTHONUNBUFFERED="1")
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "streams"],
-                cwd=REPO,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"worker exited: {self.log_path.read_text()[-3000:]}"
-            try:
-                r = httpx.get(f"{self.url}/healthz", timeout=1.0)
-                if r.status_code == 200:
-                    assert r.json()["ready"] is True
-                    return
-                assert r.status_code == 503
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(
-            f"worker not ready in {timeout_s}s: {self.log_path.read_text()[-3000:]}"
-        )
-
-    def metrics_text(self) -> str:
-        return httpx.get(f"{self.url}/metrics", timeout=5).text
-
-    def metric(self, name: str) -> float:
-        total = 0.0
-        for line in httpx.get(f"{self.url}/metrics", timeout=5).text.splitlines():
-            if line.startswith(name) and not line.startswith("#"):
-                total += float(line.rsplit(" ", 1)[1])
-        return total
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-
-def wait_until(check: Any, timeout_s: float = 60.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def read_all(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes]]:
-    """Every (key, value) on ``topic``, read to the end of each partition."""
-    c = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": "test-reader",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-            "fetch.wait.max.ms": 10,
-        }
-    )
-    try:
-        parts = c.list_topics(topic, timeout=10).topics[topic].partitions
-        c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
-        pending, out = set(parts), []
-        deadline = time.monotonic() + 30
-        while pending and time.monotonic() < deadline:
-            for m in c.consume(1000, 0.2):
-                err, value = m.error(), m.value()
-                if err is None and value is not None:
-                    out.append((m.key(), value))
-                elif err is not None and err.code() == KafkaError._PARTITION_EOF:
-                    pending.discard(m.partition())
-        assert not pending, f"could not read {topic} to its end"
-        return out
-    finally:
-        c.close()
-
-
 @pytest.fixture
 def settings(tmp_path: Path, kafka_settings: KafkaSettings) -> Settings:
-    programs = tmp_path / "programs.yaml"
-    write_programs(programs, [OrgConfig(id="org-a", campaigns=["gotv"])])
-    s = Settings(data_dir=tmp_path / "data", kafka=kafka_settings, log_level="INFO")
-    s.stream.programs_file = programs
-    s.stream.web_port = free_port()
-    s.stream.app_id = f"stream-test-{uuid.uuid4().hex[:8]}"
-    s.stream.session_timeout_s = 3.0
-    ensure_topics(s.kafka)
-    return s
+    return stream_settings(tmp_path, kafka_settings, "stream-test")
 
 
 @pytest.fixture
@@ -204,12 +54,6 @@ def worker(settings: Settings, tmp_path: Path) -> Iterator[Worker]:
         yield w
     finally:
         w.stop()
-
-
-def produce(p: Producer, topic: str, records: list[tuple[bytes | None, bytes | None]]) -> None:
-    for key, value in records:
-        p.produce(topic, value=value, key=key)
-    assert p.flush(30) == 0
 
 
 def test_enrich_dead_letter_dedupe_and_restart(settings: Settings, worker: Worker) -> None:

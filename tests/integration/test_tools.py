@@ -30,17 +30,18 @@ from confluent_kafka import Producer
 from pydantic import SecretStr
 from standardwebhooks.webhooks import Webhook
 
-from fieldstream.config import OrgConfig, SourceConfig, write_programs, write_sources
+from core.config import OrgConfig, SourceConfig, write_programs, write_sources
+from core.kafka import producer_config
+from core.settings import KafkaSettings, MobilizeSettings, Settings
 from fieldstream.embedded import free_port
-from fieldstream.kafka import producer_config
-from fieldstream.settings import KafkaSettings, MobilizeSettings, Settings
 from fieldstream.stack import Stack
-from producers.adapters import registry, van
-from producers.adapters.base import Unmapped
-from producers.gateway.van_route import split_person
-from producers.importers.csv_mapped import import_mapped_csv
-from producers.importers.mobilize import poll_attendances
-from producers.importers.van_export import import_van_export
+from producers.tools import registry
+from producers.tools.base import Unmapped
+from producers.tools.csv.importer import import_mapped_csv
+from producers.tools.mobilize.poller import poll_attendances
+from producers.tools.van import adapter as van
+from producers.tools.van.export import import_van_export
+from producers.tools.van.route import split_person
 from schemas import CONTACT_EVENT, AvroCodec
 from schemas.ids import event_id_for
 from schemas.jsonconv import ContactJson
@@ -159,7 +160,7 @@ def expected_items() -> list[tuple[str, Any]]:
     for sid, payload in hook_payloads():
         src = source(sid)
         ctx = dataclasses.replace(registry.context_for(src), received_at=received)
-        items += [(src.tool, i) for i in registry.ADAPTERS[src.tool](payload, ctx)]
+        items += [(src.tool, i) for i in _hook(src.tool)(payload, ctx)]
     items.append(("signed", signed_event()))
     return items
 
@@ -377,3 +378,9 @@ def test_replayed_and_badly_signed_requests_store_nothing(stack: Settings) -> No
     assert wait_count(stack, "SELECT count() FROM contact_events", 1) == 1
     time.sleep(1)
     assert int(query(stack, "SELECT count() FROM contact_events")[0][0]) == 1
+
+
+def _hook(tool: str) -> Any:
+    hook = registry.tool(tool).hook
+    assert hook is not None, tool
+    return hook

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,14 +20,13 @@ from typing import Any
 import pytest
 from confluent_kafka import Producer
 
-from fieldstream.config import OrgConfig, write_programs
-from fieldstream.embedded import free_port
-from fieldstream.kafka import ensure_topics, producer_config
-from fieldstream.settings import KafkaSettings, Settings
+from core.kafka import producer_config
+from core.settings import KafkaSettings, Settings
 from schemas import CONTACT_EVENT, ENRICHED_CONTACT, VOTER, AvroCodec
 from schemas.ids import voter_key
 from streams.voters import RocksVoterStore, VoterDirectory
-from tests.integration.test_stream import Worker, event, produce, read_all, voter, wait_until
+from tests.factories.records import event, voter
+from tests.factories.stream import Worker, produce, read_all, stream_settings, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -46,17 +44,13 @@ def vrec(i: int, **changes: Any) -> tuple[bytes | None, bytes | None]:
 
 @pytest.fixture
 def settings(tmp_path: Path, kafka_settings: KafkaSettings) -> Settings:
-    programs = tmp_path / "programs.yaml"
-    write_programs(programs, [OrgConfig(id="org-a", campaigns=["gotv"])])
-    s = Settings(data_dir=tmp_path / "data", kafka=kafka_settings, log_level="INFO")
-    s.stream.programs_file = programs
-    s.stream.web_port = free_port()
-    s.stream.app_id = f"voter-restart-{uuid.uuid4().hex[:8]}"
-    s.stream.session_timeout_s = 3.0
-    s.stream.voter_store = "rocksdb"
-    s.stream.voter_store_path = tmp_path / "voters.rocksdb"
-    ensure_topics(s.kafka)
-    return s
+    return stream_settings(
+        tmp_path,
+        kafka_settings,
+        "voter-restart",
+        voter_store="rocksdb",
+        voter_store_path=tmp_path / "voters.rocksdb",
+    )
 
 
 @pytest.fixture

@@ -21,11 +21,11 @@ import httpx
 import pytest
 from confluent_kafka import Consumer
 
+from core.kafka import consumer_config, ensure_topics
+from core.settings import ClickHouseSettings, KafkaSettings, Settings, SinkSettings
 from fieldstream.embedded import free_port
-from fieldstream.kafka import consumer_config, ensure_topics
-from fieldstream.settings import ClickHouseSettings, KafkaSettings, Settings, SinkSettings
 from fieldstream.stack import settings_env
-from producers.demo import generate_demo
+from producers.demo.state import generate_demo
 from producers.voterfile import load_voters
 from schemas.codec import VOTER, AvroCodec
 from sinks.remote import HttpSinkAccess, connect_store
@@ -86,7 +86,7 @@ def test_skip_bad_sends_good_rows_and_writes_rejects(
     assert set(seen) == {"ZZ:A1", "ZZ:A3"}
 
 
-# --- reload through the sink: changed rows update, nothing doubles (issue 4) -------------------
+# --- reload through the sink: changed rows update, nothing doubles -------------------------
 
 DATA = REPO / "tests" / "data" / "voterfiles"
 

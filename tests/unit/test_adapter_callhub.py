@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from fieldstream.errors import ConfigError
-from producers.adapters import callhub
-from producers.adapters.base import AdapterContext, PayloadError, Unmapped
+from core.errors import ConfigError
+from producers.tools.base import AdapterContext, PayloadError, Unmapped
+from producers.tools.callhub import adapter as callhub
 from schemas.jsonconv import ContactJson
 
 DATA = Path(__file__).parent.parent / "data" / "callhub"

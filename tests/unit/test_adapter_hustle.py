@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from fieldstream.errors import ConfigError
-from producers.adapters import hustle
-from producers.adapters.base import AdapterContext, PayloadError, Unmapped
+from core.errors import ConfigError
+from producers.tools.base import AdapterContext, PayloadError, Unmapped
+from producers.tools.hustle import adapter as hustle
 from schemas.jsonconv import ContactJson
 
 DATA = Path(__file__).parent.parent / "data" / "hustle"

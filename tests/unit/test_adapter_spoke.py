@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from fieldstream.errors import ConfigError
-from producers.adapters import spoke
-from producers.adapters.base import AdapterContext, PayloadError, Unmapped
+from core.errors import ConfigError
+from producers.tools.base import AdapterContext, PayloadError, Unmapped
+from producers.tools.spoke import adapter as spoke
 from schemas.jsonconv import ContactJson
 
 DATA = Path(__file__).parent.parent / "data" / "spoke"

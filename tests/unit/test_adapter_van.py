@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from fieldstream.errors import ConfigError
-from producers.adapters.base import AdapterContext, PayloadError, Unmapped
-from producers.adapters.van import RESULT_MAP, adapt
-from producers.adapters.van_codes import load_codes
+from core.errors import ConfigError
+from producers.tools.base import AdapterContext, PayloadError, Unmapped
+from producers.tools.van.adapter import RESULT_MAP, adapt
+from producers.tools.van.codes import load_codes
 from schemas.jsonconv import ContactJson
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "van"

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from fieldstream.errors import ConfigError
+from core.errors import ConfigError
 from streams.exchange.agreements import (
     GeoLevel,
     Precision,

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from core.errors import ConfigError
+from core.settings import DASHBOARDS
 from fieldstream.board import (
     CampaignBoard,
     ChannelRow,
@@ -22,8 +24,7 @@ from fieldstream.board import (
     render,
 )
 from fieldstream.board_panels import SECTIONS
-from fieldstream.errors import ConfigError
-from fieldstream.grafana_sql import DASHBOARDS, load_dashboards
+from fieldstream.grafana_sql import load_dashboards
 
 # Thursday 12:00 UTC: 3.5 days into the week
 NOW = dt.datetime(2026, 10, 15, 12, 0, tzinfo=dt.UTC)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastavro.schema import to_parsing_canonical_form
 
-from fieldstream.errors import SchemaError
+from core.errors import SchemaError
 from schemas import CONTACT_EVENT, DEAD_LETTER, VOTER, AvroCodec, load_schemas
 
 

@@ -7,8 +7,8 @@ import datetime as dt
 from collections import Counter
 from pathlib import Path
 
-from fieldstream.config import load_programs, load_sources
-from producers.demo import TRAFFIC_SHARE, generate_demo
+from core.config import load_programs, load_sources
+from producers.demo.state import TRAFFIC_SHARE, generate_demo
 
 TODAY = dt.date(2026, 10, 14)  # a Wednesday
 

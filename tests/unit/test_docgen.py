@@ -20,17 +20,21 @@ def test_every_schema_field_is_documented() -> None:
 
 
 def test_committed_result_codes_page_is_current() -> None:
-    from producers.adapters.docgen import render as render_codes
+    from producers.tools.docgen import render as render_codes
 
     committed = (ROOT / "docs" / "result-codes.md").read_text(encoding="utf-8")
     assert committed == render_codes(), "run `fieldstream docs` and commit docs/result-codes.md"
 
 
 def test_result_codes_page_names_every_tool_and_code() -> None:
-    from producers.adapters.docgen import render as render_codes
+    from producers.tools.docgen import render as render_codes
 
     page = render_codes()
-    for title in ("VAN", "Spoke", "CallHub", "Hustle", "Mobilize", "VAN exports"):
-        assert f"## {title}" in page
+    from producers.tools.registry import tools
+
+    assert {"van", "spoke", "callhub", "hustle", "mobilize", "csv"} <= tools().keys()
+    for tool in tools().values():
+        if tool.name != "canonical":
+            assert f"## {tool.title}" in page
     assert "| 14 | Canvassed | `canvassed` |" in page
     assert "`do_not_text`" in page and "once per person, campaign and day" in page

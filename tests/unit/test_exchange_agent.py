@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from fieldstream.settings import SELF_PARTNER, ExchangeSettings, Settings
+from core.settings import SELF_PARTNER, ExchangeSettings, Settings
 from schemas import (
     DEAD_LETTER,
     ENRICHED_CONTACT,

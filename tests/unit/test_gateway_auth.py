@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fieldstream.config import SourceConfig
+from core.config import SourceConfig
 from producers.gateway.auth import authenticate
 
 SOURCES = {

@@ -7,11 +7,11 @@ import base64
 import orjson
 import pytest
 
-from fieldstream.config import SourceConfig
-from producers.adapters.registry import context_for
+from core.config import SourceConfig
 from producers.gateway.hooks import confirmation_headers, scrubbed
 from producers.gateway.intake import Refused
-from producers.gateway.van_route import basic_source, split_person, van_error
+from producers.tools.registry import context_for
+from producers.tools.van.route import basic_source, split_person, van_error
 
 SOURCES = {
     "van-app": SourceConfig.model_validate(

@@ -11,15 +11,17 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from fieldstream.errors import ConfigError
-from producers.adapters.base import AdapterContext, PayloadError, Unmapped
+from core.errors import ConfigError
 from producers.importers import checkpoint as cp
-from producers.importers import csv_mapped, mobilize, van_export
-from producers.importers.deadletter import dead_letter, import_topic
 from producers.importers.runner import read_csv
+from producers.intake import Origin, import_topic, unmapped_letter
+from producers.tools.base import AdapterContext, PayloadError, Unmapped
+from producers.tools.csv import importer as csv_mapped
+from producers.tools.mobilize import poller as mobilize
+from producers.tools.van import export as van_export
 from schemas import DEAD_LETTER, AvroCodec
 from schemas.jsonconv import ContactJson
-from streams.logic.validate import RESULTS_BY_CHANNEL
+from schemas.rules import RESULTS_BY_CHANNEL
 
 DATA = Path(__file__).parents[1] / "data"
 NOW_MS = 1_800_000_000_000
@@ -283,15 +285,8 @@ def test_checkpoint_round_trip_and_wrong_source(tmp_path: Path) -> None:
 
 def test_dead_letter_encodes() -> None:
     unmapped = Unmapped("unknown_result_code", "VAN result code 13 ...", "900000108")
-    letter = dead_letter(
-        b'{"a": 1}',
-        unmapped,
-        org_id="demo-org",
-        source_system="van",
-        source_topic=import_topic("export.csv"),
-        offset=9,
-        now_ms=NOW_MS,
-    )
+    origin = Origin("src", "demo-org", "van", import_topic("export.csv"), offset=9)
+    letter = unmapped_letter(b'{"a": 1}', unmapped, origin, NOW_MS)
     assert letter["source_topic"] == "import:export.csv" and letter["source_partition"] == -1
     assert letter["stage"] == "gateway" and letter["event_id"]
     codec = AvroCodec()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fieldstream.errors import InputError
+from core.errors import InputError
 from sinks.loaders import (
     UNIVERSE_COLUMNS,
     check_where,

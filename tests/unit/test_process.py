@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from fieldstream.config import Programs
+from core.config import Programs
 from schemas import CONTACT_EVENT, DEAD_LETTER, ENRICHED_CONTACT, VOTER, AvroCodec
 from schemas.ids import event_id_for, voter_key
 from streams.logic.enrich import EnrichedEncoder, zigzag_long

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import streams.exchange.pseudonym as pseudonym_module
-from fieldstream.errors import ConfigError, InputError
+from core.errors import ConfigError, InputError
 from streams.exchange.pseudonym import (
     KeyRing,
     PersonIdKind,

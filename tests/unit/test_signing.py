@@ -8,8 +8,8 @@ import datetime as dt
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from producers.adapters.base import SignatureError
 from producers.gateway.signing import ReplayGuard, verify_standard
+from producers.tools.base import SignatureError
 
 OLD = "whsec_" + base64.b64encode(b"old-key-of-the-source-32-bytes!!").decode()
 NEW = "whsec_" + base64.b64encode(b"new-key-of-the-source-32-bytes!!").decode()

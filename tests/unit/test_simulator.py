@@ -8,12 +8,13 @@ import random
 from collections import Counter
 from pathlib import Path
 
-from fieldstream.config import Programs
-from producers.demo import generate_demo
-from producers.simulator import generate_events, read_world
+from core.config import Programs
+from producers.demo.simulator import generate_events, read_world
+from producers.demo.state import generate_demo
 from schemas.codec import CONTACT_EVENT, load_schemas
 from schemas.jsonconv import ContactJson, Problems
-from streams.logic.validate import RESULTS_BY_CHANNEL, validate
+from schemas.rules import RESULTS_BY_CHANNEL
+from streams.logic.validate import validate
 
 NOW = dt.datetime(2026, 10, 14, 18, 0, tzinfo=dt.UTC)
 PROGRAMS = Programs(

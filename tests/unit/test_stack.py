@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from fieldstream.settings import Settings
+from core.settings import Settings
 from fieldstream.stack import port_is_free, settings_env
 
 

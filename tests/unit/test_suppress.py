@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fieldstream.errors import InputError
-from fieldstream.settings import SharingSettings
+from core.errors import InputError
+from core.settings import SharingSettings
 from fieldstream.suppress import COMPLEMENTARY, SMALL, protect, suppress
 
 

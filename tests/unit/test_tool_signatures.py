@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from producers.adapters import registry, signatures
-from producers.adapters.base import SignatureError
+from producers.tools import registry
+from producers.tools.base import SignatureError
+from producers.tools.hustle import signature as signatures
 
 BODY = (Path(__file__).parent.parent / "data" / "hustle" / "message_sent.json").read_bytes()
 SECRET = "whsec-hustle-current"
@@ -106,4 +107,4 @@ def test_reasons_carry_no_secret_and_no_signature() -> None:
 
 
 def test_the_registry_finds_the_hustle_verifier() -> None:
-    assert registry.VERIFIERS["hustle"] is signatures.verify_hustle
+    assert registry.tool("hustle").verify is signatures.verify_hustle

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from fieldstream.config import Programs
-from streams.logic.validate import RESULTS_BY_CHANNEL, validate
+from core.config import Programs
+from schemas.rules import RESULTS_BY_CHANNEL
+from streams.logic.validate import validate
 
 PROGRAMS = Programs({"org-a": frozenset({"gotv", "persuasion"}), "org-b": frozenset({"x"})})
 NOW = dt.datetime(2026, 11, 3, 15, 0, tzinfo=dt.UTC)

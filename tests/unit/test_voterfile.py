@@ -13,8 +13,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from fieldstream.errors import ConfigError, InputError
-from fieldstream.settings import KafkaSettings
+from core.errors import ConfigError, InputError
+from core.settings import KafkaSettings
 from producers.bisg import Bisg
 from producers.voterfile import RowProblem, load_mapping, load_voters, read_voters
 from schemas.codec import VOTER, AvroCodec, load_schemas
@@ -98,7 +98,7 @@ def test_missing_mapped_column_is_named(tmp_path: Path) -> None:
         list(read_voters(path, mapping))
 
 
-# --- presets, race/ethnicity sources, BISG, Parquet (issue 4) ---------------------------------
+# --- presets, race/ethnicity sources, BISG, Parquet ---------------------------------------
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "voterfiles"
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from fieldstream.errors import ConfigError
-from fieldstream.settings import Settings
+from core.errors import ConfigError
+from core.settings import Settings
 from schemas import VOTER, AvroCodec
 from streams.voters import (
     MemoryVoterStore,

@@ -1,0 +1,138 @@
+"""Config files a data manager edits: the programs registry and the sources (senders).
+
+programs.yaml::
+
+    orgs:
+      - id: demo-org
+        name: Demo Organizing Project
+        campaigns: [gotv-2026, persuasion-2026]
+
+sources.yaml (holds secrets: keep it out of version control; its path is a setting)::
+
+    sources:
+      - id: demo-canvass-app        # sent by the tool in the X-Fieldstream-Source header
+        org_id: demo-org            # the only org this credential may write for
+        secrets: ["...", "..."]     # any of them is accepted (rotation)
+      - id: state-party-van         # a tool that writes to VAN, pointed at fieldstream
+        org_id: demo-org
+        secrets: ["..."]            # its VAN API key (HTTP Basic password, "|1" suffix allowed)
+        tool: van                   # canonical (default), or a tool: docs/sources.md
+        campaign_id: gotv-2026      # for payloads that name no campaign
+        state: PA                   # the voter-file state of the voter ids it sends
+        codes_file: van-codes.yaml  # this committee's VAN codes (relative: next to this file)
+        signing_secrets: ["whsec_..."]  # webhook signing keys (Standard Webhooks or the tool's)
+        options: {timezone: America/New_York}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, Field, SecretStr, ValidationError
+
+from core.errors import ConfigError
+
+
+class OrgConfig(BaseModel):
+    id: str = Field(min_length=1)
+    name: str = ""
+    campaigns: list[str] = Field(default_factory=list)
+
+
+class ProgramsFile(BaseModel):
+    orgs: list[OrgConfig] = Field(default_factory=list)
+
+
+class SourceConfig(BaseModel):
+    """One sender. ``tool`` picks the adapter its payloads go through (canonical = the data
+    standard's own JSON at /v1/events)."""
+
+    id: str = Field(min_length=1)
+    org_id: str = Field(min_length=1)
+    secrets: list[SecretStr] = Field(min_length=1)
+    tool: str = Field("canonical", min_length=1)  # a folder of producers/tools/ (checked there)
+    campaign_id: str | None = None  # for tools whose payloads name no campaign
+    state: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")  # voter ids' file state
+    codes_file: Path | None = None  # the tool's code map (VAN result/contact/survey codes)
+    signing_secrets: list[SecretStr] = Field(default_factory=list)  # the tool's webhook keys
+    options: dict[str, Any] = Field(default_factory=dict)  # tool-specific, see docs/sources.md
+
+
+class SourcesFile(BaseModel):
+    sources: list[SourceConfig] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Programs:
+    """Which orgs exist and which campaigns each runs."""
+
+    campaigns_by_org: dict[str, frozenset[str]]
+
+    def knows_org(self, org_id: str) -> bool:
+        return org_id in self.campaigns_by_org
+
+    def knows_campaign(self, org_id: str, campaign_id: str) -> bool:
+        return campaign_id in self.campaigns_by_org.get(org_id, frozenset())
+
+
+def read_yaml(path: Path, what: str, *, echo_errors: bool = True) -> object:
+    """A config file's YAML, or a ConfigError naming the file. ``echo_errors=False`` for files
+    holding secrets: YAML's message quotes the offending text."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{what} file {path} does not exist") from None
+    try:
+        return yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        if not echo_errors:
+            raise ConfigError(f"{what} file {path} is not valid YAML") from None
+        raise ConfigError(f"{what} file {path} is not valid YAML: {exc}") from exc
+
+
+def load_programs(path: Path) -> Programs:
+    try:
+        parsed = ProgramsFile.model_validate(read_yaml(path, "programs"))
+    except ValidationError as exc:
+        raise ConfigError(f"programs file {path}: {exc}") from exc
+    return Programs({o.id: frozenset(o.campaigns) for o in parsed.orgs})
+
+
+def load_sources(path: Path) -> dict[str, SourceConfig]:
+    try:
+        parsed = SourcesFile.model_validate(read_yaml(path, "sources"))
+    except ValidationError as exc:
+        # pydantic's message would echo input values; name only the fields
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
+        raise ConfigError(f"sources file {path} has bad entries at: {fields}") from None
+    for s in parsed.sources:
+        if s.codes_file is not None and not s.codes_file.is_absolute():
+            s.codes_file = path.parent / s.codes_file
+    ids = [s.id for s in parsed.sources]
+    dupes = {i for i in ids if ids.count(i) > 1}
+    if dupes:
+        raise ConfigError(f"sources file {path} lists source ids twice: {sorted(dupes)}")
+    return {s.id: s for s in parsed.sources}
+
+
+def write_programs(path: Path, orgs: list[OrgConfig]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(ProgramsFile(orgs=orgs).model_dump(), sort_keys=False))
+
+
+def write_sources(path: Path, sources: list[SourceConfig]) -> None:
+    data = {"sources": [_source_dict(s) for s in sources]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    path.chmod(0o600)
+
+
+def _source_dict(source: SourceConfig) -> dict[str, Any]:
+    data = source.model_dump(mode="json", exclude_defaults=True)
+    data["secrets"] = [x.get_secret_value() for x in source.secrets]
+    if source.signing_secrets:
+        data["signing_secrets"] = [x.get_secret_value() for x in source.signing_secrets]
+    return data

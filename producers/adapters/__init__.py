@@ -1,1 +1,0 @@
-"""One adapter per field tool: tool payload -> canonical events (see base.py)."""

@@ -1,0 +1,135 @@
+"""The one intake hallway: every way contacts enter fieldstream (the gateway's routes, the
+importers, the dead-letter replay) turns a tool's adapter items into Kafka messages here.
+
+:func:`prepare` takes the items an adapter gave for one request (or one export row) and
+returns, without any I/O:
+
+- the canonical events, converted to the data standard (:class:`ContactJson`) and
+  Avro-encoded for ``contacts.raw``, keyed by their event id;
+- the items the source's code map could not place (:class:`Unmapped`), as DeadLetter
+  records for ``contacts.dlq`` (stage ``gateway``), keyed by what they are
+  (:func:`schemas.deadletter.dead_letter_key`), so the same refused item sent ten times is
+  one dead letter;
+- every problem of every event that does not fit the standard, with its index and field.
+
+What to do with problems is the caller's: the gateway refuses the whole request (422), an
+importer reports the row and goes on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from producers.tools.base import Item, Unmapped
+from schemas import CONTACT_EVENT, DEAD_LETTER, AvroCodec
+from schemas.deadletter import dead_letter_key, dead_letter_record
+from schemas.ids import event_id_for
+from schemas.jsonconv import ContactJson
+
+STAGE = "gateway"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where items came from: the source (bound to one org), the tool, and where a dead
+    letter's reader finds the original: ``gateway:<source id>`` or ``import:<file>`` as the
+    topic, and the export's line (or -1) as the offset."""
+
+    source_id: str
+    org_id: str
+    source_system: str
+    topic: str
+    offset: int = -1
+    partition: int = -1
+
+
+@dataclass(frozen=True)
+class ItemProblem:
+    index: int
+    field: str
+    problem: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "field": self.field, "problem": self.problem}
+
+
+@dataclass
+class Prepared:
+    raw: list[tuple[bytes, bytes]] = field(default_factory=list)
+    dlq: list[tuple[bytes, bytes]] = field(default_factory=list)
+    event_ids: list[str] = field(default_factory=list)
+    unmapped: list[Unmapped] = field(default_factory=list)
+    problems: list[ItemProblem] = field(default_factory=list)
+    events: int = 0  # items that were events (good or not)
+
+    @property
+    def bad_events(self) -> int:
+        return len({p.index for p in self.problems})
+
+
+class Hallway:
+    """Converts and encodes; one per process (the converter is compiled once)."""
+
+    def __init__(self, codec: AvroCodec) -> None:
+        self.codec = codec
+        self.converter = ContactJson()
+
+    def prepare(
+        self, items: list[Item], origin: Origin, original: bytes, received_ms: int
+    ) -> Prepared:
+        out = Prepared()
+        records = []
+        unmapped_at: list[int] = []
+        for i, item in enumerate(items):
+            if isinstance(item, Unmapped):
+                out.unmapped.append(item)
+                unmapped_at.append(i)
+                continue
+            out.events += 1
+            record, found = self.converter.convert(item, received_ms)
+            out.problems.extend(ItemProblem(i, p.field, p.problem) for p in found)
+            if record is not None:
+                records.append(record)
+        if out.problems:
+            return out
+        encode = self.codec.encode
+        for record in records:
+            out.raw.append((record["event_id"].encode(), encode(CONTACT_EVENT, record)))
+            out.event_ids.append(record["event_id"])
+        for i, item in zip(unmapped_at, out.unmapped, strict=True):
+            letter = unmapped_letter(original, item, origin, received_ms)
+            out.dlq.append((dead_letter_key(letter, i).encode(), encode(DEAD_LETTER, letter)))
+        return out
+
+
+def unmapped_letter(
+    original: bytes, unmapped: Unmapped, origin: Origin, now_ms: int
+) -> dict[str, Any]:
+    """The Avro-ready DeadLetter of an item the source's code map could not place."""
+    event_id = (
+        event_id_for(origin.org_id, origin.source_system, unmapped.source_event_id)
+        if unmapped.source_event_id
+        else None
+    )
+    return dead_letter_record(
+        original,
+        stage=STAGE,
+        code=unmapped.reason_code,
+        reason=unmapped.reason,
+        where=(origin.topic, origin.partition, origin.offset),
+        event_id=event_id,
+        org_id=origin.org_id,
+        source_system=origin.source_system,
+        failed_at=now_ms,
+    )
+
+
+def gateway_topic(source_id: str) -> str:
+    """The dead letter's ``source_topic`` of items posted by a source to the gateway."""
+    return f"gateway:{source_id}"
+
+
+def import_topic(file_name: str) -> str:
+    """The dead letter's ``source_topic`` of rows read from a file (or an API) by an importer."""
+    return f"import:{file_name}"

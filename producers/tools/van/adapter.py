@@ -1,0 +1,310 @@
+"""VAN-compatible adapter: the body of VAN's canvass-response call -> one canonical event.
+
+Tools that already report to VAN (Spoke's ngpvan action handler, Parsons'
+``VAN.apply_response`` / ``apply_canvass_result``, Spoke Rewired's VAN sync...) can post the
+same body to fieldstream. The gateway serves VAN's two paths and passes the path's person id:
+
+- ``POST /v4/people/{vanId}/canvassResponses`` -> ``id_type="vanid"``
+- ``POST /v4/people/{personIdType}:{personId}/canvassResponses`` -> that id type
+
+The body (docs.ngpvan.com, People -> "POST /people/{vanId}/canvassResponses")::
+
+    {"canvassContext": {"contactTypeId": 37, "inputTypeId": 11, "dateCanvassed": "2020-10-01",
+                        "phone": {...}, "omitActivistCodeContactHistory": false, ...},
+     "resultCodeId": null,
+     "responses": [{"type": "SurveyResponse", "surveyQuestionId": 1, "surveyResponseId": 2},
+                   {"type": "ActivistCode", "activistCodeId": 3, "action": "Apply"},
+                   {"type": "VolunteerActivity", "volunteerActivityId": 4, "action": "Apply"}]}
+
+VAN requires ``resultCodeId`` or ``responses``, never both (responses imply "Canvassed"; a
+``resultCodeId`` that maps to canvassed is tolerated beside them). The numeric ids differ per
+committee: they are read through the source's code map (:mod:`van_codes`,
+``ctx.options["codes"]``, else the defaults). An unknown result code, contact type, survey
+question or survey response gives one :class:`Unmapped` naming every unknown id; an unknown
+``inputTypeId`` gives input_method "other" (absent, it is VAN's default 11, API).
+
+What is not carried: "Remove" activist codes and volunteer activities (the standard has no
+place for them); the phone (personal data). A body whose only responses are activist codes
+with ``omitActivistCodeContactHistory: true`` is not a contact in VAN (no contact history is
+written), so it gives no event. Whether a result fits the channel is checked downstream
+(streams/logic/validate.py), not here.
+
+Limits, said plainly:
+
+- VAN gives a canvass response no id, so ``source_event_id`` is a hash of (person id type and
+  id, dateCanvassed, contactTypeId, resultCodeId, the sorted responses): a retried identical
+  request keeps its id, but identical attempts at the same recorded time are one event.
+- Without ``dateCanvassed`` VAN uses "now"; an adapter has no clock, so the gateway passes
+  its receive time (``received_at``) and the event id keys on that UTC date: a retry the same
+  day keeps its id, two identical attempts the same day are one event. Spoke's classic ngpvan
+  action handler sends no dateCanvassed. Without either, a PayloadError. A time without offset
+  is read in ``ctx.options["timezone"]`` (UTC).
+- There is no signature: VAN authenticates with HTTP Basic (application name and API key);
+  the gateway checks that credential before calling :func:`adapt`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from core.errors import ConfigError
+from producers.tools.base import (
+    AdapterContext,
+    Item,
+    PayloadError,
+    Unmapped,
+    canonical,
+    optional,
+    timestamp,
+    zone,
+)
+from producers.tools.van.codes import VanCodes, load_codes
+
+DEFAULT_CODES = load_codes(None)
+# Module-level maps of the defaults, for generated docs (per-source files override them).
+RESULT_MAP: dict[int, str] = {k: v.result for k, v in DEFAULT_CODES.result_codes.items()}
+# VAN person id types (lower case) -> the PersonRef field they fill.
+PERSON_ID_TYPES: dict[str, str] = {
+    "vanid": "van_id",
+    "statefileid": "state_file_id",
+    "dwid": "vendor_id",  # DNC data warehouse id (Parsons' example id type)
+    "gwid": "vendor_id",  # the default shown on docs.ngpvan.com for {personIdType}
+}
+VAN_DEFAULT_INPUT_TYPE = 11  # API, VAN's default when inputTypeId is absent
+RESPONSE_TYPES = ("SurveyResponse", "ActivistCode", "VolunteerActivity")
+
+
+def adapt(
+    payload: Any,
+    ctx: AdapterContext,
+    *,
+    id_type: str,
+    person_id: str,
+    received_at: str | None = None,
+) -> list[Item]:
+    """One VAN canvass-response body (for the person in the path) -> zero or one item.
+
+    ``received_at`` (ISO UTC, from the gateway) stands in for a missing dateCanvassed, as VAN
+    uses "now"; the event id then keys on its UTC date, so a retry the same day keeps its id.
+    """
+    codes = ctx.options.get("codes") or DEFAULT_CODES
+    if not isinstance(codes, VanCodes):
+        raise ConfigError(f"source {ctx.source_id!r}: options['codes'] must be VanCodes")
+    person = _person(id_type, person_id, ctx)
+    if not isinstance(payload, dict):
+        raise PayloadError("(body)", "must be a JSON object")
+    context = _opt(payload, "canvassContext", dict, "canvassContext") or {}
+    date_canvassed = context.get("dateCanvassed")
+    if date_canvassed is None and received_at is not None:
+        occurred_at = timestamp(received_at, "received_at")
+        id_time = "received:" + occurred_at[:10]
+    else:
+        occurred_at = timestamp(
+            date_canvassed, "canvassContext.dateCanvassed", assume_tz=_zone(ctx)
+        )
+        id_time = occurred_at
+    contact_type_id = _id(context, "contactTypeId", "canvassContext.contactTypeId")
+    input_type_id = _id(context, "inputTypeId", "canvassContext.inputTypeId")
+    result_code_id = _id(payload, "resultCodeId", "resultCodeId")
+    responses = _responses(payload)
+    if result_code_id is None and not responses:
+        raise PayloadError("resultCodeId", "is missing: VAN needs resultCodeId or responses")
+    event_id = _source_event_id(
+        id_type, person_id, id_time, contact_type_id, result_code_id, responses
+    )
+    only_codes = responses and all(r["type"] == "ActivistCode" for r in responses)
+    if only_codes and result_code_id is None and context.get("omitActivistCodeContactHistory"):
+        return []  # VAN writes no contact history for these: not a contact attempt
+
+    unknown: list[tuple[str, str]] = []
+    where, source = codes.where(), ctx.source_id
+    if contact_type_id is None:
+        contact_type_id = codes.default_contact_type_id
+    contact = codes.contact_types.get(contact_type_id or -1)
+    if contact_type_id is None:
+        why = f"source {source!r} sets no default_contact_type_id; set it in {where}"
+        unknown.append(("missing_contact_type", f"no VAN contactTypeId and {why}"))
+    elif contact is None:
+        unknown.append(_unknown("contact_type", "contactTypeId", contact_type_id, source, where))
+    result, result_raw, opt_out = "canvassed", "Canvassed", False
+    if result_code_id is not None:
+        code = codes.result_codes.get(result_code_id)
+        if code is None:
+            unknown.append(_unknown("result_code", "resultCodeId", result_code_id, source, where))
+        elif responses and code.result != "canvassed":
+            raise PayloadError(
+                "resultCodeId",
+                "must be null when responses are given (VAN: responses imply Canvassed)",
+            )
+        else:
+            result, result_raw, opt_out = code.result, code.name, code.opt_out
+    answers, activist_codes = _script(responses, codes, source, where, unknown)
+    if unknown:
+        return [
+            Unmapped(
+                reason_code=unknown[0][0],
+                reason="; ".join(text for _, text in unknown),
+                source_event_id=event_id,
+                campaign_id=ctx.campaign_id,
+            )
+        ]
+    assert contact is not None
+    input_type = codes.input_types.get(input_type_id or VAN_DEFAULT_INPUT_TYPE)
+    return [
+        canonical(
+            ctx,
+            source_event_id=event_id,
+            campaign_id=ctx.campaign(),
+            channel=contact.channel,
+            occurred_at=occurred_at,
+            person=person,
+            result=result,
+            result_raw=result_raw,
+            contact_type=contact.contact_type,
+            input_method=input_type.input_method if input_type else "other",
+            responses=answers,
+            activist_codes=activist_codes,
+            opt_out=opt_out,
+        )
+    ]
+
+
+def _person(id_type: str, person_id: str, ctx: AdapterContext) -> dict[str, str]:
+    kind = id_type.strip().lower() if isinstance(id_type, str) else ""
+    target = PERSON_ID_TYPES.get(kind)
+    if target is None:
+        raise PayloadError(
+            "personIdType",
+            f"{str(id_type)[:40]!r} is not a person id type fieldstream knows; use one of "
+            f"{', '.join(sorted(PERSON_ID_TYPES))}",
+        )
+    value = person_id.strip() if isinstance(person_id, str) else ""
+    if not value:
+        raise PayloadError("personId", "is missing")
+    if target == "van_id" and not value.isdigit():
+        raise PayloadError("vanId", "must be a whole number")
+    person = {target: value}
+    if target == "state_file_id" and ctx.state:
+        person |= {"voter_id": value, "state": ctx.state.upper()}
+    return person
+
+
+def _zone(ctx: AdapterContext) -> ZoneInfo:
+    name = ctx.options.get("timezone", "UTC")
+    return zone(name, f"source {ctx.source_id!r}: timezone {name!r} is not an IANA time zone name")
+
+
+def _responses(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """The script responses, checked for shape and cut down to what identifies them."""
+    raw = _opt(payload, "responses", list, "responses") or []
+    out: list[dict[str, Any]] = []
+    types = {k.lower(): k for k in RESPONSE_TYPES}
+    for i, item in enumerate(raw):
+        path = f"responses[{i}]"
+        if not isinstance(item, dict):
+            raise PayloadError(path, "must be an object")
+        kind = types.get(str(_opt(item, "type", str, f"{path}.type")).strip().lower())
+        if kind is None:
+            raise PayloadError(f"{path}.type", f"must be one of {', '.join(RESPONSE_TYPES)}")
+        if kind == "SurveyResponse":
+            question = _id(item, "surveyQuestionId", f"{path}.surveyQuestionId", True)
+            answer = _id(item, "surveyResponseId", f"{path}.surveyResponseId", True)
+            out.append({"type": kind, "q": question, "r": answer})
+            continue
+        id_field = "activistCodeId" if kind == "ActivistCode" else "volunteerActivityId"
+        action = _opt(item, "action", str, f"{path}.action") or "Apply"  # VAN's default
+        if action.strip().lower() not in ("apply", "remove"):
+            raise PayloadError(f"{path}.action", "must be Apply or Remove")
+        ident = _id(item, id_field, f"{path}.{id_field}", True)
+        out.append({"type": kind, "id": ident, "action": action.strip().title()})
+    return out
+
+
+def _opt(obj: dict[str, Any], key: str, kind: type, path: str) -> Any:
+    """base.optional, naming the full field path on a type error."""
+    try:
+        return optional(obj, key, kind)
+    except PayloadError as exc:
+        raise PayloadError(path, exc.problem) from None
+
+
+def _id(obj: dict[str, Any], key: str, path: str, required: bool = False) -> int | None:
+    """A VAN id: an integer (or its digits as a string, as some clients send)."""
+    value = obj.get(key)
+    if value is None or value == "":
+        if required:
+            raise PayloadError(path, "is missing")
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise PayloadError(path, f"must be a VAN id (a whole number), got {str(value)[:20]!r}")
+
+
+def _script(
+    responses: list[dict[str, Any]],
+    codes: VanCodes,
+    source: str,
+    where: str,
+    unknown: list[tuple[str, str]],
+) -> tuple[list[dict[str, Any]], list[str]]:
+    answers: list[dict[str, Any]] = []
+    activist: list[str] = []
+    for r in responses:
+        if r["type"] == "SurveyResponse":
+            question = codes.survey_questions.get(r["q"])
+            if question is None:
+                unknown.append(
+                    _unknown("survey_question", "surveyQuestionId", r["q"], source, where)
+                )
+                continue
+            answer = question.responses.get(r["r"])
+            if answer is None:
+                field = f"surveyResponseId (of surveyQuestionId {r['q']})"
+                unknown.append(_unknown("survey_response", field, r["r"], source, where))
+                continue
+            answers.append(
+                {
+                    "question_id": question.question_id,
+                    "answer": answer.answer,
+                    "support_level": answer.support_level,
+                }
+            )
+        elif r["type"] == "ActivistCode" and r["action"] == "Apply":
+            name = codes.activist_codes.get(r["id"], str(r["id"]))
+            if name not in activist:
+                activist.append(name)
+    return answers, activist
+
+
+def _unknown(kind: str, field: str, code: int, source: str, where: str) -> tuple[str, str]:
+    section = "survey_questions" if kind.startswith("survey") else f"{kind}s"
+    return (
+        f"unknown_{kind}",
+        f"VAN {field} {code} is not in the code map of source {source!r}; add it under "
+        f"{section} in {where}",
+    )
+
+
+def _source_event_id(
+    id_type: str,
+    person_id: str,
+    occurred_at: str,
+    contact_type_id: int | None,
+    result_code_id: int | None,
+    responses: list[dict[str, Any]],
+) -> str:
+    key = [
+        id_type.strip().lower(),
+        person_id.strip(),
+        occurred_at,
+        contact_type_id,
+        result_code_id,
+        sorted(json.dumps(r, sort_keys=True) for r in responses),
+    ]
+    digest = hashlib.sha256(json.dumps(key, separators=(",", ":")).encode()).hexdigest()
+    return f"van-cr-{digest[:40]}"
