@@ -8,8 +8,8 @@ returns, without any I/O:
   Avro-encoded for ``contacts.raw``, keyed by their event id;
 - the items the source's code map could not place (:class:`Unmapped`), as DeadLetter
   records for ``contacts.dlq`` (stage ``gateway``), keyed by what they are
-  (:func:`schemas.deadletter.dead_letter_key`), so the same refused item sent ten times is
-  one dead letter;
+  (``dead_letter_id``: :func:`schemas.deadletter.dead_letter_key`), so the same refused item
+  sent ten times is one dead letter;
 - every problem of every event that does not fit the standard, with its index and field.
 
 What to do with problems is the caller's: the gateway refuses the whole request (422), an
@@ -23,7 +23,7 @@ from typing import Any
 
 from producers.tools.base import Item, Unmapped
 from schemas import CONTACT_EVENT, DEAD_LETTER, AvroCodec
-from schemas.deadletter import dead_letter_key, dead_letter_record
+from schemas.deadletter import dead_letter_record
 from schemas.ids import event_id_for
 from schemas.jsonconv import ContactJson
 
@@ -98,13 +98,13 @@ class Hallway:
             out.raw.append((record["event_id"].encode(), encode(CONTACT_EVENT, record)))
             out.event_ids.append(record["event_id"])
         for i, item in zip(unmapped_at, out.unmapped, strict=True):
-            letter = unmapped_letter(original, item, origin, received_ms)
-            out.dlq.append((dead_letter_key(letter, i).encode(), encode(DEAD_LETTER, letter)))
+            letter = unmapped_letter(original, item, origin, received_ms, i)
+            out.dlq.append((letter["dead_letter_id"].encode(), encode(DEAD_LETTER, letter)))
         return out
 
 
 def unmapped_letter(
-    original: bytes, unmapped: Unmapped, origin: Origin, now_ms: int
+    original: bytes, unmapped: Unmapped, origin: Origin, now_ms: int, index: int = 0
 ) -> dict[str, Any]:
     """The Avro-ready DeadLetter of an item the source's code map could not place."""
     event_id = (
@@ -122,6 +122,7 @@ def unmapped_letter(
         org_id=origin.org_id,
         source_system=origin.source_system,
         failed_at=now_ms,
+        index=index,
     )
 
 

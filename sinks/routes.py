@@ -51,13 +51,24 @@ class Routes:
 
     by_topic: dict[str, Route] = field(default_factory=dict)
     columns: dict[str, Sequence[str]] = field(default_factory=dict)
+    ledgered: dict[str, int] = field(default_factory=dict)
+    """Tables whose rows the sink checks against the ledger (sinks/ledger.py) before it
+    inserts: table -> position of the event id in a row. Their last column is the batch token
+    that stored the row (``stored_by``), which the consumer appends."""
 
-    def add(self, topic: str, route: Route, columns: dict[str, Sequence[str]]) -> None:
+    def add(
+        self,
+        topic: str,
+        route: Route,
+        columns: dict[str, Sequence[str]],
+        ledgered: dict[str, int] | None = None,
+    ) -> None:
         """Route ``topic`` through ``route``, which writes the tables in ``columns``."""
         if topic in self.by_topic:
             raise ValueError(f"topic {topic} is routed twice")
         self.by_topic[topic] = route
         self.columns.update(columns)
+        self.ledgered.update(ledgered or {})
 
     def topics(self) -> list[str]:
         return list(self.by_topic)
@@ -73,7 +84,7 @@ def pipeline_routes(topics: TopicNames, codec: AvroCodec) -> Routes:
 
     def dead(value: bytes | None, where: Where) -> Routed:
         _, rec = codec.decode(value or b"", expect=schemas.DEAD_LETTER)
-        return Routed("dead_letters", dead_letter_row(rec, where))
+        return Routed("dead_letters", dead_letter_row(rec))
 
     def voter(value: bytes | None, where: Where) -> Routed | None:
         if value is None:  # a tombstone: the stream forgets the voter; the table keeps it
@@ -81,7 +92,12 @@ def pipeline_routes(topics: TopicNames, codec: AvroCodec) -> Routes:
         _, rec = codec.decode(value, expect=schemas.VOTER)
         return Routed("voters", voter_row(rec))
 
-    routes.add(topics.enriched, enriched, {"contact_events": CONTACT_COLUMNS})
+    routes.add(
+        topics.enriched,
+        enriched,
+        {"contact_events": [*CONTACT_COLUMNS, "stored_by"]},
+        ledgered={"contact_events": CONTACT_COLUMNS.index("event_id")},
+    )
     routes.add(topics.dlq, dead, {"dead_letters": DEAD_LETTER_COLUMNS})
     routes.add(topics.voters, voter, {"voters": VOTER_COLUMNS})
     return routes

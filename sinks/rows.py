@@ -7,8 +7,10 @@ Plain functions, no I/O. Timestamps arrive as tz-aware datetimes, event ids as u
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
+from schemas.deadletter import dead_letter_key, dead_letter_record
 from schemas.derived import UNKNOWN, age_band, age_of
 
 Record = dict[str, Any]
@@ -30,8 +32,9 @@ CONTACT_COLUMNS = [
 ]  # fmt: skip
 
 DEAD_LETTER_COLUMNS = [
-    "event_id", "org_id", "source_system", "stage", "reason_code", "reason",
-    "source_topic", "source_partition", "source_offset", "failed_at", "original",
+    "dead_letter_id", "event_id", "org_id", "source_system", "stage", "reason_code", "reason",
+    "source_topic", "source_partition", "source_offset", "first_failed_at", "failed_at",
+    "arrivals", "original",
 ]  # fmt: skip
 
 VOTER_COLUMNS = [
@@ -140,27 +143,26 @@ def contact_row(enriched: Record) -> Row:
     ]
 
 
-def dead_letter_row(dead: Record, at: tuple[str, int, int] | None = None) -> Row:
-    """One dead_letters row (DEAD_LETTER_COLUMNS order) from a decoded DeadLetter.
-
-    A letter refused before it had a Kafka position (stage gateway, importers: partition -1)
-    is keyed by its own position on the DLQ topic, ``at``, so each stays a row of its own.
-    """
+def dead_letter_row(dead: Record) -> Row:
+    """One dead_letters row (DEAD_LETTER_COLUMNS order) from a decoded DeadLetter: one arrival
+    of the dead letter ``dead_letter_id`` (records written before the field existed get it
+    computed the same way)."""
     original = dead.get("original") or b""
-    topic, partition, offset = dead["source_topic"], dead["source_partition"], dead["source_offset"]
-    if (partition < 0 or offset < 0) and at is not None:
-        topic, partition, offset = f"{topic}@{at[0]}", at[1], at[2]
+    letter_id = dead.get("dead_letter_id") or dead_letter_key(dead)
     return [
+        letter_id,
         dead.get("event_id") or "",
         dead.get("org_id") or "",
         dead.get("source_system") or "",
         dead["stage"],
         dead["reason_code"],
         dead["reason"],
-        topic,
-        int(partition),
-        int(offset),
+        dead["source_topic"],
+        int(dead["source_partition"]),
+        int(dead["source_offset"]),
         dead["failed_at"],
+        dead["failed_at"],
+        1,
         original.decode("utf-8", "backslashreplace")
         if isinstance(original, bytes)
         else str(original),
@@ -168,23 +170,37 @@ def dead_letter_row(dead: Record, at: tuple[str, int, int] | None = None) -> Row
 
 
 def sink_dead_letter_row(
-    topic: str, partition: int, offset: int, value: bytes | None, reason_code: str, reason: str
+    topic: str,
+    partition: int,
+    offset: int,
+    value: bytes | None,
+    reason_code: str,
+    reason: str,
+    key: bytes | None = None,
 ) -> Row:
-    """A dead_letters row for a message the sink itself could not read (stage 'sink')."""
-    original = (value or b"").decode("utf-8", "backslashreplace")
-    return [
-        "",
-        "",
-        "",
-        "sink",
-        reason_code,
-        reason,
-        topic,
-        partition,
-        offset,
-        dt.datetime.now(dt.UTC),
-        original,
-    ]
+    """A dead_letters row for a message the sink itself could not read (stage 'sink'); its
+    event id is the message key when that is one (contacts are keyed by their event id)."""
+    letter = dead_letter_record(
+        value or b"",
+        stage="sink",
+        code=reason_code,
+        reason=reason,
+        where=(topic, partition, offset),
+        event_id=_uuid_text(key),
+        org_id=None,
+        source_system=None,
+        failed_at=dt.datetime.now(dt.UTC),
+    )
+    return dead_letter_row(letter)
+
+
+def _uuid_text(key: bytes | None) -> str | None:
+    if not key or len(key) > 64:
+        return None
+    try:
+        return str(uuid.UUID(key.decode("ascii")))
+    except (UnicodeDecodeError, ValueError):
+        return None
 
 
 def voter_row(voter: Record) -> Row:

@@ -54,7 +54,12 @@ class LockedStore:
         token: str | None = None,
     ) -> None:
         """Insert rows; with ``token``, a retried identical insert is dropped by ClickHouse."""
-        settings: dict[str, Any] = {"async_insert": 0}
+        # a retried identical block is dropped by the table and still reaches a view that
+        # missed it (each view's target deduplicates it on its own)
+        settings: dict[str, Any] = {
+            "async_insert": 0,
+            "deduplicate_blocks_in_dependent_materialized_views": 1,
+        }
         if token is not None:
             settings["insert_deduplication_token"] = token
         try:

@@ -226,7 +226,7 @@ def _dead(
     )
     return Outcome(
         DLQ,
-        key=event_id.encode() if event_id else None,
+        key=letter["dead_letter_id"].encode(),
         value=ctx.codec.encode(DEAD_LETTER, letter),
         event_id=event_id,
         reason_code=code,

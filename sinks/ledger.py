@@ -1,0 +1,110 @@
+"""The store is the ledger: which contacts are already stored, and by which batch.
+
+Exactness may not rest on the broker remembering anything (the embedded broker keeps nothing
+across a restart, and a production topic can be recreated): before the sink inserts a batch
+of contacts it drops those whose event id the store already holds from ANOTHER batch. So a
+copy that arrives again (a webhook retry past the stream's dedupe, a journal replay after a
+broker restart, a redelivery with other offsets) is never stored twice, and the first stored
+copy wins whatever enrichment the later one got: the copy the boards already counted stays
+the one they count.
+
+A retried batch is kept whole and identical (same rows, same insert token): ClickHouse drops
+the repeat in the table and still lets it reach a materialized view that missed it, so a
+crash between a table's insert and its view's heals on the retry.
+
+The ids stored within ``horizon_s`` are held here (warmed from the store at start and again
+when partitions are assigned, kept up to date by every insert): a lookup per contact costs a
+dict probe, not a query. Copies older than the horizon are left to the ReplacingMergeTree and
+to ``fieldstream verify``; the horizon defaults to the senders' retry window.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from sinks.sql import datetime64
+
+log = logging.getLogger(__name__)
+
+Query = Callable[[str], list[list[Any]]]
+
+
+def _key(event_id: str) -> bytes:
+    """16 bytes for a UUID (every event id the gateway and importers make), else the text."""
+    try:
+        return uuid.UUID(event_id).bytes
+    except ValueError:
+        return event_id.encode()
+
+
+class StoredIds:
+    """Event ids stored within the horizon, each with the insert token that stored it."""
+
+    def __init__(self, horizon_s: float, clock: Callable[[], float] = time.time) -> None:
+        self.horizon_s = horizon_s
+        self.clock = clock
+        self._by_id: dict[bytes, str] = {}
+        self._added: deque[tuple[float, list[bytes]]] = deque()
+        self._warmed_to: float | None = None
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def warm(self, query: Query) -> int:
+        """Read the ids stored since the last warm (or within the horizon); returns how many."""
+        now = self.clock()
+        since = now - self.horizon_s if self._warmed_to is None else self._warmed_to - 60
+        sql = (
+            "SELECT event_id, stored_by FROM contact_events "
+            f"WHERE inserted_at >= {datetime64(dt.datetime.fromtimestamp(since, dt.UTC))}"
+        )
+        rows = query(sql)
+        keys = []
+        for event_id, stored_by in rows:
+            key = _key(str(event_id))
+            if key not in self._by_id:
+                self._by_id[key] = str(stored_by)
+                keys.append(key)
+        if keys:
+            self._added.append((now, keys))
+        self._warmed_to = now
+        return len(rows)
+
+    def unstored(self, event_ids: Sequence[str], token: str) -> list[int]:
+        """Indexes of the ids not stored by another batch than ``token`` (keep these)."""
+        by_id = self._by_id
+        keep = []
+        for i, event_id in enumerate(event_ids):
+            stored_by = by_id.get(_key(event_id))
+            if stored_by is None or stored_by == token:
+                keep.append(i)
+        return keep
+
+    def add(self, event_ids: Iterable[str], token: str) -> None:
+        """Record ids as stored by ``token`` (after its insert succeeded)."""
+        by_id = self._by_id
+        keys = []
+        for event_id in event_ids:
+            key = _key(event_id)
+            if key not in by_id:
+                by_id[key] = token
+                keys.append(key)
+        if keys:
+            self._added.append((self.clock(), keys))
+
+    def expire(self) -> int:
+        """Forget ids recorded longer than the horizon ago; returns how many."""
+        cutoff = self.clock() - self.horizon_s
+        gone = 0
+        while self._added and self._added[0][0] < cutoff:
+            _, keys = self._added.popleft()
+            for key in keys:
+                if self._by_id.pop(key, None) is not None:
+                    gone += 1
+        return gone
