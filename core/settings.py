@@ -53,6 +53,12 @@ class GatewaySettings(BaseModel):
     max_batch_events: int = Field(1000, ge=1)
     sources_file: Path = Path("sources.yaml")  # relative: under data_dir
     produce_timeout_s: float = 10.0
+    journal: bool = Field(
+        True,
+        description="keep what was acknowledged on disk until the store holds it (the "
+        "embedded broker keeps nothing across a restart); off where Kafka is durable",
+    )
+    journal_dir: Path = Path("journal")  # relative: under data_dir
 
 
 class MobilizeSettings(BaseModel):
@@ -156,6 +162,21 @@ class SinkSettings(BaseModel):
     query_host: str = "127.0.0.1"
     query_port: int = 8082
     dedup_window: int = Field(1000, ge=1, description="non_replicated_deduplication_window")
+    ledger_horizon_s: int = Field(
+        3 * 24 * 3600,
+        ge=60,
+        description="how long stored event ids are checked before an insert (sinks/ledger.py); "
+        "at least the senders' retry window",
+    )
+    retry_max_s: float = Field(10.0, gt=0, description="longest pause between insert retries")
+    max_poll_interval_s: float = Field(
+        300.0, ge=1, description="the consumer's max.poll.interval.ms, in seconds"
+    )
+    fault_file: Path | None = Field(
+        None,
+        description="drills only: while this file exists every insert fails, as if the store "
+        "were down (the fault tests and bench/soak.py use it)",
+    )
 
 
 class SimulatorSettings(BaseModel):
@@ -195,6 +216,8 @@ class Settings(BaseSettings):
             self.clickhouse.dsn = SecretStr(f"chdb://{self.data_dir / 'chdb'}")
         if not self.gateway.sources_file.is_absolute():
             self.gateway.sources_file = self.data_dir / self.gateway.sources_file
+        if not self.gateway.journal_dir.is_absolute():
+            self.gateway.journal_dir = self.data_dir / self.gateway.journal_dir
         if not self.stream.programs_file.is_absolute():
             self.stream.programs_file = self.data_dir / self.stream.programs_file
         if not self.stream.voter_store_path.is_absolute():

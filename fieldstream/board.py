@@ -257,7 +257,8 @@ def run_board(
     dashboards: Path = DASHBOARDS,
 ) -> None:
     """Refresh the board every ``refresh_s`` until the ``until`` deadline (time.monotonic),
-    Ctrl-C, or ``alive()`` reports dead services; ``org``/``campaign`` narrow it to one."""
+    Ctrl-C, or ``alive()`` (called every tick: the stack's supervision) reports services it
+    could not keep running; ``org``/``campaign`` narrow it to one."""
     console = console or Console()
     source = PanelSource(load_dashboards(dashboards), org=org, campaign=campaign)
 
@@ -272,9 +273,11 @@ def run_board(
                 for d in dead:
                     where = getattr(d, "log_path", None)
                     name = getattr(d, "name", str(d))
-                    console.print(f"[red]{name} stopped unexpectedly[/red]; see {where}")
+                    console.print(f"[red]{name} keeps dying[/red]; stopping (see {where})")
                 return
             next_at = time.monotonic() + refresh_s
             while time.monotonic() < next_at and (until is None or time.monotonic() < until):
                 time.sleep(0.1)
+                if alive is not None and alive():
+                    break
             live.update(snapshot())

@@ -110,15 +110,17 @@ def _watch(
             run_board(
                 connect_store(settings).query,
                 until=deadline,
-                alive=stack.dead,
+                alive=stack.supervise,
                 dashboards=settings.dashboards_dir,
             )
+            if deadline is None or time.monotonic() < deadline:
+                raise FieldstreamError("a service keeps dying; the stack stopped (see its log)")
         else:
             while deadline is None or time.monotonic() < deadline:
-                dead = stack.dead()
-                if dead:
+                given_up = stack.supervise()
+                if given_up:
                     raise FieldstreamError(
-                        f"{dead[0].name} stopped unexpectedly; see {dead[0].log_path}"
+                        f"{given_up[0].name} keeps dying; stopping (see {given_up[0].log_path})"
                     )
                 time.sleep(0.5)
     except KeyboardInterrupt:

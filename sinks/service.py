@@ -16,7 +16,7 @@ import re
 import signal
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from types import FrameType
 from typing import Any
@@ -35,7 +35,9 @@ from core.settings import Settings
 from schemas.registry import codec_for
 from sinks.consumer import SinkConsumer, SinkMetrics
 from sinks.exchange_rows import ExchangeInputs
+from sinks.ledger import StoredIds
 from sinks.migrate import migrate
+from sinks.republish import republish_voters
 from sinks.routes import Routes, pipeline_routes
 from sinks.store import LockedStore, open_store
 
@@ -130,18 +132,40 @@ class SinkService:
             s.sink.group_id,
             fetch_wait_ms=s.sink.fetch_wait_ms,
             session_timeout_s=s.sink.session_timeout_s,
+            **{"max.poll.interval.ms": int(s.sink.max_poll_interval_s * 1000)},
         )
+        # the store is the ledger: a broker that lost the voters topic gets it back from here
+        republish_voters(self._rows, s.kafka, codec_for(s.kafka.schema_registry_url))
+        ledger = StoredIds(s.sink.ledger_horizon_s)
+        held = ledger.warm(self._rows)
+        log.info("ledger: %d contacts stored in the last %ds", held, s.sink.ledger_horizon_s)
         self.consumer = SinkConsumer(
             conf,
             sink_routes(s),
-            self.store.write,
+            self._write,
             batch_rows=s.sink.batch_rows,
             flush_interval_s=s.sink.flush_interval_s,
             metrics=self.metrics,
+            retry_max_s=s.sink.retry_max_s,
+            ledger=ledger,
+            query=self._rows,
         )
         self.thread = threading.Thread(target=self._run_consumer, name="sink-consumer")
         self.thread.start()
         self.consumer.started.wait(30)
+
+    def _rows(self, sql: str) -> list[list[Any]]:
+        assert self.store is not None
+        return self.store.query(sql)[2]
+
+    def _write(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], token: str
+    ) -> None:
+        fault = self.settings.sink.fault_file
+        if fault is not None and fault.exists():
+            raise StoreError(f"insert refused: the drill's fault file {fault} exists")
+        assert self.store is not None
+        self.store.write(table, columns, rows, token)
 
     def _run_consumer(self) -> None:
         assert self.consumer is not None

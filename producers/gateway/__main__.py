@@ -8,6 +8,7 @@ import uvicorn
 
 from core.settings import Settings, load_settings
 from producers.gateway.app import create_app
+from producers.journal import Journal
 from producers.tools.registry import read_sources
 from schemas.registry import codec_for
 
@@ -21,6 +22,7 @@ def run(settings: Settings) -> None:
         kafka=settings.kafka,
         gateway=settings.gateway,
         codec=codec_for(settings.kafka.schema_registry_url),
+        journal=Journal(settings.gateway.journal_dir) if settings.gateway.journal else None,
     )
     uvicorn.run(
         app,

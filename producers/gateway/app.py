@@ -46,6 +46,7 @@ from producers.gateway.checks import (
 from producers.gateway.intake import Intake, Refused
 from producers.gateway.metrics import GatewayMetrics
 from producers.gateway.signing import ReplayGuard
+from producers.journal import Journal
 from producers.tools import registry
 from schemas import AvroCodec
 
@@ -60,6 +61,7 @@ def create_app(
     producer: AsyncSender | None = None,
     codec: AvroCodec | None = None,
     clock: Callable[[], float] = time.time,
+    journal: Journal | None = None,
 ) -> Starlette:
     metrics = GatewayMetrics()
     state: dict[str, AsyncSender] = {} if producer is None else {"producer": producer}
@@ -70,6 +72,7 @@ def create_app(
         metrics=metrics,
         producer=lambda: state["producer"],
         clock=clock,
+        journal=journal,
     )
     guard = ReplayGuard()
 
@@ -82,6 +85,8 @@ def create_app(
         finally:
             if own:
                 state["producer"].close()
+            if journal is not None:
+                journal.close()
 
     def counted(
         handler: Callable[[Request], Any], respond: Callable[[Refused], Response]

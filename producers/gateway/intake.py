@@ -4,11 +4,12 @@ The items go through the one intake hallway (producers/intake.py); a request is
 all-or-nothing: one event that does not fit the standard refuses the request (422, every
 problem named) and nothing is produced. Otherwise its events go to contacts.raw and the items
 the source's map could not place go to contacts.dlq, and the answer is given only after Kafka
-acked both.
+acked both and, where the gateway keeps a journal (producers/journal.py), it has them on disk.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import time
@@ -21,7 +22,8 @@ from core.errors import BrokerError
 from core.producer import AsyncSender
 from core.settings import GatewaySettings, KafkaSettings
 from producers.gateway.metrics import GatewayMetrics
-from producers.intake import Hallway, Origin, gateway_topic
+from producers.intake import Hallway, Origin, Prepared, gateway_topic
+from producers.journal import Entry, Journal, JournalError
 from producers.tools.base import Item
 from schemas import AvroCodec
 
@@ -55,9 +57,10 @@ class Intake:
         metrics: GatewayMetrics,
         producer: Callable[[], AsyncSender],
         clock: Callable[[], float],
+        journal: Journal | None = None,
     ) -> None:
         self.kafka, self.gateway, self.metrics = kafka, gateway, metrics
-        self.producer, self.clock = producer, clock
+        self.producer, self.clock, self.journal = producer, clock, journal
         self.hallway = Hallway(codec)
 
     def received_at(self) -> str:
@@ -81,12 +84,9 @@ class Intake:
             )
         t0 = time.perf_counter()
         try:
-            producer = self.producer()
-            timeout = self.gateway.produce_timeout_s
-            await producer.send_many(self.kafka.topics.raw, prepared.raw, timeout)
-            await producer.send_many(self.kafka.topics.dlq, prepared.dlq, timeout)
-        except BrokerError as exc:
-            log.warning("produce failed source=%s items=%d: %s", source.id, len(items), exc)
+            await asyncio.gather(self._produce(prepared), self._journal(prepared))
+        except (BrokerError, JournalError) as exc:
+            log.warning("store failed source=%s items=%d: %s", source.id, len(items), exc)
             raise Refused(
                 503, "kafka_unavailable", "events were not stored; retry later with the same events"
             ) from exc
@@ -103,3 +103,17 @@ class Intake:
                 reasons,
             )
         return Stored(prepared.event_ids, len(prepared.unmapped))
+
+    async def _produce(self, prepared: Prepared) -> None:
+        producer, timeout = self.producer(), self.gateway.produce_timeout_s
+        await producer.send_many(self.kafka.topics.raw, prepared.raw, timeout)
+        await producer.send_many(self.kafka.topics.dlq, prepared.dlq, timeout)
+
+    async def _journal(self, prepared: Prepared) -> None:
+        """On disk before the 2xx, where a journal is kept (the embedded default)."""
+        if self.journal is None:
+            return
+        topics = self.kafka.topics
+        entries = [Entry(topics.raw, k, v) for k, v in prepared.raw]
+        entries += [Entry(topics.dlq, k, v) for k, v in prepared.dlq]
+        await self.journal.append(entries)
