@@ -1,10 +1,11 @@
 """What every gateway route does once it has a source and its payload's items.
 
 The items go through the one intake hallway (producers/intake.py); a request is
-all-or-nothing: one event that does not fit the standard refuses the request (422, every
-problem named) and nothing is produced. Otherwise its events go to contacts.raw and the items
-the source's map could not place go to contacts.dlq, and the answer is given only after Kafka
-acked both.
+all-or-nothing: one item that does not fit the standard refuses the request (422, every
+problem named) and nothing is produced but its opt-ins and opt-outs (a compliance fact is kept
+whatever else fails). Otherwise its events go to contacts.raw, the items the source's map
+could not place to contacts.dlq, person signals to person.signals and shifts to
+volunteer.shifts, and the answer is given only after Kafka acked them all.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ class Refused(Exception):
 class Stored:
     event_ids: list[str]
     dead_lettered: int
+    signals: int = 0
+    shifts: int = 0
 
 
 class Intake:
@@ -67,29 +70,35 @@ class Intake:
     async def store(
         self, source: SourceConfig, source_system: str, items: list[Item], original: bytes
     ) -> Stored:
-        """Produce the items' events and dead letters; return once Kafka acked them all."""
+        """Produce the items' events, dead letters, signals and shifts; return once Kafka
+        acked them all."""
         now_ms = int(self.clock() * 1000)
         origin = Origin(source.id, source.org_id, source_system, gateway_topic(source.id))
         prepared = self.hallway.prepare(items, origin, original, now_ms)
+        topics = self.kafka.topics
         if prepared.problems:
+            kept = ""
+            if prepared.signals:  # opt-ins and opt-outs: recorded, whatever else is wrong
+                await self._send(source, [(topics.signals, prepared.signals)])
+                kept = f" Its {len(prepared.signals)} opt-in/opt-out signal(s) were recorded."
             raise Refused(
                 422,
                 "invalid_events",
-                f"{prepared.bad_events} of {prepared.events} events do not fit the "
-                "data standard; nothing was accepted. Fix the fields named and resend.",
+                f"{prepared.bad_events} of {max(prepared.events, prepared.bad_events)} events "
+                "do not fit the data standard; nothing was accepted. Fix the fields named and "
+                "resend." + kept + _osdi_hint(items),
                 [p.as_dict() for p in prepared.problems],
             )
         t0 = time.perf_counter()
-        try:
-            producer = self.producer()
-            timeout = self.gateway.produce_timeout_s
-            await producer.send_many(self.kafka.topics.raw, prepared.raw, timeout)
-            await producer.send_many(self.kafka.topics.dlq, prepared.dlq, timeout)
-        except BrokerError as exc:
-            log.warning("produce failed source=%s items=%d: %s", source.id, len(items), exc)
-            raise Refused(
-                503, "kafka_unavailable", "events were not stored; retry later with the same events"
-            ) from exc
+        await self._send(
+            source,
+            [
+                (topics.raw, prepared.raw),
+                (topics.dlq, prepared.dlq),
+                (topics.signals, prepared.signals),
+                (topics.shifts, prepared.shifts),
+            ],
+        )
         self.metrics.produce_seconds.observe(time.perf_counter() - t0)
         self.metrics.accepted.labels(source.id).inc(len(prepared.raw))
         reasons = sorted({u.reason_code for u in prepared.unmapped})
@@ -102,4 +111,36 @@ class Intake:
                 len(prepared.unmapped),
                 reasons,
             )
-        return Stored(prepared.event_ids, len(prepared.unmapped))
+        return Stored(
+            prepared.event_ids, len(prepared.unmapped), len(prepared.signals), len(prepared.shifts)
+        )
+
+    async def _send(
+        self, source: SourceConfig, batches: list[tuple[str, list[tuple[bytes, bytes]]]]
+    ) -> None:
+        """Produce each (topic, messages) and wait for Kafka's acks; 503 when it cannot."""
+        try:
+            producer = self.producer()
+            timeout = self.gateway.produce_timeout_s
+            for topic, messages in batches:
+                if messages:
+                    await producer.send_many(topic, messages, timeout)
+        except BrokerError as exc:
+            count = sum(len(m) for _, m in batches)
+            log.warning("produce failed source=%s messages=%d: %s", source.id, count, exc)
+            raise Refused(
+                503, "kafka_unavailable", "events were not stored; retry later with the same events"
+            ) from exc
+
+
+OSDI_KEYS = frozenset({"canvass", "action_date", "status_code", "add_tags", "_links"})
+
+
+def _osdi_hint(items: list[Item]) -> str:
+    """A pointer to the OSDI route when the refused events are OSDI canvasses."""
+    if not any(isinstance(i, dict) and OSDI_KEYS & i.keys() for i in items):
+        return ""
+    return (
+        " These look like OSDI canvasses, which this route does not take: give the tool a "
+        "source with tool osdi and the entry point /osdi/<source id> (docs/sources.md)."
+    )

@@ -1,4 +1,6 @@
-"""OSDI canvasses and the record-canvass helper -> a contact attempt and tag signals.
+"""OSDI canvasses and the record-canvass helper -> a contact attempt and tag signals: the
+status_code maps as below (an empty one means the target was reached); the source's
+``status_codes`` option maps others, such as NGP VAN's result code ids.
 
 OSDI (opensupporter/osdi-docs; implemented by Action Network and NGP VAN) records a canvass
 two ways, both for one person (the "target"), named in the route:
