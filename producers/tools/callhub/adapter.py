@@ -1,4 +1,5 @@
-"""CallHub webhooks: call-center notes (``cc.notes``) and text replies (``sb.reply``).
+"""CallHub webhooks: call-center notes (``cc.notes``) are phone attempts, mapped as below; text
+replies (``sb.reply``) are no attempts (a STOP or START reply is an opt-out or opt-in signal).
 
 CallHub posts two shapes:
 
