@@ -26,6 +26,8 @@ class TopicNames(BaseModel):
     enriched: str = "contacts.enriched"
     dlq: str = "contacts.dlq"
     voters: str = "voters"
+    signals: str = "person.signals"  # activist codes, tags, opt-ins/outs: never attempts
+    shifts: str = "volunteer.shifts"  # volunteers' shift sign-ups: never contacts
 
 
 class KafkaSettings(BaseModel):

@@ -1,5 +1,6 @@
 """The live terminal board: per org/campaign, progress to goal, this week by channel, who we
-are reaching and coverage; then voter match, dead letters and flow for the installation.
+are reaching, coverage and volunteer shifts; then voter match, dead letters and flow for the
+installation.
 
 The per-campaign sections are the Grafana dashboards' own panels (fieldstream.board_panels):
 the same SQL Grafana runs, so the embedded default shows what Grafana shows. What no panel
@@ -39,6 +40,7 @@ from fieldstream.board_panels import (
     GroupRow,
     PanelSource,
     Query,
+    ShiftRow,
     _int,
 )
 from fieldstream.grafana_sql import load_dashboards
@@ -54,6 +56,7 @@ __all__ = [
     "GroupRow",
     "MatchRow",
     "PanelSource",
+    "ShiftRow",
     "Snapshot",
     "fetch_snapshot",
     "render",
@@ -183,6 +186,24 @@ def _coverage_line(c: CampaignBoard) -> Text:
     )
 
 
+def _shifts_table(c: CampaignBoard) -> Table:
+    table = Table(
+        "event type", "scheduled", "attended", "no-shows", "cancelled", "flake rate",
+        title="volunteer shifts (not contacts)",
+    )  # fmt: skip
+    for s in c.shifts:
+        flake = "-" if s.flake_rate is None else f"{s.flake_rate:.0%}"
+        table.add_row(
+            s.event_type,
+            f"{s.scheduled:,}",
+            f"{s.attended:,}",
+            f"{s.no_shows:,}",
+            f"{s.cancelled:,}",
+            flake,
+        )
+    return table
+
+
 def _campaign_panel(c: CampaignBoard) -> Panel:
     top = Table.grid(padding=(0, 2))
     top.add_row(_goals_table(c), _channels_table(c))
@@ -191,9 +212,10 @@ def _campaign_panel(c: CampaignBoard) -> Panel:
         _group_table("last 7 days by race (source)", "race", c.by_race),
         _group_table("last 7 days by sex", "sex", c.by_sex),
     )
-    return Panel(
-        Group(top, reach, _coverage_line(c)), title=f"{c.org_id} / {c.campaign_id}", expand=False
-    )
+    parts: list[RenderableType] = [top, reach, _coverage_line(c)]
+    if c.shifts:
+        parts.append(_shifts_table(c))
+    return Panel(Group(*parts), title=f"{c.org_id} / {c.campaign_id}", expand=False)
 
 
 def _match_table(snap: Snapshot) -> Table:
@@ -237,7 +259,7 @@ def render(snap: Snapshot) -> RenderableType:
         parts.append(Panel(Text(lines, style="red"), title="query errors"))
     parts.append(
         Text(
-            f"{FOOTER}  Goals, channels, reach and coverage: the Grafana boards' panels "
+            f"{FOOTER}  Goals, channels, reach, coverage and shifts: the Grafana boards' panels "
             f"({snap.queries} queries this refresh).",
             style="dim",
         )

@@ -35,6 +35,7 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "race": ("fs-reach", "By race, with the source of race"),
     "sex": ("fs-reach", "By sex"),
     "coverage": ("fs-coverage", "Universe covered"),
+    "shifts": ("fs-shifts", "Shifts by event type"),
 }
 # the board is for the program's own staff, not shared: every group is shown
 MIN_GROUP_SIZE = "1"
@@ -78,6 +79,18 @@ class CoverageRow:
     contacted: int = 0
 
 
+@dataclass(frozen=True)
+class ShiftRow:
+    """Volunteer shifts of one event type in the board's range (never contacts)."""
+
+    event_type: str
+    scheduled: int
+    attended: int
+    no_shows: int
+    cancelled: int
+    flake_rate: float | None  # no-shows / (attended + no-shows); None before any is known
+
+
 @dataclass
 class CampaignBoard:
     """One org/campaign's sections, and the SQL each ran (section -> rendered panel SQL)."""
@@ -89,6 +102,7 @@ class CampaignBoard:
     by_race: list[GroupRow] = field(default_factory=list)
     by_sex: list[GroupRow] = field(default_factory=list)
     coverage: CoverageRow | None = None
+    shifts: list[ShiftRow] = field(default_factory=list)
     sql: dict[str, str] = field(default_factory=dict)
 
 
@@ -247,6 +261,18 @@ def _fill(out: CampaignBoard, section: str, rows: list[dict[str, Any]]) -> None:
         out.by_race = [_group(f"{r['race']} ({r['race_source']})", r) for r in rows]
     elif section == "sex":
         out.by_sex = [_group(str(r["sex"]), r) for r in rows]
+    elif section == "shifts":
+        out.shifts = [
+            ShiftRow(
+                str(r["event_type"]),
+                _int(r["scheduled"]),
+                _int(r["attended"]),
+                _int(r["no_shows"]),
+                _int(r["cancelled"]),
+                None if r.get("flake_rate") is None else float(r["flake_rate"]),
+            )
+            for r in rows
+        ]
     elif section == "coverage" and rows:
         r = rows[0]
         out.coverage = CoverageRow(

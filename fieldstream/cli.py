@@ -93,6 +93,13 @@ def _load_demo(settings: Settings) -> None:
     console.print(f"loaded {goals} goals and {universe} universe rows")
     summary = load_voters(paths.voters, paths.voters_mapping, settings.kafka, progress=True)
     console.print(f"loaded voters: {summary}")
+    from producers.tools.mobilize.export import import_export
+
+    for (org, campaign), export in paths.shifts.items():
+        shifts = import_export(
+            export, settings.kafka, org_id=org, campaign_id=campaign, restart=True
+        )
+        console.print(f"loaded demo shifts: {shifts}")
 
 
 def _watch(
@@ -139,6 +146,33 @@ def sql(query: Annotated[str, typer.Argument(help="a read-only SQL query")]) -> 
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
     Console().print(table)
+
+
+@app.command("do-not-contact")
+def do_not_contact_cmd(
+    org: Annotated[str, typer.Option(help="the org whose list it is")],
+    channel: Annotated[
+        str | None, typer.Option(help="text, phone, door, email or mail (default: every one)")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv, json (lines) or table")] = "csv",
+    out: Annotated[Path | None, typer.Option(help="write to this file (default: stdout)")] = None,
+) -> None:
+    """Who opted out (the do_not_contact view): the list a texting or calling tool suppresses,
+    with the ids and phone number each opt-out named."""
+    from fieldstream.do_not_contact import CHANNELS, FORMATS, list_sql, render
+    from sinks.remote import connect_store
+
+    if channel is not None and channel not in CHANNELS:
+        raise typer.BadParameter(f"--channel must be one of {', '.join(CHANNELS)}")
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}")
+    _, rows = connect_store(cli_settings()).query(list_sql(org, channel))
+    text = render(rows, fmt)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        console.print(f"wrote {len(rows)} opt-out(s) to {out}")
 
 
 @app.command()

@@ -78,15 +78,42 @@ def mapped_csv(
 @import_app.command("mobilize")
 def mobilize(
     org: Org,
-    campaign: Annotated[str, typer.Option(help="the campaign the attendances count toward")],
-    checkpoint: Annotated[Path, typer.Option(help="keeps the updated_since high-water mark")],
+    campaign: Annotated[str, typer.Option(help="the campaign the shifts belong to")],
+    file: Annotated[
+        Path | None, typer.Option(help="a saved Mobilize API export (pages or JSON Lines)")
+    ] = None,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            help="polling: keeps the updated_since high-water mark (required); a file: its "
+            "checkpoint (default: <file>.fieldstream-checkpoint)"
+        ),
+    ] = None,
     restart: Restart = False,
 ) -> None:
-    """Mobilize attendances changed since the last poll (FIELDSTREAM_MOBILIZE__API_TOKEN,
-    FIELDSTREAM_MOBILIZE__ORGANIZATION_ID). Run it on a schedule (cron) to keep up."""
+    """Mobilize attendances as volunteer shifts (never contacts): from a saved API export
+    (--file), or polled from the API (FIELDSTREAM_MOBILIZE__API_TOKEN,
+    FIELDSTREAM_MOBILIZE__ORGANIZATION_ID, FIELDSTREAM_MOBILIZE__BASE_URL) for the attendances
+    changed since the last poll: run that on a schedule (cron) to keep up."""
+    settings = cli_settings()
+    if file is not None:
+        from producers.tools.mobilize.export import import_export
+
+        summary = import_export(
+            file,
+            settings.kafka,
+            org_id=org,
+            campaign_id=campaign,
+            checkpoint_path=checkpoint,
+            restart=restart,
+            progress=True,
+        )
+        console.print(str(summary))
+        return
+    if checkpoint is None:
+        raise typer.BadParameter("polling needs --checkpoint (or give --file)")
     from producers.tools.mobilize.poller import poll_attendances
 
-    settings = cli_settings()
     summary = poll_attendances(
         settings.mobilize,
         settings.kafka,

@@ -10,10 +10,17 @@ returns, without any I/O:
   records for ``contacts.dlq`` (stage ``gateway``), keyed by what they are
   (``dead_letter_id``: :func:`schemas.deadletter.dead_letter_key`), so the same refused item
   sent ten times is one dead letter;
-- every problem of every event that does not fit the standard, with its index and field.
+- person signals (:class:`Signal`: activist codes, tags, opt-ins and opt-outs) for
+  ``person.signals`` and volunteer shifts (:class:`Shift`) for ``volunteer.shifts``, converted
+  by :class:`RecordJson` and keyed by their event id: never attempts, never in contacts.raw.
+  An attempt with ``opt_out`` also gives an opt-out signal, unless the adapter gave its own
+  for that channel (:func:`producers.tools.records.with_opt_outs`);
+- every problem of every item that does not fit the standard, with its index and field.
 
 What to do with problems is the caller's: the gateway refuses the whole request (422), an
-importer reports the row and goes on.
+importer reports the row and goes on. Either way the opt-ins and opt-outs that do fit are
+prepared even then (``signals``, nothing else): an explicit opt-out is a compliance fact,
+recorded whatever else about its payload fails.
 """
 
 from __future__ import annotations
@@ -21,11 +28,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from producers.tools.base import Item, Unmapped
+from producers.tools.base import Item, Shift, Signal, Unmapped
+from producers.tools.records import is_consent, with_opt_outs
 from schemas import CONTACT_EVENT, DEAD_LETTER, AvroCodec
 from schemas.deadletter import dead_letter_record
 from schemas.ids import event_id_for
 from schemas.jsonconv import ContactJson
+from schemas.recordjson import PERSON_SIGNAL, VOLUNTEER_SHIFT, RecordJson
 
 STAGE = "gateway"
 
@@ -62,6 +71,8 @@ class Prepared:
     unmapped: list[Unmapped] = field(default_factory=list)
     problems: list[ItemProblem] = field(default_factory=list)
     events: int = 0  # items that were events (good or not)
+    signals: list[tuple[bytes, bytes]] = field(default_factory=list)  # for person.signals
+    shifts: list[tuple[bytes, bytes]] = field(default_factory=list)  # for volunteer.shifts
 
     @property
     def bad_events(self) -> int:
@@ -69,31 +80,44 @@ class Prepared:
 
 
 class Hallway:
-    """Converts and encodes; one per process (the converter is compiled once)."""
+    """Converts and encodes; one per process (the converters are compiled once)."""
 
     def __init__(self, codec: AvroCodec) -> None:
         self.codec = codec
         self.converter = ContactJson()
+        self.records = {Signal: RecordJson(PERSON_SIGNAL), Shift: RecordJson(VOLUNTEER_SHIFT)}
 
     def prepare(
         self, items: list[Item], origin: Origin, original: bytes, received_ms: int
     ) -> Prepared:
         out = Prepared()
         records = []
+        others: list[tuple[Signal | Shift, dict[str, Any]]] = []
         unmapped_at: list[int] = []
-        for i, item in enumerate(items):
+        for i, item in enumerate(with_opt_outs(items)):
             if isinstance(item, Unmapped):
                 out.unmapped.append(item)
                 unmapped_at.append(i)
+                continue
+            if isinstance(item, Signal | Shift):
+                record, found = self.records[type(item)].convert(item.record, received_ms)
+                out.problems.extend(ItemProblem(i, p.field, p.problem) for p in found)
+                if record is not None:
+                    others.append((item, record))
                 continue
             out.events += 1
             record, found = self.converter.convert(item, received_ms)
             out.problems.extend(ItemProblem(i, p.field, p.problem) for p in found)
             if record is not None:
                 records.append(record)
+        encode = self.codec.encode
+        for item, record in others:
+            if isinstance(item, Signal) and (is_consent(item) or not out.problems):
+                out.signals.append((record["event_id"].encode(), encode(PERSON_SIGNAL, record)))
+            elif isinstance(item, Shift) and not out.problems:
+                out.shifts.append((record["event_id"].encode(), encode(VOLUNTEER_SHIFT, record)))
         if out.problems:
             return out
-        encode = self.codec.encode
         for record in records:
             out.raw.append((record["event_id"].encode(), encode(CONTACT_EVENT, record)))
             out.event_ids.append(record["event_id"])

@@ -18,9 +18,12 @@ Generated from `schemas/avro/*.avsc` by `fieldstream docs`; do not edit by hand.
 
 Every field tool's payload is turned into a **ContactEvent** at the gateway. The stream
 adds voter-file demographics (**Voter**) to make an **EnrichedContact**; anything it refuses
-becomes a **DeadLetter** with the reason. On Kafka each record is Avro: single-object encoding
-(`C3 01` + CRC-64-AVRO fingerprint) on the embedded default, the Confluent wire format with a
-schema registry in production.
+becomes a **DeadLetter** with the reason. What is not a contact attempt has its own records:
+a **PersonSignal** (an activist code or tag applied or removed, an opt-in or opt-out, on
+`person.signals`) and a **VolunteerShift** (one state of a volunteer's shift sign-up, on
+`volunteer.shifts`); neither is ever counted as a contact. On Kafka each record is Avro:
+single-object encoding (`C3 01` + CRC-64-AVRO fingerprint) on the embedded default, the
+Confluent wire format with a schema registry in production.
 """
 
 

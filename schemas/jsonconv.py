@@ -225,9 +225,20 @@ def _check_rules(record: dict[str, Any], problems: Problems) -> None:
     for name in NON_EMPTY:
         if record.get(name) == "":
             problems.append(Problem(name, "must not be empty"))
-    person = record.get("person")
+    check_person(record.get("person"), problems)
+    for i, response in enumerate(record.get("responses") or []):
+        level = response.get("support_level") if isinstance(response, dict) else None
+        if isinstance(level, int) and not 1 <= level <= 5:
+            problems.append(
+                Problem(f"responses[{i}].support_level", "must be 1 (strong support) to 5")
+            )
+
+
+def check_person(person: Any, problems: Problems, *, ids_required: bool = True) -> None:
+    """The PersonRef rules: an id (unless ``ids_required`` is off), a two-letter upper-case
+    state, a state with every voter_id."""
     if isinstance(person, dict):
-        if not any(person.get(k) for k in PERSON_IDS):
+        if ids_required and not any(person.get(k) for k in PERSON_IDS):
             problems.append(
                 Problem(
                     "person", "needs at least one of voter_id, van_id, state_file_id, vendor_id"
@@ -240,9 +251,3 @@ def _check_rules(record: dict[str, Any], problems: Problems) -> None:
                 problems.append(Problem("person.state", "must be a two-letter state code"))
         if person.get("voter_id") and not state:
             problems.append(Problem("person.state", "is required with voter_id"))
-    for i, response in enumerate(record.get("responses") or []):
-        level = response.get("support_level") if isinstance(response, dict) else None
-        if isinstance(level, int) and not 1 <= level <= 5:
-            problems.append(
-                Problem(f"responses[{i}].support_level", "must be 1 (strong support) to 5")
-            )

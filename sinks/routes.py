@@ -21,6 +21,8 @@ from datetime import datetime
 import schemas
 from core.settings import TopicNames
 from schemas.codec import AvroCodec
+from schemas.recordjson import PERSON_SIGNAL, VOLUNTEER_SHIFT
+from sinks.people_rows import SHIFT_COLUMNS, SIGNAL_COLUMNS, shift_row, signal_row
 from sinks.rows import (
     CONTACT_COLUMNS,
     DEAD_LETTER_COLUMNS,
@@ -75,7 +77,8 @@ class Routes:
 
 
 def pipeline_routes(topics: TopicNames, codec: AvroCodec) -> Routes:
-    """The routes of contacts.enriched, contacts.dlq and voters."""
+    """The routes of contacts.enriched, contacts.dlq, voters, person.signals and
+    volunteer.shifts."""
     routes = Routes()
 
     def enriched(value: bytes | None, where: Where) -> Routed:
@@ -92,6 +95,14 @@ def pipeline_routes(topics: TopicNames, codec: AvroCodec) -> Routes:
         _, rec = codec.decode(value, expect=schemas.VOTER)
         return Routed("voters", voter_row(rec))
 
+    def signal(value: bytes | None, where: Where) -> Routed:
+        _, rec = codec.decode(value or b"", expect=PERSON_SIGNAL)
+        return Routed("person_signals", signal_row(rec), rec["received_at"])
+
+    def shift(value: bytes | None, where: Where) -> Routed:
+        _, rec = codec.decode(value or b"", expect=VOLUNTEER_SHIFT)
+        return Routed("volunteer_shifts", shift_row(rec), rec["received_at"])
+
     routes.add(
         topics.enriched,
         enriched,
@@ -100,4 +111,6 @@ def pipeline_routes(topics: TopicNames, codec: AvroCodec) -> Routes:
     )
     routes.add(topics.dlq, dead, {"dead_letters": DEAD_LETTER_COLUMNS})
     routes.add(topics.voters, voter, {"voters": VOTER_COLUMNS})
+    routes.add(topics.signals, signal, {"person_signals": SIGNAL_COLUMNS})
+    routes.add(topics.shifts, shift, {"volunteer_shifts": SHIFT_COLUMNS})
     return routes

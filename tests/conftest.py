@@ -37,6 +37,8 @@ def kafka_settings(tansu: str, request: pytest.FixtureRequest) -> KafkaSettings:
         enriched=f"enriched.{suffix}",
         dlq=f"dlq.{suffix}",
         voters=f"voters.{suffix}",
+        signals=f"signals.{suffix}",
+        shifts=f"shifts.{suffix}",
     )
     return KafkaSettings(bootstrap_servers=tansu, topics=topics)
 

@@ -8,8 +8,9 @@ authenticated by the strongest scheme it has:
 - otherwise one of the source's secrets, as ``Authorization: Bearer <secret>`` or, for tools
   that can only be given a URL, ``?token=<secret>``.
 
-The answer: 200 with the accepted event ids and how many items went to the dead-letter topic
-(unknown codes); 422 naming the field when the payload is not what the tool documents.
+The answer: 200 with the accepted event ids, how many items went to the dead-letter topic
+(unknown codes) and how many person signals and volunteer shifts were stored (never counted as
+contacts); 422 naming the field when the payload is not what the tool documents.
 """
 
 from __future__ import annotations
@@ -107,6 +108,8 @@ class HookRoute:
                 "accepted": len(stored.event_ids),
                 "dead_lettered": stored.dead_lettered,
                 "event_ids": stored.event_ids,
+                "signals": stored.signals,
+                "shifts": stored.shifts,
             },
             headers=confirmation_headers(source),
         )

@@ -7,7 +7,9 @@ producers/tools/base.py); this module does the rest, the same way for every tool
   Avro-encoded to ``kafka.topics.raw``, key = event id, with the project's producer config
   (acks=all, idempotent). Event ids come from (org, source system, source_event_id):
   re-importing a row gives the same id, and the pipeline's dedupe drops the copy.
-- an :class:`Unmapped` item goes to ``kafka.topics.dlq`` as a DeadLetter (the hallway's).
+- an :class:`Unmapped` item goes to ``kafka.topics.dlq`` as a DeadLetter (the hallway's);
+  person signals and volunteer shifts go to their own topics, never to contacts.raw (an opt-in
+  or opt-out is sent even from a row that is otherwise bad).
 - a bad row (PayloadError, or an event that does not fit the standard) does not stop a big
   export: it is counted with its line number and the import goes on; the summary names them.
 - every ``chunk_rows`` rows the producer is flushed and, once Kafka acked everything, the
@@ -61,6 +63,8 @@ class ImportSummary:
     topic: str
     sent: int = 0  # events acked in this run
     dead_lettered: int = 0  # unmapped rows sent to the DLQ in this run
+    signals: int = 0  # person signals sent in this run
+    shifts: int = 0  # volunteer shift states sent in this run
     skipped: int = 0  # rows before the checkpoint, not read again
     bad: list[BadRow] = field(default_factory=list)  # bad rows of this run (first 1000)
     bad_total: int = 0  # bad rows over all runs of this checkpoint
@@ -74,6 +78,8 @@ class ImportSummary:
             f"{self.sent} events from {self.source} sent to {self.topic} in {self.seconds:.1f}s"
             f", {self.dead_lettered} unmapped to the DLQ"
         )
+        if self.shifts or self.signals:
+            text += f", {self.shifts} shift states and {self.signals} person signals"
         if self.skipped:
             text += f", {self.skipped} rows skipped (already imported, see the checkpoint)"
         if self.bad_total:
@@ -139,6 +145,9 @@ def run_rows(
             return
         origin = Origin(ctx.source_id, ctx.org_id, ctx.source_system, dlq_topic, offset=line)
         prepared = hallway.prepare(items, origin, orjson.dumps(row, default=str), now_ms)
+        for key, value in prepared.signals:
+            out.send(kafka.topics.signals, key, value)
+        summary.signals += len(prepared.signals)
         if prepared.problems:
             _bad(
                 state,
@@ -151,6 +160,9 @@ def run_rows(
             out.send(kafka.topics.raw, key, value)
         for key, value in prepared.dlq:
             out.send(kafka.topics.dlq, key, value)
+        for key, value in prepared.shifts:
+            out.send(kafka.topics.shifts, key, value)
+        summary.shifts += len(prepared.shifts)
         out.poll(0)
         state.sent += len(prepared.raw)
         summary.sent += len(prepared.raw)

@@ -7,7 +7,10 @@ parsed JSON, or one CSV row as a dict) in, zero or more items out. An item is ei
   (``event_id`` and ``received_at`` left out: the gateway or importer sets them), or
 - an :class:`Unmapped`: the payload is well formed but names a code the source's code map
   does not know. It is not guessed: the caller sends it to the dead-letter topic with the
-  reason, so a data manager can add the code and replay it.
+  reason, so a data manager can add the code and replay it;
+- a :class:`Signal` (a PersonSignal: an activist code or tag applied or removed, an opt-in or
+  opt-out) or a :class:`Shift` (one state of a volunteer's shift sign-up), in the standard's
+  JSON form: facts that are not contact attempts (producers/tools/records.py builds them).
 
 A payload that is not what the tool documents raises :class:`PayloadError` naming the field.
 """
@@ -54,7 +57,21 @@ class Unmapped:
     campaign_id: str | None = None
 
 
-Item = dict[str, Any] | Unmapped
+@dataclass(frozen=True)
+class Signal:
+    """A PersonSignal (JSON form) an adapter read from a payload: never an attempt."""
+
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Shift:
+    """A VolunteerShift (JSON form) an adapter read from a payload: never a contact."""
+
+    record: dict[str, Any]
+
+
+Item = dict[str, Any] | Unmapped | Signal | Shift
 
 
 @dataclass(frozen=True)

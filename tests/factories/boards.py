@@ -1,6 +1,8 @@
 """The demo store the board tests read: the demo voter file, goals, universes (cut into precinct
 turfs) and ten days of simulated field traffic, each event through the real path (ContactJson,
-process_batch, the sink's rows), a quarter of it redelivered; and the recount of its measures."""
+process_batch, the sink's rows), a quarter of it redelivered; the demo's volunteer shifts (the
+Mobilize export through its adapter, the converter and the sink's rows, re-read once); and the
+recount of its measures."""
 
 from __future__ import annotations
 
@@ -9,20 +11,25 @@ import datetime as dt
 import random
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from core.config import load_programs
+from producers.demo.shifts import attendances
 from producers.demo.simulator import generate_events, read_world
 from producers.demo.state import generate_demo
+from producers.tools.base import AdapterContext, Shift
+from producers.tools.mobilize import shifts as mobilize
 from producers.voterfile.load import read_voters
 from schemas import CONTACT_EVENT, VOTER, AvroCodec
 from schemas.ids import voter_key
 from schemas.jsonconv import ContactJson
+from schemas.recordjson import VOLUNTEER_SHIFT, RecordJson
 from sinks import rows as sr
 from sinks.loaders import load_goals, load_universe
 from sinks.migrate import migrate
+from sinks.people_rows import SHIFT_COLUMNS, shift_row
 from sinks.remote import DirectAccess
 from sinks.store import LockedStore, open_store
 from streams.logic.process import DLQ, ENRICHED, Context, process_batch
@@ -41,6 +48,7 @@ class Demo:
     events: list[Row]  # contact_events rows as dicts, as inserted
     goals: list[dict[str, str]]
     universe: dict[tuple[str, str], dict[tuple[str, str], str]]  # (org, campaign) -> voter: turf
+    shifts: list[Row] = field(default_factory=list)  # volunteer_shifts rows as dicts
 
 
 def chunks() -> Iterator[dt.datetime]:
@@ -109,7 +117,25 @@ def build(tmp: Path) -> Demo:
     with paths.goals.open(newline="") as f:
         goals = list(csv.DictReader(f))
     events = [dict(zip(sr.CONTACT_COLUMNS, r, strict=True)) for r in contacts]
-    return Demo(store, events, goals, dict(universe))
+    shifts = demo_shifts(codec)
+    store.insert("volunteer_shifts", SHIFT_COLUMNS, shifts, "boards:shifts")
+    store.insert("volunteer_shifts", SHIFT_COLUMNS, shifts[::3], "boards:shifts:again")
+    rows = [dict(zip(SHIFT_COLUMNS, r, strict=True)) for r in shifts]
+    return Demo(store, events, goals, dict(universe), rows)
+
+
+def demo_shifts(codec: AvroCodec) -> list[list[Any]]:
+    """volunteer_shifts rows of the demo org's Mobilize export, as the sink writes them."""
+    ctx = AdapterContext("mobilize:demo", ORG, "mobilize", campaign_id=CAMPAIGN)
+    converter = RecordJson(VOLUNTEER_SHIFT)
+    out = []
+    for attendance in attendances(ORG, TODAY, random.Random(5)):
+        for item in mobilize.adapt(attendance, ctx):
+            if isinstance(item, Shift):
+                record, problems = converter.convert(item.record, 0)
+                assert record is not None, problems
+                out.append(shift_row(codec.decode(codec.encode(VOLUNTEER_SHIFT, record))[1]))
+    return out
 
 
 def monday(t: dt.datetime) -> dt.date:

@@ -332,3 +332,38 @@ def test_script_completion_equals_a_recount(demo: Demo, boards: list[dict[str, A
     for r in series:
         ids[r["channel"]] += r["ids"]
     assert ids == {k[0]: v["ids"] for k, v in want.items()}
+
+
+# --- volunteer shifts: a recount, and never contacts ------------------------------------------
+
+
+def test_shift_panels_equal_a_recount(demo: Demo, boards: list[dict[str, Any]]) -> None:
+    latest: dict[str, Row] = {}
+    for s in demo.shifts:
+        key = s["shift_id"]
+        if key not in latest or (s["status_at"], s["received_at"]) > (
+            latest[key]["status_at"],
+            latest[key]["received_at"],
+        ):
+            latest[key] = s
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for s in latest.values():
+        day = (s["shift_start"] or s["status_at"]).date()
+        if not TIME_FROM.date() <= day <= TIME_TO.date():
+            continue
+        c = counts[s["event_type"]]
+        c["scheduled"] += s["status"] != "cancelled"
+        c[s["status"]] += 1
+    got = run(demo, panel(boards, "fs-shifts", "Shifts by event type"))
+    assert {
+        r["event_type"]: (r["scheduled"], r["attended"], r["no_shows"], r["cancelled"]) for r in got
+    } == {
+        t: (c["scheduled"], c["attended"], c["no_show"], c["cancelled"]) for t, c in counts.items()
+    }
+    for r in got:
+        c = counts[r["event_type"]]
+        known = c["attended"] + c["no_show"]
+        assert r["flake_rate"] == pytest.approx(c["no_show"] / known, abs=0.0006)
+    assert sum(c["no_show"] for c in counts.values()) > 0
+    # shifts are never contacts: no contact row comes from the shift tool
+    assert not [e for e in demo.events if e["source_system"] == "mobilize"]

@@ -130,15 +130,18 @@ def test_mobilize_poll(tmp_path: Path, kafka_settings: KafkaSettings) -> None:
         "checkpoint_path": ckpt,
     }
     first = poll_attendances(settings, kafka_settings, client=client, **kwargs)
-    assert (first.sent, first.dead_lettered) == (4, 1)
+    # volunteer shifts, never contacts: six sign-ups, nothing on contacts.raw
+    assert (first.sent, first.shifts, first.dead_lettered) == (0, 6, 0)
     assert cp.load(ckpt, "mobilize:15").state["updated_since"] == newest
     second = poll_attendances(settings, kafka_settings, client=client, **kwargs)
-    assert second.sent == 0
+    assert second.sent == 0 and second.shifts == 0
     assert seen[-1].url.params["updated_since"] == str(newest)
-    raw = _consume(kafka_settings, kafka_settings.topics.raw, 4)
-    assert sorted(rec["source_event_id"] for _, rec in raw) == [
-        "198001",
-        "198002",
-        "198003",
-        "198006",
+    shifts = _consume(kafka_settings, kafka_settings.topics.shifts, 6)
+    assert sorted(rec["source_event_id"] for _, rec in shifts) == [
+        "198001:attended",
+        "198002:no_show",
+        "198003:cancelled",
+        "198004:registered",
+        "198005:attended",
+        "198006:no_show",
     ]

@@ -19,6 +19,7 @@ from fieldstream.board import (
     GroupRow,
     MatchRow,
     PanelSource,
+    ShiftRow,
     Snapshot,
     fetch_snapshot,
     render,
@@ -142,6 +143,10 @@ CANNED: dict[str, Result] = {
         ["universe", "attempted", "contacted", "attempted_share", "contacted_share"],
         [[1000, 10, 4, 0.01, 0.004]],
     ),
+    "GROUP BY event_type": (
+        ["event_type", "scheduled", "attended", "no_shows", "cancelled", "flake_rate"],
+        [["canvass", 12, 7, 3, 2, 0.3]],
+    ),
     "FROM match_rate": (["s", "e", "m"], [["callhub", 80, 60], ["van", 100, 99]]),
     "FROM dead_letters": (["r", "n"], [["future_occurred_at", 3]]),
     "count() / 60": (["a", "b"], [[12.5, float("nan")]]),
@@ -181,6 +186,8 @@ def test_fetch_snapshot_maps_panel_columns(boards: list[dict[str, Any]]) -> None
     assert c.by_race == [GroupRow("white (self_reported)", 50, 10, 8, 2)]
     assert c.by_sex == [GroupRow("male", 40, 9, 7, 9)]
     assert c.coverage == CoverageRow(10, 1000, 4)
+    assert c.shifts == [ShiftRow("canvass", 12, 7, 3, 2, 0.3)]
+    assert "volunteer shifts (not contacts)" in _text(snap) and "30%" in _text(snap)
     assert snap.match_rate == [MatchRow("callhub", 80, 60), MatchRow("van", 100, 99)]
     assert snap.dead_letters == [("future_occurred_at", 3)]
     assert snap.events_per_s == 12.5 and snap.freshness_p50_s is None
@@ -207,13 +214,13 @@ def test_queries_per_refresh(boards: list[dict[str, Any]]) -> None:
     store = FakeStore()
     source = PanelSource(boards)
     first = fetch_snapshot(store.query, NOW, source)
-    # org, campaign, channel (once for both boards), race_source; 5 panels; 3 of our own
-    assert first.queries == len(store.seen) == 4 + len(SECTIONS) + 3 == 12
+    # org, campaign, channel (once for both boards), race_source; 6 panels; 3 of our own
+    assert first.queries == len(store.seen) == 4 + len(SECTIONS) + 3 == 13
     later = fetch_snapshot(store.query, NOW + dt.timedelta(seconds=2), source)
-    assert later.queries == len(SECTIONS) + 3 == 8  # variables as Grafana: on opening
+    assert later.queries == len(SECTIONS) + 3 == 9  # variables as Grafana: on opening
     assert later.campaigns[0].goals == first.campaigns[0].goals
     again = fetch_snapshot(store.query, NOW + dt.timedelta(seconds=31), source)
-    assert again.queries == 12  # re-read: a new campaign shows within half a minute
+    assert again.queries == 13  # re-read: a new campaign shows within half a minute
 
 
 def test_every_org_and_campaign_or_the_chosen_one(boards: list[dict[str, Any]]) -> None:

@@ -196,28 +196,27 @@ def _pages() -> list[dict[str, Any]]:
     return [json.loads((DATA / "mobilize" / n).read_text()) for n in names]
 
 
-def test_mobilize_attendances() -> None:
+def test_mobilize_attendances_are_shifts_never_contacts() -> None:
     ctx = _ctx("mobilize")
     atts = {a["id"]: a for page in _pages() for a in page["data"]}
     got = {k: mobilize.adapt(a, ctx) for k, a in atts.items()}
-    attended = _converts(got[198001][0])
-    assert (attended["channel"], attended["result"]) == ("door", "canvassed")
+    assert not [i for items in got.values() for i in items if isinstance(i, dict)]
+    states = {k: items[0].record["status"] for k, items in got.items()}
+    assert states == {
+        198001: "attended",
+        198002: "no_show",
+        198003: "cancelled",
+        198004: "registered",
+        198005: "attended",
+        198006: "no_show",
+    }
+    attended = got[198001][0].record
     assert attended["person"]["vendor_id"] == "mobilize:57001"
-    assert attended["source_event_id"] == "198001" and attended["list_id"] == "mobilize-event:345"
-    assert _iso(attended["occurred_at"]) == "2025-11-02T14:00:00+00:00"
-    no_show = _converts(got[198002][0])
-    assert (no_show["channel"], no_show["result"]) == ("phone", "not_home")
-    cancelled = _converts(got[198003][0])
-    assert (cancelled["channel"], cancelled["result"]) == ("text", "refused")
-    assert got[198004] == []  # registered, not final yet
-    assert isinstance(got[198005][0], Unmapped)
-    assert got[198005][0].reason_code == "unmapped_event_type"
-    assert "Volunteer" not in got[198005][0].reason
-    text_no_show = _converts(got[198006][0])
-    assert (text_no_show["channel"], text_no_show["result"]) == ("text", "other")
-    with_meeting = _ctx("mobilize", options={"channels": {"MEETING": "door"}})
-    meeting = mobilize.adapt(atts[198005], with_meeting)
-    assert _converts(meeting[0])["result"] == "canvassed"
+    assert attended["volunteer_event_id"] == "mobilize-event:345"
+    assert attended["shift_start"] == "2025-11-02T14:00:00+00:00"
+    assert {items[0].record["event_type"] for items in got.values()} == {
+        "canvass", "phone_bank", "text_bank", "meeting",
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,11 @@ A code the source's map does not know is not guessed: the contact goes to the de
 topic with a reason naming the code and the source, and the answer is still 204 (it is stored,
 and the sending tool could not fix it anyway). The dead letter's bytes are the request's path
 and body as JSON, because the person is named in the path.
+
+What the body says about the person (activist codes applied or removed, smsOptInStatus,
+opt-out result codes: :mod:`producers.tools.van.signals`) is stored as person signals beside
+the attempt; an opt-in or opt-out is stored even when the body is refused (400) or its
+attempt held.
 """
 
 from __future__ import annotations
@@ -32,7 +37,9 @@ from producers.gateway.checks import parse_json, read_body
 from producers.gateway.intake import Intake, Refused
 from producers.tools import registry
 from producers.tools.base import PayloadError, ToolRoute
+from producers.tools.records import is_consent
 from producers.tools.van import adapter as van
+from producers.tools.van import signals as van_signals
 
 VAN_CODES = {400: "INVALID_PARAMETER", 401: "UNAUTHORIZED", 413: "TOO_LARGE"}
 
@@ -93,23 +100,26 @@ class VanRoute:
         body = await read_body(request, self.gateway.max_body_bytes)
         payload = parse_json(body)
         id_type, person_id = split_person(request.path_params["person"])
+        ctx, received_at = self.contexts[source.id], self.intake.received_at()
+        original = orjson.dumps({"path": request.url.path, "body": payload})
+        signals = van_signals.signals(
+            payload, ctx, id_type=id_type, person_id=person_id, received_at=received_at
+        )
         try:
             items: list[Any] = van.adapt(
-                payload,
-                self.contexts[source.id],
-                id_type=id_type,
-                person_id=person_id,
-                received_at=self.intake.received_at(),
+                payload, ctx, id_type=id_type, person_id=person_id, received_at=received_at
             )
         except PayloadError as exc:
+            consent: list[Any] = [s for s in signals if is_consent(s)]
+            if consent:  # a compliance fact, kept whatever else about the body fails
+                await self.intake.store(source, "van", consent, original)
             raise Refused(
                 400,
                 "bad_payload",
                 str(exc),
                 [{"index": 0, "field": exc.field, "problem": exc.problem}],
             ) from None
-        original = orjson.dumps({"path": request.url.path, "body": payload})
-        await self.intake.store(source, "van", items, original)
+        await self.intake.store(source, "van", items + signals, original)
         return Response(status_code=204)
 
 
