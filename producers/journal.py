@@ -131,19 +131,21 @@ class Journal:
         self._fd, self._path = None, None
 
     async def append(self, entries: Sequence[Entry]) -> None:
-        """Write ``entries`` and return once they are on disk; JournalError otherwise."""
+        """Write ``entries`` and return once they are on disk; JournalError otherwise.
+
+        Writes, syncs and segment changes take turns under one lock, so a segment is never
+        closed under a sync; requests that wrote while a sync ran share the next one."""
         if not entries:
             return
         data = encode(entries)
-        async with self._lock:  # no write while a segment is being closed
+        async with self._lock:
             try:
                 if self._fd is not None and (
                     self._size >= self.segment_bytes
                     or time.monotonic() - self._opened >= self.segment_s
                 ):
-                    if self._sync is not None:
-                        await asyncio.shield(self._sync)
-                    await asyncio.to_thread(self._close)
+                    await asyncio.to_thread(self._close)  # syncs what it holds first
+                    self._synced = self._written
                 if self._fd is None:
                     self._open()
                 assert self._fd is not None
@@ -159,11 +161,12 @@ class Journal:
             await asyncio.shield(self._sync)
 
     async def _fsync(self) -> None:
-        target, fd = self._written, self._fd
         try:
-            if fd is not None:
-                await asyncio.to_thread(os.fdatasync, fd)
-            self._synced = max(self._synced, target)
+            async with self._lock:
+                target, fd = self._written, self._fd
+                if fd is not None and target > self._synced:
+                    await asyncio.to_thread(os.fdatasync, fd)
+                self._synced = max(self._synced, target)
         except OSError as exc:
             raise JournalError(f"cannot sync the journal in {self.directory}: {exc}") from exc
         finally:

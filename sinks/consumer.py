@@ -79,6 +79,11 @@ class SinkMetrics(Metrics):
             "Rows not inserted because the store already held them from another batch",
             ["table"],
         )
+        self.healed = self.counter(
+            "fieldstream_sink_rollups_fed_again",
+            "Stored contacts whose rollups were fed again (stored before a restart, sent again)",
+            ["table"],
+        )
         self.paused = self.gauge(
             "fieldstream_sink_paused_partitions",
             "Partitions paused because their batch's insert failed (retried with backoff)",
@@ -120,6 +125,7 @@ class SinkConsumer:
         retry_max_s: float = 10.0,
         ledger: StoredIds | None = None,
         query: Query | None = None,
+        heal: Callable[[str, list[str]], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.conf = consumer_conf
@@ -131,6 +137,7 @@ class SinkConsumer:
         self.retry_max_s = retry_max_s
         self.ledger = ledger
         self.query = query
+        self.heal = heal
         self.clock = clock
         self.held: dict[tuple[str, int], Held] = {}
         self.stop_event = threading.Event()
@@ -170,7 +177,11 @@ class SinkConsumer:
         if at is None or self.ledger is None:
             return rows, []
         ids = [str(r[at]) for r in rows]
-        keep = self.ledger.unstored(ids, token)
+        keep, unsure = self.ledger.unstored(ids, token)
+        if unsure and self.heal is not None:
+            self.heal(table, unsure)  # StoreError: the batch is held and retried whole
+            self.ledger.make_sure(unsure)
+            self.metrics.healed.labels(table).inc(len(unsure))
         dropped = len(rows) - len(keep)
         if dropped:
             self.metrics.already_stored.labels(table).inc(dropped)

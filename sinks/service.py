@@ -35,6 +35,7 @@ from core.settings import Settings
 from schemas.registry import codec_for
 from sinks.consumer import SinkConsumer, SinkMetrics
 from sinks.exchange_rows import ExchangeInputs
+from sinks.heal import RollupFeeds
 from sinks.ledger import StoredIds
 from sinks.migrate import migrate
 from sinks.republish import republish_voters
@@ -136,6 +137,7 @@ class SinkService:
         )
         # the store is the ledger: a broker that lost the voters topic gets it back from here
         republish_voters(self._rows, s.kafka, codec_for(s.kafka.schema_registry_url))
+        self.feeds = RollupFeeds(self._rows)
         ledger = StoredIds(s.sink.ledger_horizon_s)
         held = ledger.warm(self._rows)
         log.info("ledger: %d contacts stored in the last %ds", held, s.sink.ledger_horizon_s)
@@ -149,6 +151,7 @@ class SinkService:
             retry_max_s=s.sink.retry_max_s,
             ledger=ledger,
             query=self._rows,
+            heal=self._heal,
         )
         self.thread = threading.Thread(target=self._run_consumer, name="sink-consumer")
         self.thread.start()
@@ -158,12 +161,24 @@ class SinkService:
         assert self.store is not None
         return self.store.query(sql)[2]
 
+    def _heal(self, table: str, event_ids: list[str]) -> None:
+        """Feed ``table``'s rollups again for stored contacts (sinks/heal.py)."""
+        assert self.store is not None
+        for i in range(0, len(event_ids), 1000):
+            for statement in self.feeds.statements(table, event_ids[i : i + 1000]):
+                self._fault()
+                self.store.command(statement)
+        log.info("fed the rollups of %d stored contacts of %s again", len(event_ids), table)
+
+    def _fault(self) -> None:
+        fault = self.settings.sink.fault_file
+        if fault is not None and fault.exists():
+            raise StoreError(f"refused: the drill's fault file {fault} exists")
+
     def _write(
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], token: str
     ) -> None:
-        fault = self.settings.sink.fault_file
-        if fault is not None and fault.exists():
-            raise StoreError(f"insert refused: the drill's fault file {fault} exists")
+        self._fault()
         assert self.store is not None
         self.store.write(table, columns, rows, token)
 

@@ -68,6 +68,14 @@ class LockedStore:
         except Exception as exc:
             raise StoreError(f"insert into {table} failed: {exc}") from exc
 
+    def command(self, sql: str) -> None:
+        """Run a statement that returns nothing (an INSERT ... SELECT); StoreError on failure."""
+        try:
+            with self.lock:
+                self.client.command(sql, settings={"async_insert": 0})
+        except Exception as exc:
+            raise StoreError(f"statement failed: {exc}") from exc
+
     def write(
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], token: str
     ) -> None:
