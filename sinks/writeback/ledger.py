@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fieldstream.errors import StoreError
+from core.errors import StoreError
 
 STATES = ("pending", "sending", "posted", "rejected", "uncertain", "passed", "skipped")
 FINAL = ("posted", "rejected", "passed", "skipped")
