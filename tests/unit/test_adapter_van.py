@@ -12,7 +12,7 @@ import pytest
 from core.errors import ConfigError
 from producers.tools.base import AdapterContext, PayloadError, Unmapped
 from producers.tools.van.adapter import RESULT_MAP, adapt
-from producers.tools.van.codes import load_codes
+from schemas.van_codes import load_codes
 from schemas.jsonconv import ContactJson
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "van"

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.errors import ConfigError
-from producers.tools.van.codes import load_codes
+from schemas.van_codes import load_codes
 from producers.tools.van.lookups import LOOKUPS, build_codes, read_lookups, render_codes
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "van_api"

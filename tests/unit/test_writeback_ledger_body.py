@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from producers.tools.van.codes import load_codes
+from schemas.van_codes import load_codes
 from sinks.writeback.body import Call, NotPosted, ReverseCodes, from_van_route, map_back
 from sinks.writeback.client import read_answer, retry_after
 from sinks.writeback.ledger import Ledger, NewEntry

@@ -61,7 +61,7 @@ from producers.tools.base import (
     timestamp,
     zone,
 )
-from producers.tools.van.codes import VanCodes, load_codes
+from schemas.van_codes import VanCodes, load_codes
 
 DEFAULT_CODES = load_codes(None)
 # Module-level maps of the defaults, for generated docs (per-source files override them).

@@ -12,7 +12,7 @@ VAN numbers its codes per committee and publishes them through five lookups (doc
 :func:`read_lookups` reads them as a data manager saved them (a folder with one file per
 lookup, named as above: ``resultCodes.json`` ... ``activistCodes.json``; or one JSON object
 with those five keys); :func:`build_codes` turns them into the sections of a codes file (the
-format is :mod:`producers.tools.van.codes`) and lists what it could not map;
+format is :mod:`schemas.van_codes`) and lists what it could not map;
 :func:`render_codes` writes the YAML, with every unmapped id as a comment saying what to do.
 
 Nothing is guessed: a result code or contact type is mapped only when VAN's name is one the
