@@ -76,8 +76,15 @@ class Hallway:
         self.converter = ContactJson()
 
     def prepare(
-        self, items: list[Item], origin: Origin, original: bytes, received_ms: int
+        self,
+        items: list[Item],
+        origin: Origin,
+        original: bytes,
+        received_ms: int,
+        attach: dict[str, Any] | None = None,
     ) -> Prepared:
+        """``attach``: fields only fieldstream sets (the VAN route's ``van_request``), added to
+        every converted event after the sender's JSON was checked."""
         out = Prepared()
         records = []
         unmapped_at: list[int] = []
@@ -90,7 +97,7 @@ class Hallway:
             record, found = self.converter.convert(item, received_ms)
             out.problems.extend(ItemProblem(i, p.field, p.problem) for p in found)
             if record is not None:
-                records.append(record)
+                records.append(record | (attach or {}))
         if out.problems:
             return out
         encode = self.codec.encode

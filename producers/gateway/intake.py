@@ -68,12 +68,17 @@ class Intake:
         return dt.datetime.fromtimestamp(self.clock(), dt.UTC).isoformat()
 
     async def store(
-        self, source: SourceConfig, source_system: str, items: list[Item], original: bytes
+        self,
+        source: SourceConfig,
+        source_system: str,
+        items: list[Item],
+        original: bytes,
+        attach: dict[str, Any] | None = None,
     ) -> Stored:
         """Produce the items' events and dead letters; return once Kafka acked them all."""
         now_ms = int(self.clock() * 1000)
         origin = Origin(source.id, source.org_id, source_system, gateway_topic(source.id))
-        prepared = self.hallway.prepare(items, origin, original, now_ms)
+        prepared = self.hallway.prepare(items, origin, original, now_ms, attach)
         if prepared.problems:
             raise Refused(
                 422,

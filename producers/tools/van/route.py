@@ -67,6 +67,16 @@ def basic_source(sources: dict[str, SourceConfig], authorization: str) -> Source
     return source if secret_matches(source, key) else None
 
 
+def basic_mode(authorization: str) -> int | None:
+    """The VAN database mode (the ``|0`` / ``|1`` after the key) a tool named, if any."""
+    try:
+        password = base64.b64decode(authorization.partition(" ")[2].strip()).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    mode = password.rpartition(":")[2].rpartition("|")
+    return int(mode[2]) if mode[1] and mode[2] in ("0", "1") else None
+
+
 def split_person(person: str) -> tuple[str, str]:
     """(id type, id) of the path's person: ``123`` is a VAN id, else ``{idType}:{id}``."""
     id_type, colon, person_id = person.partition(":")
@@ -109,7 +119,14 @@ class VanRoute:
                 [{"index": 0, "field": exc.field, "problem": exc.problem}],
             ) from None
         original = orjson.dumps({"path": request.url.path, "body": payload})
-        await self.intake.store(source, "van", items, original)
+        van_request = {
+            "person": request.path_params["person"],
+            "body": body.decode("utf-8", errors="replace"),
+            "mode": basic_mode(request.headers.get("authorization", "")),
+            "pass_through_status": None,
+            "pass_through_error": None,
+        }
+        await self.intake.store(source, "van", items, original, {"van_request": van_request})
         return Response(status_code=204)
 
 
