@@ -179,6 +179,31 @@ class SinkSettings(BaseModel):
     )
 
 
+class WritebackSettings(BaseModel):
+    """The write-back to VAN (``python -m sinks.writeback``; docs/sources.md).
+
+    Which orgs write back, with which VAN application name, mode and codes, is in
+    ``config_file``; each org's VAN API key (the GUID, without ``|mode``) is a secret here:
+    ``FIELDSTREAM_WRITEBACK__API_KEYS='{"demo-org": "..."}'``.
+    """
+
+    config_file: Path = Path("writeback.yaml")  # relative: under data_dir
+    ledger_file: Path = Path("writeback/ledger.sqlite")  # relative: under data_dir
+    api_keys: dict[str, SecretStr] = Field(default_factory=dict, description="org -> VAN key")
+    base_url: str = "https://api.securevan.com/v4"
+    group_id: str = "fieldstream-writeback"
+    status_topic: str = "van.writeback"
+    rate_per_key: float = Field(
+        5.0, gt=0, description="requests per second per VAN API key; well under VAN's limits"
+    )
+    concurrency_per_key: int = Field(4, ge=1, description="requests in flight per API key")
+    timeout_s: float = Field(30.0, gt=0, description="after this, a request is uncertain")
+    fetch_wait_ms: int = 20
+    session_timeout_s: float = 6.0
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 8084
+
+
 class SimulatorSettings(BaseModel):
     gateway_url: str = "http://127.0.0.1:8080"
     rate: float = Field(20.0, gt=0, description="events per second")
@@ -208,6 +233,7 @@ class Settings(BaseSettings):
     mobilize: MobilizeSettings = MobilizeSettings()
     sharing: SharingSettings = SharingSettings()
     exchange: ExchangeSettings = ExchangeSettings()
+    writeback: WritebackSettings = WritebackSettings()
 
     def model_post_init(self, __context: object) -> None:
         """Resolve paths against data_dir so every process sees the same absolute ones."""
@@ -226,6 +252,10 @@ class Settings(BaseSettings):
             self.exchange.agreements_file = self.data_dir / self.exchange.agreements_file
         if not self.exchange.keys_file.is_absolute():
             self.exchange.keys_file = self.data_dir / self.exchange.keys_file
+        if not self.writeback.config_file.is_absolute():
+            self.writeback.config_file = self.data_dir / self.writeback.config_file
+        if not self.writeback.ledger_file.is_absolute():
+            self.writeback.ledger_file = self.data_dir / self.writeback.ledger_file
 
 
 def load_settings() -> Settings:
