@@ -1,7 +1,7 @@
 """VAN code maps: a committee's numeric VAN ids -> the data standard's codes.
 
-On the floor (beside the standard it maps onto) because two stages read the same file: the VAN tool (producers/) and the
-write-back to VAN (sinks/), which reads it backwards.
+On the floor (beside the standard it maps onto) because two stages read the same file: the
+VAN tool (producers/) and the write-back to VAN (sinks/), which reads it backwards.
 
 VAN numbers its result codes, contact types, input types, survey questions (and their
 responses) and activist codes per committee (``GET /v4/canvassResponses/resultCodes``,

@@ -10,9 +10,9 @@ from typing import Any
 
 from producers.tools.base import Tool
 from producers.tools.registry import tools
-from schemas.van_codes import load_codes
 from schemas.codec import CONTACT_EVENT, enum_symbols
 from schemas.rules import RESULTS_BY_CHANNEL
+from schemas.van_codes import load_codes
 
 MEANINGS = {
     "canvassed": "A conversation happened (the script was started); any survey response "

@@ -12,8 +12,8 @@ import pytest
 from core.errors import ConfigError
 from producers.tools.base import AdapterContext, PayloadError, Unmapped
 from producers.tools.van.adapter import RESULT_MAP, adapt
-from schemas.van_codes import load_codes
 from schemas.jsonconv import ContactJson
+from schemas.van_codes import load_codes
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "van"
 CODES = load_codes(DATA / "codes_committee.yaml")

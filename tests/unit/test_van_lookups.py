@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.errors import ConfigError
-from schemas.van_codes import load_codes
 from producers.tools.van.lookups import LOOKUPS, build_codes, read_lookups, render_codes
+from schemas.van_codes import load_codes
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "van_api"
 HEADER = "VAN codes for source state-party-van, built by fieldstream van codes from VAN lookups"
