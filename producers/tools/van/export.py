@@ -16,8 +16,7 @@ or underscores:
 Sources of each column are in tests/data/van_export/SOURCES.md. Codes are a committee's own:
 the maps come from schemas/van_codes.py (``load_codes(path|None)``, defaults in
 schemas/van_default_codes.yaml), shared with the VAN webhook adapter. A result or contact type
-id not
-in the map -> Unmapped; source_event_id = the ContactsContactID, so a re-export of the same
+id not in the map -> Unmapped; source_event_id = the ContactsContactID, so a re-export of the same
 attempt gets the same event id. Naive times are read in ``ctx.options["timezone"]`` (default
 UTC: the VAN documentation found does not say which zone the export uses).
 """
