@@ -16,6 +16,7 @@ def main() -> int:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its lines name people in URLs
     try:
         return serve(settings)
     except FieldstreamError as exc:

@@ -21,7 +21,7 @@ import time
 from typing import Any
 
 import httpx
-from confluent_kafka import Consumer, KafkaException
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
 from core.errors import BrokerError, ConfigError, SchemaError
@@ -97,8 +97,9 @@ class Intake:
                 entries = [e for e in map(self.entry, messages) if e is not None]
                 if entries:
                     self.ledger.add(entries)
-                if messages:
-                    consumer.commit(asynchronous=False)
+                offsets = next_offsets(messages)
+                if offsets:
+                    consumer.commit(offsets=offsets, asynchronous=False)
         finally:
             consumer.close()
 
@@ -112,6 +113,16 @@ class Intake:
             self.undecodable += 1  # the ClickHouse sink dead-letters it; nothing to post
             return None
         return decide(record, self.orgs)
+
+
+def next_offsets(messages: list[Any]) -> list[TopicPartition]:
+    """The offsets to commit after ``messages``: one past the last of each partition."""
+    last: dict[tuple[str, int], int] = {}
+    for m in messages:
+        if m.error() is None:
+            key = (m.topic(), m.partition())
+            last[key] = max(last.get(key, -1), m.offset())
+    return [TopicPartition(t, p, o + 1) for (t, p), o in last.items()]
 
 
 class Gauges:
