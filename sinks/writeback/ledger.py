@@ -194,6 +194,30 @@ class Ledger:
             )
             return cur.rowcount == 1
 
+    def begin_many(self, event_ids: list[str]) -> set[str]:
+        """:meth:`begin` for several rows in one transaction (one fsync): the ids now sending."""
+        now, began = self.clock(), set()
+        with self._tx() as db:
+            for event_id in event_ids:
+                cur = db.execute(
+                    "UPDATE entries SET state='sending', attempts=attempts+1, updated_at=?,"
+                    " version=version+1 WHERE event_id=? AND state='pending'",
+                    (now, event_id),
+                )
+                if cur.rowcount == 1:
+                    began.add(event_id)
+        return began
+
+    def settle_many(self, outcomes: list[tuple[str, str, dict[str, Any]]]) -> None:
+        """:meth:`settle` for several rows, (event_id, state, fields), in one transaction.
+
+        Not waited for before the next POST: a crash before it commits leaves the rows
+        ``sending``, which :meth:`recover` makes ``uncertain`` (never a blind retry).
+        """
+        with self._tx() as db:
+            for event_id, state, fields in outcomes:
+                self._settle(db, event_id, state, **fields)
+
     def settle(
         self,
         event_id: str,
@@ -206,18 +230,41 @@ class Ledger:
         next_at: float | None = None,
     ) -> None:
         """Record what happened to a row that was ``sending``."""
+        with self._tx() as db:
+            self._settle(
+                db,
+                event_id,
+                state,
+                van_status=van_status,
+                error_code=error_code,
+                error_text=error_text,
+                rejected_by=rejected_by,
+                next_at=next_at,
+            )
+
+    def _settle(
+        self,
+        db: sqlite3.Connection,
+        event_id: str,
+        state: str,
+        *,
+        van_status: int | None = None,
+        error_code: str | None = None,
+        error_text: str | None = None,
+        rejected_by: str | None = None,
+        next_at: float | None = None,
+    ) -> None:
         if state not in STATES:
             raise ValueError(f"unknown ledger state {state!r}")
-        with self._tx() as db:
-            db.execute(
-                "UPDATE entries SET state=?, van_status=?, error_code=?, error_text=?,"
-                " rejected_by=?, next_at=COALESCE(?, next_at), updated_at=?, version=version+1"
-                " WHERE event_id=? AND state='sending'",
-                (
-                    state, van_status, error_code, error_text, rejected_by, next_at,
-                    self.clock(), event_id,
-                ),
-            )  # fmt: skip
+        db.execute(
+            "UPDATE entries SET state=?, van_status=?, error_code=?, error_text=?,"
+            " rejected_by=?, next_at=COALESCE(?, next_at), updated_at=?, version=version+1"
+            " WHERE event_id=? AND state='sending'",
+            (
+                state, van_status, error_code, error_text, rejected_by, next_at,
+                self.clock(), event_id,
+            ),
+        )  # fmt: skip
 
     def recover(self) -> int:
         """After a crash: every row left ``sending`` may have reached VAN: ``uncertain``."""
