@@ -179,18 +179,27 @@ class SinkSettings(BaseModel):
     )
 
 
+class VanSettings(BaseModel):
+    """VAN's API as fieldstream calls it: the write-back, the VAN route's pass-through and
+    ``fieldstream van codes --fetch``. Each org's VAN API key (the GUID, without ``|mode``) is
+    a secret: ``FIELDSTREAM_VAN__API_KEYS='{"demo-org": "..."}'``."""
+
+    base_url: str = "https://api.securevan.com/v4"
+    api_keys: dict[str, SecretStr] = Field(default_factory=dict, description="org -> VAN key")
+    pass_through_timeout_s: float = Field(
+        10.0, gt=0, description="the VAN route's pass-through waits this long for VAN"
+    )
+
+
 class WritebackSettings(BaseModel):
     """The write-back to VAN (``python -m sinks.writeback``; docs/sources.md).
 
     Which orgs write back, with which VAN application name, mode and codes, is in
-    ``config_file``; each org's VAN API key (the GUID, without ``|mode``) is a secret here:
-    ``FIELDSTREAM_WRITEBACK__API_KEYS='{"demo-org": "..."}'``.
+    ``config_file``; the orgs' keys are in :class:`VanSettings`.
     """
 
     config_file: Path = Path("writeback.yaml")  # relative: under data_dir
     ledger_file: Path = Path("writeback/ledger.sqlite")  # relative: under data_dir
-    api_keys: dict[str, SecretStr] = Field(default_factory=dict, description="org -> VAN key")
-    base_url: str = "https://api.securevan.com/v4"
     group_id: str = "fieldstream-writeback"
     status_topic: str = "van.writeback"
     rate_per_key: float = Field(
@@ -233,6 +242,7 @@ class Settings(BaseSettings):
     mobilize: MobilizeSettings = MobilizeSettings()
     sharing: SharingSettings = SharingSettings()
     exchange: ExchangeSettings = ExchangeSettings()
+    van: VanSettings = VanSettings()
     writeback: WritebackSettings = WritebackSettings()
 
     def model_post_init(self, __context: object) -> None:

@@ -3,7 +3,7 @@
 Give the lookups as saved JSON (``--from DIR`` with resultCodes.json, contactTypes.json,
 inputTypes.json, surveyQuestions.json, activistCodes.json, or one JSON object with those
 keys), or fetch them with ``--fetch`` using the org's VAN application name and API key (the
-write-back's settings: ``FIELDSTREAM_WRITEBACK__API_KEYS``). Prints what it could not map.
+settings ``FIELDSTREAM_VAN__API_KEYS``). Prints what it could not map.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import typer
 from rich.console import Console
 
 from core.errors import ConfigError
+from core.van_client import basic_auth
 from fieldstream.cli_common import cli_settings
 from producers.tools.van.lookups import LOOKUPS, build_codes, read_lookups, render_codes
-from sinks.writeback.client import basic_auth
 
 van_app = typer.Typer(help=__doc__, no_args_is_help=True)
 console = Console(stderr=True)
@@ -68,10 +68,10 @@ def codes(
         lookups = read_lookups(from_)
     else:
         settings = cli_settings()
-        key = settings.writeback.api_keys.get(fetch or "")
+        key = settings.van.api_keys.get(fetch or "")
         if key is None or not app_name:
             raise typer.BadParameter("--fetch needs --app-name and the org's key in settings")
-        lookups = fetch_lookups(settings.writeback.base_url, basic_auth(app_name, key, mode))
+        lookups = fetch_lookups(settings.van.base_url, basic_auth(app_name, key, mode))
     built = build_codes(lookups)
     out.write_text(render_codes(built, f"VAN codes for source {source}, from VAN's lookups"))
     console.print(f"wrote {out}")

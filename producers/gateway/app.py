@@ -32,7 +32,7 @@ from starlette.routing import Route
 from core.config import SourceConfig
 from core.kafka import producer_config
 from core.producer import AsyncSender
-from core.settings import GatewaySettings, KafkaSettings
+from core.settings import GatewaySettings, KafkaSettings, VanSettings
 from producers.gateway import hooks
 from producers.gateway.auth import SOURCE_HEADER, authenticate
 from producers.gateway.checks import (
@@ -58,6 +58,7 @@ def create_app(
     sources: dict[str, SourceConfig],
     kafka: KafkaSettings,
     gateway: GatewaySettings,
+    van: VanSettings | None = None,
     producer: AsyncSender | None = None,
     codec: AvroCodec | None = None,
     clock: Callable[[], float] = time.time,
@@ -158,7 +159,7 @@ def create_app(
         Route(r.path, counted(r.handle, r.respond), methods=["POST"])
         for t in registry.tools().values()
         if t.route is not None
-        for r in [t.route(sources, intake, gateway)]
+        for r in [t.route(sources, intake, gateway, van or VanSettings())]
     ]
     return Starlette(
         routes=[

@@ -248,7 +248,7 @@ class ToolRoute:
 
 
 RouteFactory = Callable[..., ToolRoute]
-"""``route(sources, intake, gateway_settings) -> ToolRoute``."""
+"""``route(sources, intake, gateway_settings, van_settings) -> ToolRoute``."""
 
 
 @dataclass(frozen=True)

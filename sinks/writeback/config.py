@@ -14,7 +14,7 @@ orgs:
 
 Contacts that came through the VAN-compatible route are always written back for an org listed
 here (the tool sent them to fieldstream instead of VAN). The org's API key is a secret in
-settings (``FIELDSTREAM_WRITEBACK__API_KEYS``); an org without a key is refused at start.
+settings (``FIELDSTREAM_VAN__API_KEYS``); an org without a key is refused at start.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ import httpx
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from pydantic import SecretStr
 
-from sinks.writeback.client import Answer, basic_auth, post_canvass_response
+from core.van_client import Answer, basic_auth, post_canvass_response
 from sinks.writeback.ledger import Entry, Ledger
 from sinks.writeback.pacing import KeyPacer
 

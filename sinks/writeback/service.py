@@ -47,18 +47,19 @@ def targets_for(
     pacers: dict[str, KeyPacer] = {}
     out = {}
     for org_id, org in orgs.items():
-        key = wb.api_keys.get(org_id)
+        key = settings.van.api_keys.get(org_id)
         if key is None or not key.get_secret_value():
             raise ConfigError(
                 f"org {org_id!r} writes back to VAN but has no API key: set "
-                f"FIELDSTREAM_WRITEBACK__API_KEYS to a JSON object with {org_id!r}"
+                f"FIELDSTREAM_VAN__API_KEYS to a JSON object with {org_id!r}"
             )
         secret = key.get_secret_value()
         if secret not in pacers:
             pacers[secret] = KeyPacer(
                 org.rate_per_second or wb.rate_per_key, org.concurrency or wb.concurrency_per_key
             )
-        out[org_id] = Target.build(base_url or wb.base_url, org.app_name, key, pacers[secret])
+        url = base_url or settings.van.base_url
+        out[org_id] = Target.build(url, org.app_name, key, pacers[secret])
     return out
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from pydantic import SecretStr
 from standardwebhooks import Webhook
 from typer.testing import CliRunner
 
@@ -33,7 +34,7 @@ from fieldstream.cli import app
 from fieldstream.embedded import free_port
 from fieldstream.stack import Stack, settings_env
 from sinks.writeback.ledger import Ledger
-from tests.fakes.van_api import Action, VanStandIn, basic_auth, running
+from tests.fakes.van_api import Action, VanStandIn, basic_auth, running, stop
 
 ORG, CAMPAIGN = "wb-org", "gotv"
 VAN_SECRET, HOOK_SECRET = "van-tool-secret", "door-app-secret"
@@ -125,15 +126,14 @@ def env(tmp_path: Path, kafka_settings: KafkaSettings) -> Iterator[tuple[Setting
         )  # fmt: skip
         settings = Settings(data_dir=data, kafka=kafka_settings)
         settings.stream.programs_file = tmp_path / "programs.yaml"
-        settings.gateway.sources_file = tmp_path / "sources.yaml"
+        settings.gateway.sources_file = tmp_path / "sources.yaml"  # tests may rewrite it
         settings.gateway.port = free_port()
         settings.stream.web_port = free_port()
         settings.sink.query_port = free_port()
         wb = settings.writeback
-        wb.base_url, wb.metrics_port, wb.timeout_s, wb.rate_per_key = (
-            f"{van.url}/v4", free_port(), 1.0, 50.0,
-        )  # fmt: skip
-        wb.api_keys = {ORG: KEY}  # type: ignore[dict-item]
+        wb.metrics_port, wb.timeout_s, wb.rate_per_key = free_port(), 1.0, 50.0
+        settings.van.base_url = f"{van.url}/v4"
+        settings.van.api_keys = {ORG: SecretStr(KEY)}
         yield settings, van
 
 
@@ -291,3 +291,63 @@ def test_every_contact_reaches_van_once_through_faults_and_a_kill(
             ).text
         )["rows"][0][0]
         assert int(count) == len(bodies) + len(events) + 3
+
+
+def test_pass_through_answers_with_vans_answer_and_keeps_the_contact_when_van_is_down(
+    env: tuple[Settings, VanStandIn], tmp_path: Path
+) -> None:
+    settings, van = env
+    sources = tmp_path / "sources.yaml"
+    write_sources(
+        sources,
+        [
+            SourceConfig.model_validate(
+                {"id": "van-pt", "org_id": ORG, "secrets": [VAN_SECRET], "tool": "van",
+                 "campaign_id": CAMPAIGN, "codes_file": str(CODES),
+                 "options": {"pass_through": True, "van_app_name": "fieldstream-test"}}
+            )
+        ],
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{settings.gateway.port}/v4/people/%s/canvassResponses"
+    auth = {"Authorization": basic_auth("van-pt", VAN_SECRET, 0)}
+    good = van_bodies()[0][1]
+    bad = {"canvassContext": {"contactTypeId": 2}, "resultCodeId": 14, "responses": [
+        {"type": "ActivistCode", "activistCodeId": 4482459, "action": "Apply"}]}  # fmt: skip
+    with Stack(settings, tmp_path / "logs", start_broker=False) as stack:
+        stack.start_core()
+        stack.start_pipeline()
+        ok = httpx.post(url % "5001", json=good, headers=auth, timeout=30)
+        assert ok.status_code == 204 and ok.content == b""
+        assert [(a.person, a.body, a.mode) for a in van.recorded()] == [("5001", good, 0)]
+        refused = httpx.post(url % "5002", json=bad, headers=auth, timeout=30)
+        assert refused.status_code == 400  # VAN's own answer, in VAN's words
+        assert refused.json()["errors"][0]["text"] == (
+            "'resultCodeId' must be null when responses are specified"
+        )
+        stop(van)
+        down = httpx.post(url % "5003", json=good, headers=auth, timeout=30)
+        assert down.status_code == 503
+        assert down.json()["errors"][0]["code"] == "VAN_UNAVAILABLE"
+        assert "recorded" in down.json()["errors"][0]["text"]
+
+        ledger = ledger_of(settings)
+        states = settle(ledger, 3)
+        by_person_state = {ledger.get(e).person: s for e, s in states.items()}  # type: ignore[union-attr]
+        # VAN's verdict from the pass-through decides: taken, refused (kept with VAN's error),
+        # or not reached (the tool was told and owns the retry)
+        assert by_person_state == {"5001": "passed", "5002": "rejected", "5003": "skipped"}
+        assert (
+            ledger.get(
+                next(e for e in states if ledger.get(e).person == "5002")  # type: ignore[union-attr]
+            ).error_code
+            == "INVALID_PARAMETER"
+        )  # type: ignore[union-attr]
+        assert len(van.recorded()) == 1  # the write-back did not post the passed one again
+        q = f"http://{settings.sink.query_host}:{settings.sink.query_port}/query"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            rows = httpx.post(q, content="SELECT van_id FROM contact_events", timeout=30).json()
+            if {"5001", "5003"} <= {r[0] for r in rows["rows"]}:
+                break
+            time.sleep(0.5)
+        assert {"5001", "5003"} <= {r[0] for r in rows["rows"]}

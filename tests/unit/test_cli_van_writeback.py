@@ -35,8 +35,8 @@ def test_van_codes_fetched_with_the_orgs_key_equals_the_saved_ones(
 ) -> None:
     with running(VanStandIn(app_name="app", api_keys=frozenset({KEY}), page_size=2)) as van:
         monkeypatch.setenv("FIELDSTREAM_DATA_DIR", str(tmp_path))
-        monkeypatch.setenv("FIELDSTREAM_WRITEBACK__BASE_URL", f"{van.url}/v4")
-        monkeypatch.setenv("FIELDSTREAM_WRITEBACK__API_KEYS", json.dumps({"org": KEY}))
+        monkeypatch.setenv("FIELDSTREAM_VAN__BASE_URL", f"{van.url}/v4")
+        monkeypatch.setenv("FIELDSTREAM_VAN__API_KEYS", json.dumps({"org": KEY}))
         fetched, saved = tmp_path / "fetched.yaml", tmp_path / "saved.yaml"
         args = ["van", "codes", "--source", "s", "--out"]
         r1 = CliRunner().invoke(

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.van_client import read_answer, retry_after
 from schemas.van_codes import load_codes
 from sinks.writeback.body import Call, NotPosted, ReverseCodes, from_van_route, map_back
-from sinks.writeback.client import read_answer, retry_after
 from sinks.writeback.ledger import Ledger, NewEntry
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "van_api"

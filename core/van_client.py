@@ -1,4 +1,5 @@
-"""One canvass-response POST to VAN, and what its answer means for the ledger.
+"""One canvass-response POST to VAN, and what its answer means (for the write-back and the
+VAN route's pass-through, so on the floor).
 
 VAN authenticates with HTTP Basic: user = the application name, password = ``key|mode``
 (mode 0 My Voters, 1 My Campaign). Success is 204; errors are ``{"errors": [{code, text,
@@ -38,6 +39,7 @@ class Answer:
     error_code: str | None = None
     error_text: str | None = None
     retry_after: float | None = None  # seconds VAN asked us to wait
+    content: bytes = b""  # VAN's answer body, as VAN sent it (the pass-through returns it)
 
 
 def basic_auth(app_name: str, api_key: SecretStr, mode: int) -> str:
@@ -81,12 +83,12 @@ async def post_canvass_response(
 def read_answer(status: int, headers: httpx.Headers | dict[str, str], content: bytes) -> Answer:
     """VAN's HTTP answer -> what the ledger does with the contact."""
     if 200 <= status < 300:
-        return Answer("posted", status)
+        return Answer("posted", status, content=content)
     code, text = van_error(content)
     if status == 429 or status >= 500:
         wait = retry_after(headers.get("retry-after") or headers.get("Retry-After"))
-        return Answer("retry", status, code or f"HTTP_{status}", text, wait)
-    return Answer("rejected", status, code or f"HTTP_{status}", text)
+        return Answer("retry", status, code or f"HTTP_{status}", text, wait, content)
+    return Answer("rejected", status, code or f"HTTP_{status}", text, content=content)
 
 
 def van_error(content: bytes) -> tuple[str | None, str | None]:
