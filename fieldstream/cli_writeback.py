@@ -23,7 +23,7 @@ console = Console()
 
 Events = Annotated[list[str] | None, typer.Argument(help="event ids (default: every one)")]
 States = Annotated[
-    str, typer.Option(help="which states to act on, comma separated: uncertain, rejected")
+    str, typer.Option(help="states to act on, comma separated: uncertain, rejected, skipped")
 ]
 
 
@@ -59,8 +59,8 @@ def status(limit: Annotated[int, typer.Option(help="uncertain rows to list")] = 
 
 def _move(event_ids: list[str] | None, states: str, to: str) -> int:
     chosen = tuple(s.strip() for s in states.split(",") if s.strip())
-    if not set(chosen) <= {"uncertain", "rejected"}:
-        raise typer.BadParameter("states are uncertain and/or rejected")
+    if not chosen or not set(chosen) <= {"uncertain", "rejected", "skipped"}:
+        raise typer.BadParameter("states are uncertain, rejected and/or skipped")
     return _ledger().move(event_ids or None, chosen, to)
 
 
