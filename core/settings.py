@@ -26,6 +26,7 @@ class TopicNames(BaseModel):
     enriched: str = "contacts.enriched"
     dlq: str = "contacts.dlq"
     voters: str = "voters"
+    writeback: str = "van.writeback"  # the write-back's per-contact states (sinks/writeback)
 
 
 class KafkaSettings(BaseModel):
@@ -201,7 +202,6 @@ class WritebackSettings(BaseModel):
     config_file: Path = Path("writeback.yaml")  # relative: under data_dir
     ledger_file: Path = Path("writeback/ledger.sqlite")  # relative: under data_dir
     group_id: str = "fieldstream-writeback"
-    status_topic: str = "van.writeback"
     rate_per_key: float = Field(
         5.0, gt=0, description="requests per second per VAN API key; well under VAN's limits"
     )

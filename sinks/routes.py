@@ -25,10 +25,12 @@ from sinks.rows import (
     CONTACT_COLUMNS,
     DEAD_LETTER_COLUMNS,
     VOTER_COLUMNS,
+    WRITEBACK_COLUMNS,
     Row,
     contact_row,
     dead_letter_row,
     voter_row,
+    writeback_row,
 )
 
 Where = tuple[str, int, int]
@@ -75,7 +77,7 @@ class Routes:
 
 
 def pipeline_routes(topics: TopicNames, codec: AvroCodec) -> Routes:
-    """The routes of contacts.enriched, contacts.dlq and voters."""
+    """The routes of contacts.enriched, contacts.dlq, voters and the write-back's states."""
     routes = Routes()
 
     def enriched(value: bytes | None, where: Where) -> Routed:
@@ -100,4 +102,10 @@ def pipeline_routes(topics: TopicNames, codec: AvroCodec) -> Routes:
     )
     routes.add(topics.dlq, dead, {"dead_letters": DEAD_LETTER_COLUMNS})
     routes.add(topics.voters, voter, {"voters": VOTER_COLUMNS})
+
+    def writeback(value: bytes | None, where: Where) -> Routed:
+        _, rec = codec.decode(value or b"", expect=schemas.WRITEBACK_STATUS)
+        return Routed("van_writeback", writeback_row(rec))
+
+    routes.add(topics.writeback, writeback, {"van_writeback": WRITEBACK_COLUMNS})
     return routes

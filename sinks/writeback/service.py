@@ -21,13 +21,13 @@ import time
 from typing import Any
 
 import httpx
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
 from core.errors import BrokerError, ConfigError, SchemaError
-from core.kafka import consumer_config
+from core.kafka import consumer_config, producer_config
 from core.settings import Settings
-from schemas import ENRICHED_CONTACT
+from schemas import ENRICHED_CONTACT, WRITEBACK_STATUS
 from schemas.codec import AvroCodec
 from schemas.registry import codec_for
 from sinks.writeback.config import OrgWriteback, load_writeback
@@ -126,6 +126,40 @@ def next_offsets(messages: list[Any]) -> list[TopicPartition]:
     return [TopicPartition(t, p, o + 1) for (t, p), o in last.items()]
 
 
+class Publisher:
+    """Ledger changes -> the status topic (the ClickHouse sink stores them in van_writeback)."""
+
+    def __init__(self, settings: Settings, ledger: Ledger, codec: AvroCodec) -> None:
+        self.ledger, self.codec = ledger, codec
+        self.topic = settings.kafka.topics.writeback
+        self.producer = Producer(producer_config(settings.kafka))
+
+    def publish(self, limit: int = 1000) -> int:
+        rows = self.ledger.unpublished(limit)
+        for e in rows:
+            record = {
+                "event_id": e.event_id, "org_id": e.org_id, "source_system": e.source,
+                "campaign_id": e.campaign_id, "state": e.state, "attempts": e.attempts,
+                "van_status": e.van_status, "error_code": e.error_code,
+                "rejected_by": e.rejected_by, "received_at": _ms(e.received_at),
+                "updated_at": _ms(e.updated_at), "version": e.version,
+            }  # fmt: skip
+            self.producer.produce(
+                self.topic,
+                key=e.event_id.encode(),
+                value=self.codec.encode(WRITEBACK_STATUS, record),
+            )
+        if rows:
+            if self.producer.flush(30) != 0:
+                raise BrokerError("the write-back could not publish its states (broker down?)")
+            self.ledger.mark_published([(e.event_id, e.version) for e in rows])
+        return len(rows)
+
+
+def _ms(seconds: float) -> int:
+    return int(seconds * 1000)
+
+
 class Gauges:
     def __init__(self, registry: CollectorRegistry, ledger: Ledger) -> None:
         self.ledger = ledger
@@ -159,7 +193,9 @@ async def _main(settings: Settings, orgs: dict[str, OrgWriteback], stop: asyncio
     gauges = Gauges(registry, ledger)
     start_http_server(wb.metrics_port, wb.metrics_host, registry=registry)
     halt = threading.Event()
-    intake = Intake(settings, orgs, ledger, codec_for(settings.kafka.schema_registry_url), halt)
+    codec = codec_for(settings.kafka.schema_registry_url)
+    intake = Intake(settings, orgs, ledger, codec, halt)
+    publisher = Publisher(settings, ledger, codec)
     thread = threading.Thread(target=intake.run, name="writeback-intake", daemon=True)
     thread.start()
     log.info("write-back running orgs=%s ledger=%s", sorted(orgs), wb.ledger_file)
@@ -168,11 +204,16 @@ async def _main(settings: Settings, orgs: dict[str, OrgWriteback], stop: asyncio
         task = asyncio.create_task(sender.run(stop))
         while not stop.is_set():
             gauges.refresh()
+            try:
+                await asyncio.to_thread(publisher.publish)
+            except BrokerError as exc:  # the ledger keeps them; published on a later pass
+                log.warning("%s", exc)
             if not thread.is_alive():
                 log.error("the write-back's intake stopped")
                 stop.set()
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(0.5)
         await task
+        await asyncio.to_thread(publisher.publish)
     halt.set()
     thread.join(10)
     ledger.close()

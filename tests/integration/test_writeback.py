@@ -292,6 +292,20 @@ def test_every_contact_reaches_van_once_through_faults_and_a_kill(
         )["rows"][0][0]
         assert int(count) == len(bodies) + len(events) + 3
 
+        # the boards' "in VAN: x of y": the ledger's states, published and stored
+        want = {(src, state): n for (_, src, state), n in ledger.counts().items()}
+        deadline, got = time.monotonic() + 60, {}
+        while time.monotonic() < deadline and got != want:
+            rows = httpx.post(
+                f"http://{settings.sink.query_host}:{settings.sink.query_port}/query",
+                content="SELECT source_system, state, count() FROM van_writeback FINAL "
+                "GROUP BY source_system, state",
+                timeout=30,
+            ).json()["rows"]
+            got = {(r[0], r[1]): int(r[2]) for r in rows}
+            time.sleep(0.5)
+        assert got == want
+
 
 def test_pass_through_answers_with_vans_answer_and_keeps_the_contact_when_van_is_down(
     env: tuple[Settings, VanStandIn], tmp_path: Path
