@@ -183,6 +183,18 @@ def _coverage_line(c: CampaignBoard) -> Text:
     )
 
 
+def _van_line(c: CampaignBoard) -> Text:
+    """In VAN: x of y per source that writes back (nothing when none does)."""
+    if not c.in_van:
+        return Text("")
+    parts = [
+        f"{v.source} {v.in_van:,} of {v.contacts:,}"
+        + (f" ({v.uncertain:,} uncertain)" if v.uncertain else "")
+        for v in c.in_van
+    ]
+    return Text("in VAN: " + ", ".join(parts))
+
+
 def _campaign_panel(c: CampaignBoard) -> Panel:
     top = Table.grid(padding=(0, 2))
     top.add_row(_goals_table(c), _channels_table(c))
@@ -192,7 +204,9 @@ def _campaign_panel(c: CampaignBoard) -> Panel:
         _group_table("last 7 days by sex", "sex", c.by_sex),
     )
     return Panel(
-        Group(top, reach, _coverage_line(c)), title=f"{c.org_id} / {c.campaign_id}", expand=False
+        Group(top, reach, _coverage_line(c), _van_line(c)),
+        title=f"{c.org_id} / {c.campaign_id}",
+        expand=False,
     )
 
 

@@ -35,6 +35,7 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "race": ("fs-reach", "By race, with the source of race"),
     "sex": ("fs-reach", "By sex"),
     "coverage": ("fs-coverage", "Universe covered"),
+    "van": ("fs-progress", "In VAN: contacts written back, by source"),
 }
 # the board is for the program's own staff, not shared: every group is shown
 MIN_GROUP_SIZE = "1"
@@ -47,6 +48,16 @@ class GoalRow:
     target: int
     actual: int
     pace: float  # target * elapsed share of the week (the panel's own ``pace``)
+
+
+@dataclass(frozen=True)
+class VanRow:
+    """One source's write-back to VAN: in_van of contacts."""
+
+    source: str
+    in_van: int
+    contacts: int
+    uncertain: int
 
 
 @dataclass(frozen=True)
@@ -89,6 +100,7 @@ class CampaignBoard:
     by_race: list[GroupRow] = field(default_factory=list)
     by_sex: list[GroupRow] = field(default_factory=list)
     coverage: CoverageRow | None = None
+    in_van: list[VanRow] = field(default_factory=list)
     sql: dict[str, str] = field(default_factory=dict)
 
 
@@ -247,6 +259,11 @@ def _fill(out: CampaignBoard, section: str, rows: list[dict[str, Any]]) -> None:
         out.by_race = [_group(f"{r['race']} ({r['race_source']})", r) for r in rows]
     elif section == "sex":
         out.by_sex = [_group(str(r["sex"]), r) for r in rows]
+    elif section == "van":
+        out.in_van = [
+            VanRow(str(r["source"]), _int(r["in_van"]), _int(r["contacts"]), _int(r["uncertain"]))
+            for r in rows
+        ]
     elif section == "coverage" and rows:
         r = rows[0]
         out.coverage = CoverageRow(

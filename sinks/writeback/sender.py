@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from prometheus_client import CollectorRegistry, Counter, Gauge
 from pydantic import SecretStr
 
 from core.van_client import Answer, basic_auth, post_canvass_response
 from sinks.writeback.ledger import Entry, Ledger
+from sinks.writeback.metrics import WritebackMetrics
 from sinks.writeback.pacing import KeyPacer
 
 log = logging.getLogger(__name__)
@@ -45,40 +45,19 @@ class Target:
         return cls(base_url, app_name, auth, pacer)
 
 
-class SenderMetrics:
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry if registry is not None else CollectorRegistry()
-        r = self.registry
-        self.answers = Counter(
-            "fieldstream_writeback_answers",
-            "VAN's answers to the write-back, by org, outcome and VAN error code",
-            ["org", "outcome", "code"],
-            registry=r,
-        )
-        self.posted = Counter(
-            "fieldstream_writeback_posted", "Contacts VAN accepted, by org", ["org"], registry=r
-        )
-        self.paused = Gauge(
-            "fieldstream_writeback_paused_seconds",
-            "How long the org's API key is paused after VAN said 429 / failed",
-            ["org"],
-            registry=r,
-        )
-
-
 class Sender:
     def __init__(
         self,
         ledger: Ledger,
         targets: dict[str, Target],
         client: httpx.AsyncClient,
-        metrics: SenderMetrics | None = None,
+        metrics: WritebackMetrics | None = None,
         *,
         idle_s: float = 0.05,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.ledger, self.targets, self.client = ledger, targets, client
-        self.metrics = metrics or SenderMetrics()
+        self.metrics = metrics or WritebackMetrics()
         self.idle_s, self.clock = idle_s, clock
         self._busy: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
-from prometheus_client import CollectorRegistry, Gauge, start_http_server
+from prometheus_client import start_http_server
 
 from core.errors import BrokerError, ConfigError, SchemaError
 from core.kafka import consumer_config, producer_config
@@ -33,8 +33,9 @@ from schemas.registry import codec_for
 from sinks.writeback.config import OrgWriteback, load_writeback
 from sinks.writeback.decide import decide
 from sinks.writeback.ledger import Ledger, NewEntry
+from sinks.writeback.metrics import WritebackMetrics
 from sinks.writeback.pacing import KeyPacer
-from sinks.writeback.sender import Sender, SenderMetrics, Target
+from sinks.writeback.sender import Sender, Target
 
 log = logging.getLogger(__name__)
 
@@ -160,26 +161,11 @@ def _ms(seconds: float) -> int:
     return int(seconds * 1000)
 
 
-class Gauges:
-    def __init__(self, registry: CollectorRegistry, ledger: Ledger) -> None:
-        self.ledger = ledger
-        self.states = Gauge(
-            "fieldstream_writeback_contacts",
-            "Contacts in the write-back ledger, by org, source and state",
-            ["org", "source", "state"],
-            registry=registry,
-        )
-        self.lag = Gauge(
-            "fieldstream_writeback_lag_seconds",
-            "Age of the oldest contact not yet in VAN (0 when none is waiting)",
-            registry=registry,
-        )
-
-    def refresh(self) -> None:
-        for (org, source, state), n in self.ledger.counts().items():
-            self.states.labels(org, source, state).set(n)
-        oldest = self.ledger.oldest_pending_received_at()
-        self.lag.set(max(0.0, time.time() - oldest) if oldest else 0.0)
+def refresh_gauges(metrics: WritebackMetrics, ledger: Ledger) -> None:
+    for (org, source, state), n in ledger.counts().items():
+        metrics.contacts.labels(org, source, state).set(n)
+    oldest = ledger.oldest_pending_received_at()
+    metrics.lag.set(max(0.0, time.time() - oldest) if oldest else 0.0)
 
 
 async def _main(settings: Settings, orgs: dict[str, OrgWriteback], stop: asyncio.Event) -> None:
@@ -188,10 +174,8 @@ async def _main(settings: Settings, orgs: dict[str, OrgWriteback], stop: asyncio
     recovered = ledger.recover()
     if recovered:
         log.warning("%d contact(s) were in flight at the last stop: now uncertain", recovered)
-    registry = CollectorRegistry()
-    metrics = SenderMetrics(registry)
-    gauges = Gauges(registry, ledger)
-    start_http_server(wb.metrics_port, wb.metrics_host, registry=registry)
+    metrics = WritebackMetrics()
+    start_http_server(wb.metrics_port, wb.metrics_host, registry=metrics.registry)
     halt = threading.Event()
     codec = codec_for(settings.kafka.schema_registry_url)
     intake = Intake(settings, orgs, ledger, codec, halt)
@@ -203,7 +187,7 @@ async def _main(settings: Settings, orgs: dict[str, OrgWriteback], stop: asyncio
         sender = Sender(ledger, targets_for(orgs, settings), client, metrics)
         task = asyncio.create_task(sender.run(stop))
         while not stop.is_set():
-            gauges.refresh()
+            refresh_gauges(metrics, ledger)
             try:
                 await asyncio.to_thread(publisher.publish)
             except BrokerError as exc:  # the ledger keeps them; published on a later pass
