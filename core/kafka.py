@@ -74,6 +74,7 @@ def ensure_topics(kafka: KafkaSettings) -> list[str]:
         t.raw: NewTopic(t.raw, kafka.partitions, 1),
         t.enriched: NewTopic(t.enriched, kafka.partitions, 1),
         t.dlq: NewTopic(t.dlq, 1, 1),
+        t.writeback: NewTopic(t.writeback, 1, 1),
         t.voters: NewTopic(t.voters, kafka.partitions, 1, config={"cleanup.policy": "compact"}),
         t.signals: NewTopic(t.signals, kafka.partitions, 1),
         t.shifts: NewTopic(t.shifts, kafka.partitions, 1),

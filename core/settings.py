@@ -28,6 +28,7 @@ class TopicNames(BaseModel):
     voters: str = "voters"
     signals: str = "person.signals"  # activist codes, tags, opt-ins/outs: never attempts
     shifts: str = "volunteer.shifts"  # volunteers' shift sign-ups: never contacts
+    writeback: str = "van.writeback"  # the write-back's per-contact states (sinks/writeback)
 
 
 class KafkaSettings(BaseModel):
@@ -181,6 +182,39 @@ class SinkSettings(BaseModel):
     )
 
 
+class VanSettings(BaseModel):
+    """VAN's API as fieldstream calls it: the write-back, the VAN route's pass-through and
+    ``fieldstream van codes --fetch``. Each org's VAN API key (the GUID, without ``|mode``) is
+    a secret: ``FIELDSTREAM_VAN__API_KEYS='{"demo-org": "..."}'``."""
+
+    base_url: str = "https://api.securevan.com/v4"
+    api_keys: dict[str, SecretStr] = Field(default_factory=dict, description="org -> VAN key")
+    pass_through_timeout_s: float = Field(
+        10.0, gt=0, description="the VAN route's pass-through waits this long for VAN"
+    )
+
+
+class WritebackSettings(BaseModel):
+    """The write-back to VAN (``python -m sinks.writeback``; docs/sources.md).
+
+    Which orgs write back, with which VAN application name, mode and codes, is in
+    ``config_file``; the orgs' keys are in :class:`VanSettings`.
+    """
+
+    config_file: Path = Path("writeback.yaml")  # relative: under data_dir
+    ledger_file: Path = Path("writeback/ledger.sqlite")  # relative: under data_dir
+    group_id: str = "fieldstream-writeback"
+    rate_per_key: float = Field(
+        5.0, gt=0, description="requests per second per VAN API key; well under VAN's limits"
+    )
+    concurrency_per_key: int = Field(4, ge=1, description="requests in flight per API key")
+    timeout_s: float = Field(30.0, gt=0, description="after this, a request is uncertain")
+    fetch_wait_ms: int = 20
+    session_timeout_s: float = 6.0
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 8084
+
+
 class SimulatorSettings(BaseModel):
     gateway_url: str = "http://127.0.0.1:8080"
     rate: float = Field(20.0, gt=0, description="events per second")
@@ -210,6 +244,8 @@ class Settings(BaseSettings):
     mobilize: MobilizeSettings = MobilizeSettings()
     sharing: SharingSettings = SharingSettings()
     exchange: ExchangeSettings = ExchangeSettings()
+    van: VanSettings = VanSettings()
+    writeback: WritebackSettings = WritebackSettings()
 
     def model_post_init(self, __context: object) -> None:
         """Resolve paths against data_dir so every process sees the same absolute ones."""
@@ -228,6 +264,10 @@ class Settings(BaseSettings):
             self.exchange.agreements_file = self.data_dir / self.exchange.agreements_file
         if not self.exchange.keys_file.is_absolute():
             self.exchange.keys_file = self.data_dir / self.exchange.keys_file
+        if not self.writeback.config_file.is_absolute():
+            self.writeback.config_file = self.data_dir / self.writeback.config_file
+        if not self.writeback.ledger_file.is_absolute():
+            self.writeback.ledger_file = self.data_dir / self.writeback.ledger_file
 
 
 def load_settings() -> Settings:

@@ -204,6 +204,18 @@ def _shifts_table(c: CampaignBoard) -> Table:
     return table
 
 
+def _van_line(c: CampaignBoard) -> Text:
+    """In VAN: x of y per source that writes back (nothing when none does)."""
+    if not c.in_van:
+        return Text("")
+    parts = [
+        f"{v.source} {v.in_van:,} of {v.contacts:,}"
+        + (f" ({v.uncertain:,} uncertain)" if v.uncertain else "")
+        for v in c.in_van
+    ]
+    return Text("in VAN: " + ", ".join(parts))
+
+
 def _campaign_panel(c: CampaignBoard) -> Panel:
     top = Table.grid(padding=(0, 2))
     top.add_row(_goals_table(c), _channels_table(c))
@@ -212,7 +224,7 @@ def _campaign_panel(c: CampaignBoard) -> Panel:
         _group_table("last 7 days by race (source)", "race", c.by_race),
         _group_table("last 7 days by sex", "sex", c.by_sex),
     )
-    parts: list[RenderableType] = [top, reach, _coverage_line(c)]
+    parts: list[RenderableType] = [top, reach, _coverage_line(c), _van_line(c)]
     if c.shifts:
         parts.append(_shifts_table(c))
     return Panel(Group(*parts), title=f"{c.org_id} / {c.campaign_id}", expand=False)

@@ -36,6 +36,7 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "sex": ("fs-reach", "By sex"),
     "coverage": ("fs-coverage", "Universe covered"),
     "shifts": ("fs-shifts", "Shifts by event type"),
+    "van": ("fs-progress", "In VAN: contacts written back, by source"),
 }
 # the board is for the program's own staff, not shared: every group is shown
 MIN_GROUP_SIZE = "1"
@@ -48,6 +49,16 @@ class GoalRow:
     target: int
     actual: int
     pace: float  # target * elapsed share of the week (the panel's own ``pace``)
+
+
+@dataclass(frozen=True)
+class VanRow:
+    """One source's write-back to VAN: in_van of contacts."""
+
+    source: str
+    in_van: int
+    contacts: int
+    uncertain: int
 
 
 @dataclass(frozen=True)
@@ -103,6 +114,7 @@ class CampaignBoard:
     by_sex: list[GroupRow] = field(default_factory=list)
     coverage: CoverageRow | None = None
     shifts: list[ShiftRow] = field(default_factory=list)
+    in_van: list[VanRow] = field(default_factory=list)
     sql: dict[str, str] = field(default_factory=dict)
 
 
@@ -271,6 +283,11 @@ def _fill(out: CampaignBoard, section: str, rows: list[dict[str, Any]]) -> None:
                 _int(r["cancelled"]),
                 None if r.get("flake_rate") is None else float(r["flake_rate"]),
             )
+            for r in rows
+        ]
+    elif section == "van":
+        out.in_van = [
+            VanRow(str(r["source"]), _int(r["in_van"]), _int(r["contacts"]), _int(r["uncertain"]))
             for r in rows
         ]
     elif section == "coverage" and rows:

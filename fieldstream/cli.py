@@ -21,6 +21,8 @@ from core.settings import Settings
 from fieldstream.cli_common import cli_settings
 from fieldstream.cli_exchange import exchange_app
 from fieldstream.cli_import import import_app
+from fieldstream.cli_van import van_app
+from fieldstream.cli_writeback import writeback_app
 
 app = typer.Typer(
     help="fieldstream: real-time voter contacts (gateway -> Kafka -> stream -> ClickHouse).",
@@ -30,6 +32,8 @@ app = typer.Typer(
 console = Console(stderr=True)
 app.add_typer(import_app, name="import")
 app.add_typer(exchange_app, name="exchange")
+app.add_typer(van_app, name="van")
+app.add_typer(writeback_app, name="writeback")
 
 
 def _demo_settings(settings: Settings) -> Settings:

@@ -88,8 +88,15 @@ class Hallway:
         self.records = {Signal: RecordJson(PERSON_SIGNAL), Shift: RecordJson(VOLUNTEER_SHIFT)}
 
     def prepare(
-        self, items: list[Item], origin: Origin, original: bytes, received_ms: int
+        self,
+        items: list[Item],
+        origin: Origin,
+        original: bytes,
+        received_ms: int,
+        attach: dict[str, Any] | None = None,
     ) -> Prepared:
+        """``attach``: fields only fieldstream sets (the VAN route's ``van_request``), added to
+        every converted event after the sender's JSON was checked."""
         out = Prepared()
         records = []
         others: list[tuple[Signal | Shift, dict[str, Any]]] = []
@@ -109,7 +116,7 @@ class Hallway:
             record, found = self.converter.convert(item, received_ms)
             out.problems.extend(ItemProblem(i, p.field, p.problem) for p in found)
             if record is not None:
-                records.append(record)
+                records.append(record | (attach or {}))
         encode = self.codec.encode
         for item, record in others:
             if isinstance(item, Signal) and (is_consent(item) or not out.problems):

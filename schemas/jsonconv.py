@@ -31,6 +31,7 @@ SET_BY_GATEWAY = {
     "event_id": "is set by fieldstream from org_id, source_system and source_event_id; "
     "send source_event_id instead",
     "received_at": "is set by fieldstream when the event arrives; leave it out",
+    "van_request": "is set by fieldstream's VAN-compatible route only; leave it out",
 }
 NON_EMPTY = ("source_system", "source_event_id", "org_id", "campaign_id", "result_raw")
 PERSON_IDS = ("voter_id", "van_id", "state_file_id", "vendor_id")

@@ -27,10 +27,12 @@ from sinks.rows import (
     CONTACT_COLUMNS,
     DEAD_LETTER_COLUMNS,
     VOTER_COLUMNS,
+    WRITEBACK_COLUMNS,
     Row,
     contact_row,
     dead_letter_row,
     voter_row,
+    writeback_row,
 )
 
 Where = tuple[str, int, int]
@@ -77,8 +79,8 @@ class Routes:
 
 
 def pipeline_routes(topics: TopicNames, codec: AvroCodec) -> Routes:
-    """The routes of contacts.enriched, contacts.dlq, voters, person.signals and
-    volunteer.shifts."""
+    """The routes of contacts.enriched, contacts.dlq, voters, person.signals,
+    volunteer.shifts and the write-back's states."""
     routes = Routes()
 
     def enriched(value: bytes | None, where: Where) -> Routed:
@@ -113,4 +115,10 @@ def pipeline_routes(topics: TopicNames, codec: AvroCodec) -> Routes:
     routes.add(topics.voters, voter, {"voters": VOTER_COLUMNS})
     routes.add(topics.signals, signal, {"person_signals": SIGNAL_COLUMNS})
     routes.add(topics.shifts, shift, {"volunteer_shifts": SHIFT_COLUMNS})
+
+    def writeback(value: bytes | None, where: Where) -> Routed:
+        _, rec = codec.decode(value or b"", expect=schemas.WRITEBACK_STATUS)
+        return Routed("van_writeback", writeback_row(rec))
+
+    routes.add(topics.writeback, writeback, {"van_writeback": WRITEBACK_COLUMNS})
     return routes

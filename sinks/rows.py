@@ -68,6 +68,17 @@ def level(value: Any) -> int | None:
     return None if value is None or not 0 <= int(value) <= 255 else int(value)
 
 
+WRITEBACK_COLUMNS = [
+    "event_id", "org_id", "source_system", "campaign_id", "state", "attempts", "van_status",
+    "error_code", "rejected_by", "received_at", "updated_at", "version",
+]  # fmt: skip
+
+
+def writeback_row(rec: Record) -> Row:
+    """One van_writeback row from a decoded WritebackStatus."""
+    return [str(rec[c]) if c == "event_id" else rec[c] for c in WRITEBACK_COLUMNS]
+
+
 def contact_row(enriched: Record) -> Row:
     """One contact_events row (CONTACT_COLUMNS order) from a decoded EnrichedContact."""
     c = enriched["contact"]

@@ -39,6 +39,7 @@ def kafka_settings(tansu: str, request: pytest.FixtureRequest) -> KafkaSettings:
         voters=f"voters.{suffix}",
         signals=f"signals.{suffix}",
         shifts=f"shifts.{suffix}",
+        writeback=f"writeback.{suffix}",
     )
     return KafkaSettings(bootstrap_servers=tansu, topics=topics)
 

@@ -21,6 +21,7 @@ def run(settings: Settings) -> None:
         sources=read_sources(settings.gateway.sources_file),
         kafka=settings.kafka,
         gateway=settings.gateway,
+        van=settings.van,
         codec=codec_for(settings.kafka.schema_registry_url),
         journal=Journal(settings.gateway.journal_dir) if settings.gateway.journal else None,
     )

@@ -32,7 +32,7 @@ from starlette.routing import Route
 from core.config import SourceConfig
 from core.kafka import producer_config
 from core.producer import AsyncSender
-from core.settings import GatewaySettings, KafkaSettings
+from core.settings import GatewaySettings, KafkaSettings, VanSettings
 from producers.gateway import hooks
 from producers.gateway.auth import SOURCE_HEADER, authenticate
 from producers.gateway.checks import (
@@ -48,6 +48,7 @@ from producers.gateway.metrics import GatewayMetrics
 from producers.gateway.signing import ReplayGuard
 from producers.journal import Journal
 from producers.tools import registry
+from producers.tools.base import RouteContext
 from schemas import AvroCodec
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ def create_app(
     sources: dict[str, SourceConfig],
     kafka: KafkaSettings,
     gateway: GatewaySettings,
+    van: VanSettings | None = None,
     producer: AsyncSender | None = None,
     codec: AvroCodec | None = None,
     clock: Callable[[], float] = time.time,
@@ -75,6 +77,7 @@ def create_app(
         journal=journal,
     )
     guard = ReplayGuard()
+    routes = RouteContext(sources, intake, gateway, van or VanSettings())
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -128,7 +131,7 @@ def create_app(
                 403,
                 "wrong_route",
                 f"source {source.id!r} sends {source.tool} payloads: post them to "
-                + (own(sources, intake, gateway).path if own else f"/v1/hooks/{source.id}"),
+                + (own(routes).path if own else f"/v1/hooks/{source.id}"),
             )
         body = await read_body(request, gateway.max_body_bytes)
         require_json(request)
@@ -158,7 +161,7 @@ def create_app(
         Route(r.path, counted(r.handle, r.respond), methods=["POST"])
         for t in registry.tools().values()
         if t.route is not None
-        for r in [t.route(sources, intake, gateway)]
+        for r in [t.route(routes)]
     ]
     return Starlette(
         routes=[

@@ -72,13 +72,18 @@ class Intake:
         return dt.datetime.fromtimestamp(self.clock(), dt.UTC).isoformat()
 
     async def store(
-        self, source: SourceConfig, source_system: str, items: list[Item], original: bytes
+        self,
+        source: SourceConfig,
+        source_system: str,
+        items: list[Item],
+        original: bytes,
+        attach: dict[str, Any] | None = None,
     ) -> Stored:
         """Produce the items' events, dead letters, signals and shifts; return once Kafka
         acked them all."""
         now_ms = int(self.clock() * 1000)
         origin = Origin(source.id, source.org_id, source_system, gateway_topic(source.id))
-        prepared = self.hallway.prepare(items, origin, original, now_ms)
+        prepared = self.hallway.prepare(items, origin, original, now_ms, attach)
         topics = self.kafka.topics
         if prepared.problems:
             kept = ""

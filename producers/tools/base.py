@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from starlette.responses import Response
 
     from core.config import SourceConfig
+    from core.settings import GatewaySettings, VanSettings
 
 
 class PayloadError(InputError):
@@ -264,8 +265,19 @@ class ToolRoute:
     respond: Callable[[Any], Response]
 
 
-RouteFactory = Callable[..., ToolRoute]
-"""``route(sources, intake, gateway_settings) -> ToolRoute``."""
+@dataclass(frozen=True)
+class RouteContext:
+    """What a tool's route is built from: the sources, the gateway's intake (the one intake
+    hallway behind it) and the settings a route may need."""
+
+    sources: dict[str, SourceConfig]
+    intake: Any  # producers.gateway.intake.Intake (the gateway imports the tools, not back)
+    gateway: GatewaySettings
+    van: VanSettings
+
+
+RouteFactory = Callable[[RouteContext], ToolRoute]
+"""``route(context) -> ToolRoute``."""
 
 
 @dataclass(frozen=True)

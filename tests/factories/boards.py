@@ -98,6 +98,7 @@ def build(tmp: Path) -> Demo:
     store.insert("contact_events", sr.CONTACT_COLUMNS, contacts, "boards:0")
     store.insert("contact_events", sr.CONTACT_COLUMNS, contacts[::4], "boards:1")  # redelivered
     store.insert("dead_letters", sr.DEAD_LETTER_COLUMNS, letters, "boards:dlq")
+    store.insert("van_writeback", sr.WRITEBACK_COLUMNS, writeback_states(contacts), "boards:wb")
     access = DirectAccess(store)
     load_goals(access, paths.goals)
     turf_of = {v["voter_id"]: f"turf-{v['precinct']}" for v in voters}
@@ -135,6 +136,25 @@ def demo_shifts(codec: AvroCodec) -> list[list[Any]]:
                 record, problems = converter.convert(item.record, 0)
                 assert record is not None, problems
                 out.append(shift_row(codec.decode(codec.encode(VOLUNTEER_SHIFT, record))[1]))
+    return out
+
+
+WRITEBACK_STATES = ["posted"] * 7 + ["pending", "uncertain", "rejected"]
+
+
+def writeback_states(contacts: list[list[Any]]) -> list[list[Any]]:
+    """The write-back's latest state of each demo contact, as sinks/writeback publishes it."""
+    out = []
+    for i, row in enumerate(contacts):
+        c = dict(zip(sr.CONTACT_COLUMNS, row, strict=True))
+        state = WRITEBACK_STATES[i % len(WRITEBACK_STATES)]
+        status = {"posted": 204, "rejected": 400}.get(state)
+        code = "INVALID_PARAMETER" if state == "rejected" else None
+        by = "van" if state == "rejected" else None
+        out.append([
+            c["event_id"], c["org_id"], c["source_system"], c["campaign_id"], state, 1, status,
+            code, by, c["received_at"], c["received_at"], 2,
+        ])  # fmt: skip
     return out
 
 

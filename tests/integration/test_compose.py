@@ -87,7 +87,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 def test_config_lists_the_whole_stack(stack: dict[str, Any]) -> None:
     services = stack["services"]
-    assert set(services) == LONG_RUNNING | {"migrate"}
+    assert set(services) == LONG_RUNNING | {"migrate", "writeback"}
+    # the write-back to VAN runs only with its profile on (an org must configure it first)
+    assert services["writeback"]["profiles"] == ["writeback"]
+    assert services["writeback"]["command"] == ["python", "-m", "sinks.writeback"]
+    assert "writeback-data" in str(services["writeback"]["volumes"])
     assert services["kafka"]["image"].startswith("apache/kafka:")
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert services["clickhouse"]["image"].startswith("clickhouse/clickhouse-server:")

@@ -25,6 +25,7 @@ import yaml
 
 from fieldstream import grafana_sql as gs
 from fieldstream.grafana_sql import CLICKHOUSE_TYPE, PROMETHEUS_TYPE, PanelQuery
+from sinks import rows as sr
 from tests.factories.boards import (
     CAMPAIGN,
     INTERVAL,
@@ -38,6 +39,7 @@ from tests.factories.boards import (
     measures,
     monday,
     scoped,
+    writeback_states,
 )
 
 pytestmark = pytest.mark.integration
@@ -46,7 +48,12 @@ ROOT = Path(__file__).resolve().parents[2]
 BOARDS = ROOT / "grafana" / "dashboards"
 DATASOURCES = ROOT / "grafana" / "provisioning" / "datasources"
 UIDS = {CLICKHOUSE_TYPE: "clickhouse", PROMETHEUS_TYPE: "prometheus"}
-METRIC_MODULES = ("producers/gateway/metrics.py", "streams/metrics.py", "sinks/consumer.py")
+METRIC_MODULES = (
+    "producers/gateway/metrics.py",
+    "streams/metrics.py",
+    "sinks/consumer.py",
+    "sinks/writeback/metrics.py",
+)
 PANEL_TYPES = {"bargauge", "table", "timeseries", "barchart", "geomap", "stat", "piechart"}
 
 VARIABLES: dict[str, str | list[str]] = {
@@ -367,3 +374,21 @@ def test_shift_panels_equal_a_recount(demo: Demo, boards: list[dict[str, Any]]) 
     assert sum(c["no_show"] for c in counts.values()) > 0
     # shifts are never contacts: no contact row comes from the shift tool
     assert not [e for e in demo.events if e["source_system"] == "mobilize"]
+
+
+def test_in_van_equals_a_recount_of_the_write_back_states(
+    demo: Demo, boards: list[dict[str, Any]]
+) -> None:
+    [q] = [q for b in boards for q in gs.panel_queries(b) if q.panel_title.startswith("In VAN")]
+    got = {r["source"]: (r["in_van"], r["contacts"], r["uncertain"]) for r in run(demo, q)}
+    states = writeback_states([[e[c] for c in sr.CONTACT_COLUMNS] for e in demo.events])
+    want: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    seen: set[str] = set()
+    for event_id, org, source, campaign, state, *_ in states:
+        if (org, campaign) != (ORG, CAMPAIGN) or event_id in seen:
+            continue
+        seen.add(event_id)
+        want[source][0] += state == "posted"
+        want[source][1] += 1
+        want[source][2] += state == "uncertain"
+    assert got == {s: tuple(v) for s, v in want.items()} and got

@@ -147,6 +147,10 @@ CANNED: dict[str, Result] = {
         ["event_type", "scheduled", "attended", "no_shows", "cancelled", "flake_rate"],
         [["canvass", 12, 7, 3, 2, 0.3]],
     ),
+    "FROM van_writeback FINAL": (
+        ["source", "in_van", "contacts", "waiting", "uncertain", "rejected"],
+        [["van", 90, 100, 5, 2, 3]],
+    ),
     "FROM match_rate": (["s", "e", "m"], [["callhub", 80, 60], ["van", 100, 99]]),
     "FROM dead_letters": (["r", "n"], [["future_occurred_at", 3]]),
     "count() / 60": (["a", "b"], [[12.5, float("nan")]]),
@@ -215,12 +219,12 @@ def test_queries_per_refresh(boards: list[dict[str, Any]]) -> None:
     source = PanelSource(boards)
     first = fetch_snapshot(store.query, NOW, source)
     # org, campaign, channel (once for both boards), race_source; 6 panels; 3 of our own
-    assert first.queries == len(store.seen) == 4 + len(SECTIONS) + 3 == 13
+    assert first.queries == len(store.seen) == 4 + len(SECTIONS) + 3 == 14
     later = fetch_snapshot(store.query, NOW + dt.timedelta(seconds=2), source)
-    assert later.queries == len(SECTIONS) + 3 == 9  # variables as Grafana: on opening
+    assert later.queries == len(SECTIONS) + 3 == 10  # variables as Grafana: on opening
     assert later.campaigns[0].goals == first.campaigns[0].goals
     again = fetch_snapshot(store.query, NOW + dt.timedelta(seconds=31), source)
-    assert again.queries == 13  # re-read: a new campaign shows within half a minute
+    assert again.queries == 14  # re-read: a new campaign shows within half a minute
 
 
 def test_every_org_and_campaign_or_the_chosen_one(boards: list[dict[str, Any]]) -> None:
@@ -275,3 +279,10 @@ def test_a_missing_panel_is_a_config_error(boards: list[dict[str, Any]]) -> None
     ]
     with pytest.raises(ConfigError, match="By race"):
         PanelSource(renamed)
+
+
+def test_the_board_shows_what_is_in_van_per_source(boards: list[dict[str, Any]]) -> None:
+    snap = fetch_snapshot(FakeStore().query, NOW, PanelSource(boards))
+    [van] = snap.campaigns[0].in_van
+    assert (van.source, van.in_van, van.contacts, van.uncertain) == ("van", 90, 100, 2)
+    assert "in VAN: van 90 of 100 (2 uncertain)" in _text(snap)

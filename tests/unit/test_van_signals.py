@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from producers.tools.base import AdapterContext, PayloadError, Signal, Unmapped
 from producers.tools.van import adapter as van
 from producers.tools.van import signals as van_signals
-from producers.tools.van.codes import load_codes
 from schemas.recordjson import PERSON_SIGNAL, RecordJson
+from schemas.van_codes import load_codes
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "van"
 CODES = load_codes(DATA / "codes_committee.yaml")

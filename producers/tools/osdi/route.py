@@ -26,7 +26,7 @@ from producers.gateway.auth import secret_matches
 from producers.gateway.checks import check_count, parse_json, read_body
 from producers.gateway.intake import Intake, Refused
 from producers.tools import registry
-from producers.tools.base import PayloadError, ToolRoute
+from producers.tools.base import PayloadError, RouteContext, ToolRoute
 from producers.tools.osdi import adapter
 
 PATH = "/osdi/{source_id}/{collection}/{ident}/{action}"
@@ -129,8 +129,6 @@ def _canvass(payload: Any, event_ids: list[str], request: Request) -> dict[str, 
     return out
 
 
-def osdi_route(
-    sources: dict[str, SourceConfig], intake: Intake, gateway: GatewaySettings
-) -> ToolRoute:
+def osdi_route(ctx: RouteContext) -> ToolRoute:
     """OSDI's canvass endpoints on the gateway, refusals in OSDI's error shape."""
-    return ToolRoute(PATH, OsdiRoute(sources, intake, gateway).handle, osdi_error)
+    return ToolRoute(PATH, OsdiRoute(ctx.sources, ctx.intake, ctx.gateway).handle, osdi_error)

@@ -7,7 +7,7 @@ from typing import Any
 from core.config import SourceConfig
 from producers.tools.base import Tool
 from producers.tools.van import adapter, route
-from producers.tools.van.codes import load_codes
+from schemas.van_codes import load_codes
 
 
 def _prepare(source: SourceConfig, options: dict[str, Any]) -> None:

@@ -22,6 +22,9 @@ committee: they are read through the source's code map (:mod:`van_codes`,
 ``ctx.options["codes"]``, else the defaults). An unknown result code, contact type, survey
 question or survey response gives one :class:`Unmapped` naming every unknown id; an unknown
 ``inputTypeId`` gives input_method "other" (absent, it is VAN's default 11, API).
+A body without ``contactTypeId`` uses the source's ``default_contact_type_id``; without one,
+its channel is inferred only when its result fits one channel alone (Busy: phone; Lit Drop:
+door), with contact type "other"; otherwise (Not Home fits door and phone) it is Unmapped.
 
 What is not carried: "Remove" activist codes and volunteer activities (the standard has no
 place for them); the phone (personal data). A body whose only responses are activist codes
@@ -61,7 +64,8 @@ from producers.tools.base import (
     timestamp,
     zone,
 )
-from producers.tools.van.codes import VanCodes, load_codes
+from schemas.rules import RESULTS_BY_CHANNEL
+from schemas.van_codes import ContactType, VanCodes, load_codes
 
 DEFAULT_CODES = load_codes(None)
 # Module-level maps of the defaults, for generated docs (per-source files override them).
@@ -121,14 +125,6 @@ def adapt(
 
     unknown: list[tuple[str, str]] = []
     where, source = codes.where(), ctx.source_id
-    if contact_type_id is None:
-        contact_type_id = codes.default_contact_type_id
-    contact = codes.contact_types.get(contact_type_id or -1)
-    if contact_type_id is None:
-        why = f"source {source!r} sets no default_contact_type_id; set it in {where}"
-        unknown.append(("missing_contact_type", f"no VAN contactTypeId and {why}"))
-    elif contact is None:
-        unknown.append(_unknown("contact_type", "contactTypeId", contact_type_id, source, where))
     result, result_raw, opt_out = "canvassed", "Canvassed", False
     if result_code_id is not None:
         code = codes.result_codes.get(result_code_id)
@@ -141,6 +137,16 @@ def adapt(
             )
         else:
             result, result_raw, opt_out = code.result, code.name, code.opt_out
+    if contact_type_id is None:
+        contact_type_id = codes.default_contact_type_id
+    contact = codes.contact_types.get(contact_type_id or -1)
+    if contact_type_id is None and result_code_id is not None:
+        contact = _only_channel(result)
+    if contact is None and contact_type_id is None:
+        why = f"source {source!r} sets no default_contact_type_id; set it in {where}"
+        unknown.append(("missing_contact_type", f"no VAN contactTypeId and {why}"))
+    elif contact is None and contact_type_id is not None:
+        unknown.append(_unknown("contact_type", "contactTypeId", contact_type_id, source, where))
     answers, activist_codes = _script(responses, codes, source, where, unknown)
     if unknown:
         return [
@@ -170,6 +176,17 @@ def adapt(
             opt_out=opt_out,
         )
     ]
+
+
+def _only_channel(result: str) -> ContactType | None:
+    """The channel a result fits alone (Busy: phone), as a contact type of kind "other"; None
+    when it fits several (Not Home: door and phone) or none: then nothing is guessed."""
+    channels = [ch for ch, results in RESULTS_BY_CHANNEL.items() if result in results]
+    if len(channels) != 1:
+        return None
+    return ContactType(
+        f"(no contactTypeId; {result} fits {channels[0]} only)", channels[0], "other"
+    )
 
 
 def _person(id_type: str, person_id: str, ctx: AdapterContext) -> dict[str, str]:

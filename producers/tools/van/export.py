@@ -14,9 +14,9 @@ or underscores:
   (``myv_van_id, datetime_canvassed, contact_type_id, result_id``) is accepted too.
 
 Sources of each column are in tests/data/van_export/SOURCES.md. Codes are a committee's own:
-the maps come from producers/tools/van/codes.py (``load_codes(path|None)``, defaults in
-default_codes.yaml), shared with the VAN webhook adapter. A result or contact type id not
-in the map -> Unmapped; source_event_id = the ContactsContactID, so a re-export of the same
+the maps come from schemas/van_codes.py (``load_codes(path|None)``, defaults in
+schemas/van_default_codes.yaml), shared with the VAN webhook adapter. A result or contact type
+id not in the map -> Unmapped; source_event_id = the ContactsContactID, so a re-export of the same
 attempt gets the same event id. Naive times are read in ``ctx.options["timezone"]`` (default
 UTC: the VAN documentation found does not say which zone the export uses).
 """
@@ -42,7 +42,7 @@ from producers.tools.base import (
     zone,
 )
 from producers.tools.van.adapter import DEFAULT_CODES
-from producers.tools.van.codes import VanCodes, load_codes
+from schemas.van_codes import VanCodes, load_codes
 
 SOURCE_SYSTEM = "van"
 ALIASES = {  # normalised column name -> the name the adapter reads

@@ -18,29 +18,42 @@ What the body says about the person (activist codes applied or removed, smsOptIn
 opt-out result codes: :mod:`producers.tools.van.signals`) is stored as person signals beside
 the attempt; an opt-in or opt-out is stored even when the body is refused (400) or its
 attempt held.
+
+Every accepted request is kept on its event as ``van_request`` (person, body as sent, mode),
+so the write-back (sinks/writeback) can post it to VAN unchanged. With the source option
+``pass_through: true`` the route forwards the request to VAN itself, synchronously, with the
+org's key (``FIELDSTREAM_VAN__API_KEYS``), the source's ``van_app_name`` and the mode the tool
+named, and answers the tool with VAN's own answer; it still records the contact, with VAN's
+verdict on the event, so the write-back does not post it again. When VAN gives no answer the
+tool gets 503 (could not connect: VAN does not have it) or 504 (no answer in time: VAN may
+have it), in VAN's error shape.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import logging
 from typing import Any
 
+import httpx
 import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from core.config import SourceConfig
-from core.settings import GatewaySettings
+from core.settings import GatewaySettings, VanSettings
+from core.van_client import Answer, basic_auth, post_canvass_response
 from producers.gateway.auth import secret_matches
 from producers.gateway.checks import parse_json, read_body
 from producers.gateway.intake import Intake, Refused
 from producers.tools import registry
-from producers.tools.base import PayloadError, ToolRoute
+from producers.tools.base import PayloadError, RouteContext, ToolRoute
 from producers.tools.records import is_consent
 from producers.tools.van import adapter as van
 from producers.tools.van import signals as van_signals
 
+log = logging.getLogger(__name__)
 VAN_CODES = {400: "INVALID_PARAMETER", 401: "UNAUTHORIZED", 413: "TOO_LARGE"}
 
 
@@ -74,6 +87,16 @@ def basic_source(sources: dict[str, SourceConfig], authorization: str) -> Source
     return source if secret_matches(source, key) else None
 
 
+def basic_mode(authorization: str) -> int | None:
+    """The VAN database mode (the ``|0`` / ``|1`` after the key) a tool named, if any."""
+    try:
+        password = base64.b64decode(authorization.partition(" ")[2].strip()).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    mode = password.rpartition(":")[2].rpartition("|")
+    return int(mode[2]) if mode[1] and mode[2] in ("0", "1") else None
+
+
 def split_person(person: str) -> tuple[str, str]:
     """(id type, id) of the path's person: ``123`` is a VAN id, else ``{idType}:{id}``."""
     id_type, colon, person_id = person.partition(":")
@@ -84,10 +107,32 @@ def split_person(person: str) -> tuple[str, str]:
 
 class VanRoute:
     def __init__(
-        self, sources: dict[str, SourceConfig], intake: Intake, gateway: GatewaySettings
+        self,
+        sources: dict[str, SourceConfig],
+        intake: Intake,
+        gateway: GatewaySettings,
+        van: VanSettings | None = None,
     ) -> None:
         self.sources, self.intake, self.gateway = sources, intake, gateway
+        self.van = van or VanSettings()
         self.contexts = {s.id: registry.context_for(s) for s in sources.values() if s.tool == "van"}
+        self._client: httpx.AsyncClient | None = None
+
+    async def forward(self, source: SourceConfig, person: str, body: bytes, mode: int) -> Answer:
+        """The pass-through: this request to VAN itself, with the org's key."""
+        key = self.van.api_keys.get(source.org_id)
+        app_name = source.options.get("van_app_name")
+        if key is None or not isinstance(app_name, str) or not app_name:
+            raise Refused(
+                503,
+                "pass_through_not_configured",
+                f"source {source.id!r} passes requests through to VAN but has no van_app_name "
+                "option or its org has no VAN key (FIELDSTREAM_VAN__API_KEYS)",
+            )
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self.van.pass_through_timeout_s)
+        auth = basic_auth(app_name, key, mode)
+        return await post_canvass_response(self._client, self.van.base_url, auth, person, body)
 
     async def handle(self, request: Request) -> Response:
         source = basic_source(self.sources, request.headers.get("authorization", ""))
@@ -119,14 +164,60 @@ class VanRoute:
                 str(exc),
                 [{"index": 0, "field": exc.field, "problem": exc.problem}],
             ) from None
-        await self.intake.store(source, "van", items + signals, original)
-        return Response(status_code=204)
+        person = request.path_params["person"]
+        mode = basic_mode(request.headers.get("authorization", ""))
+        van_request: dict[str, Any] = {
+            "person": person,
+            "body": body.decode("utf-8", errors="replace"),
+            "mode": mode,
+            "pass_through_status": None,
+            "pass_through_error": None,
+        }
+        if not source.options.get("pass_through"):
+            await self.intake.store(
+                source, "van", items + signals, original, {"van_request": van_request}
+            )
+            return Response(status_code=204)
+        answer = await self.forward(source, person, body, mode if mode is not None else 0)
+        van_request |= {
+            "pass_through_status": answer.status or 0,
+            "pass_through_error": answer.error_code,
+        }
+        try:
+            await self.intake.store(
+                source, "van", items + signals, original, {"van_request": van_request}
+            )
+        except Refused:
+            if answer.kind != "posted":
+                raise
+            # VAN has it: answering an error would make the tool post it to VAN again
+            log.error(
+                "pass-through: VAN took a contact that fieldstream could not store source=%s",
+                source.id,
+            )
+        return passed_answer(answer)
 
 
-def van_route(
-    sources: dict[str, SourceConfig], intake: Intake, gateway: GatewaySettings
-) -> ToolRoute:
+def passed_answer(answer: Answer) -> Response:
+    """What the tool hears after a pass-through: VAN's own answer, or why there was none."""
+    if answer.status is not None:
+        headers = {}
+        if answer.retry_after is not None:
+            headers["Retry-After"] = str(max(1, round(answer.retry_after)))
+        media = "application/json" if answer.content else None
+        return Response(answer.content, answer.status, headers=headers, media_type=media)
+    if answer.error_code == "connect_failed":
+        status, text = 503, "VAN could not be reached; it does not have this contact. Retry later."
+    else:
+        status, text = 504, "VAN did not answer in time; it may have recorded this contact."
+    error = {"code": "VAN_UNAVAILABLE", "text": text + " fieldstream recorded the contact."}
+    return JSONResponse({"errors": [error]}, status_code=status, headers={"Retry-After": "30"})
+
+
+def van_route(ctx: RouteContext) -> ToolRoute:
     """VAN's canvassResponses endpoint on the gateway, refusals in VAN's error shape."""
     return ToolRoute(
-        "/v4/people/{person}/canvassResponses", VanRoute(sources, intake, gateway).handle, van_error
+        "/v4/people/{person}/canvassResponses",
+        VanRoute(ctx.sources, ctx.intake, ctx.gateway, ctx.van).handle,
+        van_error,
     )

@@ -34,7 +34,7 @@ from core.errors import ConfigError
 from producers.tools.base import AdapterContext, PayloadError, Signal, timestamp
 from producers.tools.records import OPT_OUT_RESULTS, e164, person_signal
 from producers.tools.van import adapter as van
-from producers.tools.van.codes import VanCodes
+from schemas.van_codes import VanCodes
 
 SMS_OPT_IN_STATUS = {"O": "opt_out", "I": "opt_in"}  # U (unknown) says nothing
 
