@@ -142,7 +142,10 @@ def timestamp(value: Any, path: str, *, assume_tz: dt.tzinfo = dt.UTC) -> str:
         raise PayloadError(path, "must be a timestamp, got true/false")
     if isinstance(value, int | float):
         seconds = value / 1000 if value > 10**11 else value
-        return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat()
+        try:
+            return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat()
+        except (ValueError, OverflowError, OSError):
+            raise PayloadError(path, f"is not a time fieldstream can read: {value!r}") from None
     if isinstance(value, str) and value.strip():
         text = value.strip().replace("Z", "+00:00")
         try:
