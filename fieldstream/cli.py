@@ -19,6 +19,7 @@ from rich.console import Console
 from core.errors import FieldstreamError
 from core.settings import Settings
 from fieldstream.cli_common import cli_settings
+from fieldstream.cli_effects import load_vote_history_cmd, model_app
 from fieldstream.cli_exchange import exchange_app
 from fieldstream.cli_import import import_app
 
@@ -30,6 +31,7 @@ app = typer.Typer(
 console = Console(stderr=True)
 app.add_typer(import_app, name="import")
 app.add_typer(exchange_app, name="exchange")
+app.add_typer(model_app, name="model")
 
 
 def _demo_settings(settings: Settings) -> Settings:
@@ -338,6 +340,9 @@ def load_universe_cmd(
     finally:
         store.close()
     console.print(f"loaded {n} universe rows")
+
+
+app.command("load-vote-history")(load_vote_history_cmd)
 
 
 @app.command()
