@@ -13,8 +13,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from fieldstream.errors import InputError
-from fieldstream.settings import load_settings
+from core.errors import InputError
+from fieldstream.cli_common import cli_settings
 
 console = Console(stderr=True)
 model_app = typer.Typer(
@@ -56,7 +56,7 @@ def load_vote_history_cmd(
     from sinks.vote_history_mapping import load_history_mapping
 
     history_mapping = load_history_mapping(mapping, preset)
-    store = connect_store(load_settings())
+    store = connect_store(cli_settings())
     try:
         with progress_bar(True) as update:
             summary = load_vote_history(
@@ -88,7 +88,7 @@ def _train(
     from producers.progress import progress_bar
     from sinks.remote import connect_store
 
-    store = connect_store(load_settings())
+    store = connect_store(cli_settings())
     try:
         with progress_bar(True) as update:
             run = train_model(
@@ -184,7 +184,7 @@ def export_van_cmd(
         raise InputError(f"--model is one of {', '.join(MODELS)}")
     if id_type not in ID_TYPES:
         raise InputError(f"--id-type is one of {', '.join(ID_TYPES)}")
-    store = connect_store(load_settings())
+    store = connect_store(cli_settings())
     try:
         rows = store.query(van_scores_select(org, model, id_type))[1]
     finally:

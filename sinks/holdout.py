@@ -33,7 +33,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-from fieldstream.errors import InputError
+from core.errors import InputError
 
 METHOD = "blake2b-systematic-v1"
 """Names the assignment rule; stored with each holdout so a later rule never rewrites one."""

@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fieldstream.errors import InputError
+from core.errors import InputError
 from sinks.remote import StoreAccess
 from sinks.vote_history_mapping import HistoryMapping
 

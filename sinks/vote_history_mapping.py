@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from fieldstream.errors import ConfigError
+from core.errors import ConfigError
 
 PRESETS_DIR = Path(__file__).with_name("vote_history_presets")
 SHAPES = ("long", "wide")

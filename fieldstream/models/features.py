@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from fieldstream.errors import InputError
+from core.errors import InputError
 from sinks.sql import string_literal
 
 CATEGORICAL = (

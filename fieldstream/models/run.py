@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fieldstream.errors import InputError
+from core.errors import InputError
 from fieldstream.models.features import (
     HISTORY,
     KEY,

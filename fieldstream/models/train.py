@@ -27,7 +27,7 @@ from sklearn.metrics import accuracy_score, brier_score_loss, log_loss, roc_auc_
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from threadpoolctl import threadpool_limits
 
-from fieldstream.errors import InputError
+from core.errors import InputError
 
 ESTIMATOR = "sklearn HistGradientBoostingClassifier"
 FOLDS = 5

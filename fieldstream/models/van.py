@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fieldstream.errors import InputError
+from core.errors import InputError
 
 # --id-type -> (personIdType, the CSV's id column); DWID exists only in some VAN instances and
 # fieldstream never learns it, so it is not offered

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fieldstream.errors import InputError
+from core.errors import InputError
 from fieldstream.models.run import train_model, van_scores_select
 from fieldstream.models.synthetic import ids, voters
 from fieldstream.models.van import write_van_scores

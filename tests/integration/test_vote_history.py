@@ -12,7 +12,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from fieldstream.errors import InputError
+from core.errors import InputError
 from sinks.migrate import migrate
 from sinks.remote import DirectAccess
 from sinks.store import LockedStore, open_store

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fieldstream.errors import InputError
+from core.errors import InputError
 from sinks.holdout import METHOD, HoldoutPlan, assign, balance
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from fieldstream.errors import InputError
+from core.errors import InputError
 from fieldstream.models.features import align, feature_names, prepare
 from fieldstream.models.synthetic import ids, voters
 from fieldstream.models.train import calibration, validate
