@@ -7,14 +7,19 @@ export-van`` (fieldstream.models). Thin wiring from settings and options to plai
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from core.errors import InputError
 from fieldstream.cli_common import cli_settings
+
+if TYPE_CHECKING:
+    from sinks.holdout import HoldoutPlan
+    from sinks.remote import StoreAccess
 
 console = Console(stderr=True)
 model_app = typer.Typer(
@@ -31,6 +36,67 @@ def _dates(values: list[str] | None, option: str) -> list[dt.date]:
         except ValueError:
             raise InputError(f"{option} {v!r} is not a date (YYYY-MM-DD)") from None
     return out
+
+
+HOLDOUT = Annotated[
+    float | None,
+    typer.Option(help="hold out this share of each campaign's universe (e.g. 0.1), at random"),
+]
+HOLDOUT_SEED = Annotated[
+    int | None, typer.Option(help="the holdout's seed (recorded; default: a random one)")
+]
+STRATIFY = Annotated[
+    str,
+    typer.Option(
+        help="balance the holdout within these, comma separated: precinct, county, turf, "
+        "race, ethnicity, sex, age_band"
+    ),
+]
+
+
+def holdout_plan(share: float | None, seed: int | None, stratify: str) -> HoldoutPlan | None:
+    """The plan the load-universe options describe (None without --holdout)."""
+    from sinks.holdout import HoldoutPlan
+
+    if share is None:
+        if seed is not None or stratify:
+            raise InputError("--seed and --stratify go with --holdout")
+        return None
+    return HoldoutPlan.parse(share, secrets.randbits(62) if seed is None else seed, stratify)
+
+
+def load_with_holdout(
+    store: StoreAccess,
+    file: Path | None,
+    org: str | None,
+    campaign: str | None,
+    where: str | None,
+    plan: HoldoutPlan,
+) -> str:
+    from sinks.universe_holdout import load_universe_holdout, load_universe_where_holdout
+
+    if file is not None:
+        return str(load_universe_holdout(store, file, plan))
+    assert org is not None and campaign is not None and where is not None
+    return str(load_universe_where_holdout(store, org, campaign, where, plan))
+
+
+def export_universe_cmd(
+    org: Annotated[str, typer.Option("--org", help="org_id")],
+    campaign: Annotated[str, typer.Option("--campaign", help="campaign_id")],
+    out: Annotated[Path, typer.Option(help="the CSV to write")],
+) -> None:
+    """Write the campaign's targeted universe (held-out voters left out) as a CSV for the
+    field tools: state, voter_id, turf_id, channel."""
+    from fieldstream.lists import write_targeted
+    from sinks.remote import connect_store
+
+    store = connect_store(cli_settings())
+    try:
+        written, held_out = write_targeted(store, org, campaign, out)
+    finally:
+        store.close()
+    console.print(f"wrote {written:,} voters to {out} ({held_out:,} held-out voters left out)")
 
 
 def load_vote_history_cmd(

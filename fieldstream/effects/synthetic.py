@@ -161,10 +161,7 @@ def draw(plan: Plan, seed: int) -> Program:
     strata = list(zip(pop["precinct"].tolist(), pop["race"].tolist(), strict=True))
     share = Fraction(str(plan.holdout)).limit_denominator(1_000_000)
     held_out = np.array(assign(keys, strata, share, seed), dtype=bool)
-    breach = held_out & complier & (rng.random(n) < plan.breach)
-    contacted = (~held_out & complier) | breach
-    voted = rng.random(n) < base + contacted * tau
-    return Program(
+    program = Program(
         voter_id=pop["voter_id"],
         county=pop["county"],
         precinct=pop["precinct"],
@@ -174,11 +171,25 @@ def draw(plan: Plan, seed: int) -> Program:
         sex=pop["sex"],
         channel=channel,
         held_out=held_out,
-        contacted=contacted,
-        voted=voted,
+        contacted=np.zeros(n, bool),
+        voted=np.zeros(n, bool),
         baseline=base,
         complier=complier,
         tau=tau,
         breach_share=plan.breach,
         plan=plan,
     )
+    return carry_out(program, held_out, rng)
+
+
+def carry_out(
+    program: Program, held_out: npt.NDArray[np.bool_], rng: np.random.Generator
+) -> Program:
+    """The program run with ``held_out`` as its holdout (the draw's, or one the universe
+    loader drew): who is contacted (compliers targeted, and breaches) and who votes."""
+    n = held_out.size
+    breach = held_out & program.complier & (rng.random(n) < program.breach_share)
+    program.held_out = held_out
+    program.contacted = (~held_out & program.complier) | breach
+    program.voted = rng.random(n) < program.baseline + program.contacted * program.tau
+    return program

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 
 from fieldstream.report.charts import PACE, PALETTE, _figure, _style, _svg
 from fieldstream.report.model import PanelData, as_float
@@ -19,21 +20,25 @@ def _column(panel: PanelData, name: str) -> int | None:
 
 
 def effects(panel: PanelData) -> str | None:
-    """One line per group: the estimate (``effect``) with its interval (``low``..``high``), and
-    the naive contacted-vs-not difference (``naive``) as a hollow marker beside it."""
-    idx = {c: _column(panel, c) for c in ("group", "naive")}
-    span = [_column(panel, c) for c in ("effect", "low", "high")]
+    """One line per group (``value``, with ``source`` when it has one): the complier effect
+    (``cace``, else ``itt``) with its interval, and the naive contacted-vs-not difference
+    (``naive``) as a hollow marker beside it. Suppressed groups (None) are left out."""
+    name = "cace" if "cace" in panel.columns else "itt"
+    span = [_column(panel, c) for c in (name, f"{name}_low", f"{name}_high")]
     cols = [i for i in span if i is not None]
     if len(cols) < 3:
         return None
+    value, source, naive_i = (_column(panel, c) for c in ("value", "source", "naive"))
     drawn = []
     for n, r in enumerate(panel.rows):
-        value, low, high = (as_float(r[i]) for i in cols)
-        if value is None or low is None or high is None:
+        est, low, high = (as_float(r[i]) for i in cols)
+        if est is None or low is None or high is None:
             continue
-        label = str(r[idx["group"]]) if idx["group"] is not None else f"row {n + 1}"
-        naive = as_float(r[idx["naive"]]) if idx["naive"] is not None else None
-        drawn.append((label, 100 * value, 100 * low, 100 * high, naive))
+        label = str(r[value]) if value is not None else f"row {n + 1}"
+        if source is not None and r[source]:
+            label += f" ({r[source]})"
+        naive = as_float(r[naive_i]) if naive_i is not None else None
+        drawn.append((label, 100 * est, 100 * low, 100 * high, naive))
     if not drawn:
         return None
     with _style():
@@ -49,10 +54,10 @@ def effects(panel: PanelData) -> str | None:
         ax.set_yticks(ys, [d[0] for d in drawn])
         ax.invert_yaxis()
         ax.set_xlabel("percentage points of turnout (95% interval)")
-        if idx["naive"] is not None:
-            ax.plot([], [], "o", color=PALETTE[0], label="estimate from the holdout")
+        ax.plot([], [], "o", color=PALETTE[0], label=f"{name}: targeted vs held out")
+        if naive_i is not None:
             ax.plot([], [], "o", mfc="none", color=PALETTE[1], label="naive: contacted vs not")
-            fig.legend(loc="outside lower center", fontsize=8, frameon=False, ncols=2)
+        fig.legend(loc="outside lower center", fontsize=8, frameon=False, ncols=2)
         return _svg(fig)
 
 
@@ -95,3 +100,9 @@ def calibration_svg(model: str, bins: list[tuple[float, float, int]]) -> str:
         [[model, json.dumps([list(b) for b in bins])]],
     )  # fmt: skip
     return calibration(panel) or ""
+
+
+ANALYSIS_CHARTS: dict[str, Callable[[PanelData], str | None]] = {
+    "effects": effects,
+    "calibration": calibration,
+}
