@@ -71,29 +71,33 @@ class HoldoutLoad:
         return "; ".join(parts) + f" ({self.plan.describe()})"
 
 
-def _stratum(plan: HoldoutPlan, attrs: dict[str, str], turf: str) -> tuple[str, ...]:
-    values = {**attrs, "turf": turf or "none"}
-    return tuple(values[name] for name in plan.strata)
+Attributes = tuple[str, ...]
+"""A voter's values of ATTRIBUTES, in that order (tuples: a universe has millions)."""
+UNKNOWN: Attributes = ("unknown",) * len(ATTRIBUTES)
 
 
-def _attributes(store: StoreAccess, sql: str) -> dict[tuple[str, str], dict[str, str]]:
+def _stratum(plan: HoldoutPlan, attrs: Attributes, turf: str) -> tuple[str, ...]:
+    return tuple(
+        (turf or "none") if name == "turf" else attrs[ATTRIBUTES.index(name)]
+        for name in plan.strata
+    )
+
+
+def _attributes(store: StoreAccess, sql: str) -> dict[tuple[str, str], Attributes]:
     columns, rows = store.query(sql)
-    out = {}
-    for r in rows:
-        rec = dict(zip(columns, r, strict=True))
-        out[(str(rec["state"]), str(rec["voter_id"]))] = {a: str(rec[a]) for a in ATTRIBUTES}
-    return out
+    at = [columns.index(a) for a in ATTRIBUTES]
+    state, voter = columns.index("state"), columns.index("voter_id")
+    return {(str(r[state]), str(r[voter])): tuple(str(r[i]) for i in at) for r in rows}
 
 
 def _draw(
     store: StoreAccess,
     rows: list[list[Any]],
-    attrs: dict[tuple[str, str], dict[str, str]],
+    attrs: dict[tuple[str, str], Attributes],
     plan: HoldoutPlan,
 ) -> HoldoutLoad:
     """Assign each org/campaign's members, insert them and the plan; the load's summary."""
     result = HoldoutLoad(plan)
-    unknown = dict.fromkeys(ATTRIBUTES, "unknown")
     campaigns: dict[tuple[str, str], list[int]] = defaultdict(list)
     for i, r in enumerate(rows):
         campaigns[(r[0], r[1])].append(i)
@@ -101,7 +105,7 @@ def _draw(
     for (org, campaign), members in sorted(campaigns.items()):
         keys = [f"{rows[i][2]}:{rows[i][3]}" for i in members]
         strata = [
-            _stratum(plan, attrs.get((rows[i][2], rows[i][3]), unknown), rows[i][4])
+            _stratum(plan, attrs.get((rows[i][2], rows[i][3]), UNKNOWN), rows[i][4])
             for i in members
         ]
         held = assign(keys, strata, plan.share, plan.seed)
