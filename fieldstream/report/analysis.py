@@ -32,9 +32,9 @@ EFFECT_COLUMNS = (
 )  # fmt: skip
 
 OVERALL_COLUMNS = (
-    "election_date", "after_program", "n_targeted", "n_holdout", "turnout_targeted",
-    "turnout_holdout", "contact_rate", "breach_rate", "itt", "itt_low", "itt_high", "cace",
-    "cace_low", "cace_high", "naive",
+    "election_date", "after_program", "value", "smaller_arm", "n_targeted", "n_holdout",
+    "turnout_targeted", "turnout_holdout", "contact_rate", "breach_rate", "itt", "itt_low",
+    "itt_high", "cace", "cace_low", "cace_high", "naive",
 )  # fmt: skip
 MODEL_COLUMNS = (
     "model", "label", "labelled", "positives", "cv_auc", "cv_auc_sd", "cv_accuracy",
@@ -104,9 +104,10 @@ HOLDOUT = _panel(
 OVERALL = _panel(
     "Turnout, targeted against held out, by election",
     "table",
-    "SELECT election_date, after_program, n_targeted, n_holdout, turnout_targeted, "
-    "turnout_holdout,\n    contact_rate, breach_rate, itt, itt_low, itt_high, cace, cace_low, "
-    f"cace_high, naive\nFROM effect_estimates\nWHERE {SCOPE} AND dimension = 'overall'\n"
+    "SELECT election_date, after_program, value, smaller_arm, n_targeted, n_holdout,\n"
+    "    turnout_targeted, turnout_holdout, contact_rate, breach_rate, itt, itt_low, itt_high,\n"
+    "    cace, cace_low, cace_high, naive\nFROM effect_estimates\n"
+    f"WHERE {SCOPE} AND dimension = 'overall' AND smaller_arm >= ${{min_group_size}}\n"
     "ORDER BY election_date",
     OVERALL_COLUMNS,
     "itt: turnout of the targeted minus the held out (the effect of being in the universe); "
