@@ -6,7 +6,7 @@ rows inserted at once; nothing holds the file. One pass: every row is read once.
 
 A load is all-or-nothing for the views: its rows carry a new load_id, and only when the whole file
 has gone in is a row per state and election written to vote_history_loads, which is what makes
-the load current (sinks/ddl/015_vote_history.sql). A file with bad rows (no voter id, a date the
+the load current (sinks/ddl/016_vote_history.sql). A file with bad rows (no voter id, a date the
 mapping cannot read, a state that is not two letters) is refused after the pass, naming up to
 20 of them by row, unless ``skip_bad``; the rows already written stay invisible.
 """

@@ -3,7 +3,7 @@
 ``train_model`` reads the labelled voters (at most ``max_labels``, a seeded sample), validates by
 cross-validation, fits on them all, then scores every voter on file a slice at a time (bounded
 memory), writing each slice to voter_scores; the run's row in model_runs goes in last, which is
-what makes the run current (sinks/ddl/016_voter_scores.sql). Through a running sink the same
+what makes the run current (sinks/ddl/017_voter_scores.sql). Through a running sink the same
 calls go over its /query and /insert routes.
 """
 
