@@ -179,11 +179,16 @@ def _coverage_line(c: CampaignBoard) -> Text:
     cov = c.coverage
     if cov is None:
         return Text("universe coverage: -")
-    return Text(
+    line = Text(
         f"universe coverage: {cov.attempted:,} of {cov.universe:,} attempted "
         f"({_pct(cov.attempted, cov.universe)}), {cov.contacted:,} talked to "
         f"({_pct(cov.contacted, cov.universe)})"
     )
+    if cov.held_out:
+        line.append(f"; {cov.held_out:,} held out")
+        if cov.breaches:  # a contact with the holdout spoils the measurement: flag it
+            line.append(f", HOLDOUT BREACHED: {cov.breaches:,} attempted", style="bold red")
+    return line
 
 
 def _shifts_table(c: CampaignBoard) -> Table:

@@ -88,6 +88,8 @@ class CoverageRow:
     attempted: int
     universe: int
     contacted: int = 0
+    held_out: int = 0
+    breaches: int = 0
 
 
 @dataclass(frozen=True)
@@ -296,4 +298,6 @@ def _fill(out: CampaignBoard, section: str, rows: list[dict[str, Any]]) -> None:
             _int(r["attempted"]),
             _int(r["universe"]),
             _int(r["contacted"]),
+            _int(r.get("held_out", 0)),
+            _int(r.get("holdout_breaches", 0)),
         )

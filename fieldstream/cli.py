@@ -19,6 +19,16 @@ from rich.console import Console
 from core.errors import FieldstreamError
 from core.settings import Settings
 from fieldstream.cli_common import cli_settings
+from fieldstream.cli_effects import (
+    HOLDOUT,
+    HOLDOUT_SEED,
+    STRATIFY,
+    export_universe_cmd,
+    holdout_plan,
+    load_vote_history_cmd,
+    load_with_holdout,
+    model_app,
+)
 from fieldstream.cli_exchange import exchange_app
 from fieldstream.cli_import import import_app
 from fieldstream.cli_van import van_app
@@ -34,6 +44,7 @@ app.add_typer(import_app, name="import")
 app.add_typer(exchange_app, name="exchange")
 app.add_typer(van_app, name="van")
 app.add_typer(writeback_app, name="writeback")
+app.add_typer(model_app, name="model")
 
 
 def _demo_settings(settings: Settings) -> Settings:
@@ -312,7 +323,8 @@ def load_goals_cmd(file: Path) -> None:
 @app.command("load-universe")
 def load_universe_cmd(
     file: Annotated[
-        Path | None, typer.Argument(help="CSV: org_id, campaign_id, state, voter_id[, turf_id]")
+        Path | None,
+        typer.Argument(help="CSV: org_id, campaign_id, state, voter_id[, turf_id][, channel]"),
     ] = None,
     org: Annotated[str | None, typer.Option("--org", help="org_id (with --where)")] = None,
     campaign: Annotated[
@@ -322,9 +334,14 @@ def load_universe_cmd(
         str | None,
         typer.Option(help="condition on the voters table, e.g. \"county = 'Erie' AND age >= 18\""),
     ] = None,
+    holdout: HOLDOUT = None,
+    seed: HOLDOUT_SEED = None,
+    stratify: STRATIFY = "",
 ) -> None:
     """Load a universe from a CSV file, or from the voters table with --org, --campaign and
-    --where. A load replaces the universe of each org/campaign it names."""
+    --where. A load replaces the universe of each org/campaign it names. With --holdout, a
+    random share of each campaign's universe is held out (never to be contacted) to measure
+    the program's effect after the election (docs/effects.md)."""
     from sinks.loaders import load_universe, load_universe_where
     from sinks.remote import connect_store
 
@@ -332,8 +349,12 @@ def load_universe_cmd(
         raise FieldstreamError("give either a CSV file or --where (with --org and --campaign)")
     if where is not None and (org is None or campaign is None):
         raise FieldstreamError("--where needs --org and --campaign")
+    plan = holdout_plan(holdout, seed, stratify)
     store = connect_store(cli_settings())
     try:
+        if plan is not None:
+            console.print(f"loaded {load_with_holdout(store, file, org, campaign, where, plan)}")
+            return
         if file is not None:
             n = load_universe(store, file)
         else:
@@ -342,6 +363,10 @@ def load_universe_cmd(
     finally:
         store.close()
     console.print(f"loaded {n} universe rows")
+
+
+app.command("load-vote-history")(load_vote_history_cmd)
+app.command("export-universe")(export_universe_cmd)
 
 
 @app.command()

@@ -4,7 +4,8 @@ Opens the store, migrates, runs the consumer loop in a background thread and ser
   GET  /healthz          200 {"ready": true} once migrated and consuming (503 before)
   GET  /metrics          prometheus text
   POST /query            body = one read-only SQL statement -> {"columns", "types", "rows"}
-  POST /insert/{table}   goals and universes only: {"columns": [...], "rows": [[...]]}
+  POST /insert/{table}   side inputs only (goals, universes, holdouts, vote history, scores):
+                         {"columns": [...], "rows": [[...]]}
 A lock (LockedStore) serialises every store call between the consumer and the handlers.
 """
 
@@ -45,11 +46,18 @@ from sinks.store import LockedStore, open_store
 log = logging.getLogger(__name__)
 
 READ_ONLY = {"SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXPLAIN"}
-INSERTABLE = {"goals", "universes"}
+INSERTABLE = {
+    "goals", "universes", "universe_staging", "holdout_plans", "vote_history",
+    "vote_history_loads", "voter_scores", "model_runs",
+}  # fmt: skip
 _COMMENTS = re.compile(r"(--[^\n]*\n)|(/\*.*?\*/)", re.S)
 _CONVERT: dict[str, Callable[[Any], Any]] = {
     "week_start": lambda v: dt.date.fromisoformat(str(v)[:10]),
+    "election_date": lambda v: dt.date.fromisoformat(str(v)[:10]),
     "loaded_at": lambda v: dt.datetime.fromisoformat(str(v)),
+    "finished_at": lambda v: dt.datetime.fromisoformat(str(v)),
+    "scored_at": lambda v: dt.datetime.fromisoformat(str(v)),
+    "trained_at": lambda v: dt.datetime.fromisoformat(str(v)),
     "target": int,
 }
 
@@ -89,7 +97,7 @@ def dumps(payload: Any) -> bytes:
 
 
 def convert_insert_rows(columns: list[str], rows: list[list[Any]]) -> list[list[Any]]:
-    """JSON values -> Python values for goals/universes columns (dates, timestamps)."""
+    """JSON values -> Python values for side-input columns (dates, timestamps)."""
     converters = [_CONVERT.get(c) for c in columns]
     out = []
     for row in rows:

@@ -283,6 +283,11 @@ def build_report(
         build_section(board, query, fixed, *time_range(board, now, time_from, time_to), k)[0]
         for board in everything
     ]
+    from fieldstream.report.analysis import analysis_section  # it reads build_section
+
+    analysis = analysis_section(query, fixed, build_section, now, k)
+    if analysis is not None:
+        sections.append(analysis)
     return Report(
         org=str(fixed.get("org", "")),
         campaign=str(fixed.get("campaign", "")),

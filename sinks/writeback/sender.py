@@ -136,14 +136,15 @@ class Sender:
         self._settled.append(asyncio.get_running_loop().create_future())
         self._kick.set()
 
-    async def drain(self, timeout_s: float = 30.0) -> None:
-        """Send until nothing is due or in flight (tests, benchmarks)."""
+    async def drain(self, timeout_s: float = 120.0) -> None:
+        """Send until nothing is pending (due now or waiting out a pause) or in flight (tests,
+        benchmarks); ``timeout_s`` only bounds a hang."""
         stop = asyncio.Event()
         runner = asyncio.create_task(self.run(stop))
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             await asyncio.sleep(self.idle_s)
-            if not self._busy and not self.ledger.due(1):
+            if not self._busy and not self.ledger.entries("pending", limit=1):
                 break
         stop.set()
         await runner

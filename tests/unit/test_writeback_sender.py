@@ -41,7 +41,7 @@ def send(van: VanStandIn, ledger: Ledger, *, timeout: float = 2.0, rate: float =
         pacer = KeyPacer(rate, 4, backoff_base_s=0.05, backoff_max_s=0.2)
         target = Target.build(f"{van.url}/v4", "app", SecretStr(KEY), pacer)
         async with httpx.AsyncClient(timeout=timeout) as client:
-            await Sender(ledger, {"org": target}, client, idle_s=0.01).drain(20)
+            await Sender(ledger, {"org": target}, client, idle_s=0.01).drain()
 
     asyncio.run(go())
 
