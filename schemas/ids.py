@@ -16,3 +16,14 @@ def event_id_for(org_id: str, source_system: str, source_event_id: str) -> str:
 def voter_key(state: str, voter_id: str) -> str:
     """The key of a voter on the voters topic and in the stream's voter table."""
     return f"{state.upper()}:{voter_id}"
+
+
+def event_id_from_key(key: bytes | None) -> str | None:
+    """A message key read as an event id (contacts are keyed by theirs), trusted only when it
+    is a well-formed UUID."""
+    if not key or len(key) > 64:
+        return None
+    try:
+        return str(uuid.UUID(key.decode("ascii")))
+    except (UnicodeDecodeError, ValueError):
+        return None

@@ -7,11 +7,11 @@ Plain functions, no I/O. Timestamps arrive as tz-aware datetimes, event ids as u
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Any
 
 from schemas.deadletter import dead_letter_key, dead_letter_record
 from schemas.derived import UNKNOWN, age_band, age_of
+from schemas.ids import event_id_from_key
 
 Record = dict[str, Any]
 Row = list[Any]
@@ -197,21 +197,12 @@ def sink_dead_letter_row(
         code=reason_code,
         reason=reason,
         where=(topic, partition, offset),
-        event_id=_uuid_text(key),
+        event_id=event_id_from_key(key),
         org_id=None,
         source_system=None,
         failed_at=dt.datetime.now(dt.UTC),
     )
     return dead_letter_row(letter)
-
-
-def _uuid_text(key: bytes | None) -> str | None:
-    if not key or len(key) > 64:
-        return None
-    try:
-        return str(uuid.UUID(key.decode("ascii")))
-    except (UnicodeDecodeError, ValueError):
-        return None
 
 
 def voter_row(voter: Record) -> Row:

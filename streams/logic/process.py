@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +20,7 @@ from core.config import Programs
 from core.errors import SchemaError
 from schemas import DEAD_LETTER, AvroCodec
 from schemas.deadletter import dead_letter_record
+from schemas.ids import event_id_from_key
 from streams.logic.enrich import EnrichedEncoder, person_voter_key
 from streams.logic.validate import validate
 
@@ -210,7 +210,7 @@ def _dead(
     reason: str,
     record: dict[str, Any] | None,
 ) -> Outcome:
-    event_id = str(record["event_id"]) if record is not None else _id_from_key(key)
+    event_id = str(record["event_id"]) if record is not None else event_id_from_key(key)
     org_id = record.get("org_id") if record is not None else None
     source_system = record.get("source_system") if record is not None else None
     letter = dead_letter_record(
@@ -232,13 +232,3 @@ def _dead(
         reason_code=code,
         source_system=source_system,
     )
-
-
-def _id_from_key(key: bytes | None) -> str | None:
-    """The raw topic's key is the event id; trust it only when it is a well-formed UUID."""
-    if not key or len(key) > 64:
-        return None
-    try:
-        return str(uuid.UUID(key.decode("ascii")))
-    except (UnicodeDecodeError, ValueError):
-        return None
