@@ -80,7 +80,7 @@ def run_checks(program: Program, obs: Sequence[Obs]) -> Outcome:
     monitor = QualityMonitor()
     out = Outcome(contacts=len(obs))
     started = time.perf_counter()
-    flags = [f for f in map(monitor.observe, obs) if f is not None]
+    flags = [f for o in obs for f in monitor.observe(o)]
     out.seconds = time.perf_counter() - started
     for f in flags:
         key = _truth_key(f.org_id, f.campaign_id, f.canvasser_id, f.first_contact_at)

@@ -89,9 +89,9 @@ class CheckResult:
 class Flag:
     """A shift the checks flagged: every check that fired, with its numbers.
 
-    ``flagged_at`` is the time (epoch s, event time) of the contact whose arrival made the
-    shift cross the flag score; a flag is re-emitted with the same ``flag_id`` when its
-    evidence grows (another check fires)."""
+    ``flagged_at`` is the event time (epoch s) at which the shift crossed the flag score: the
+    latest contact time the monitor had seen then; a flag is re-emitted with the same
+    ``flag_id`` when its evidence grows (another check fires)."""
 
     flag_id: str
     org_id: str

@@ -36,6 +36,8 @@ def local_day(t: float, timezone: str) -> str:
 @dataclass
 class Shift:
     key: str
+    canvasser_id: str
+    group: GroupKey  # its peers: org, campaign, channel, the local day it started
     contacts: list[Obs] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
     evidence: dict[str, CheckResult] = field(default_factory=dict)  # checks fired when flagged
@@ -62,8 +64,10 @@ def score(results: list[CheckResult]) -> float:
 
 
 class QualityMonitor:
-    """Shifts and peer groups in memory; :meth:`observe` returns a flag when one is raised or
-    grows. :meth:`evict` forgets shifts and groups older than a horizon."""
+    """Shifts and peer groups in memory. :meth:`observe` returns the flags a contact raised or
+    grew: its own shift's, and, every peer_review_every contacts of a peer group, those of the
+    group's other shifts (a shift that began before its peers had enough contacts to compare
+    with is judged again as they come in). :meth:`evict` forgets old shifts and groups."""
 
     def __init__(self, settings: QualitySettings | None = None) -> None:
         self.settings = settings or QualitySettings()
@@ -71,54 +75,70 @@ class QualityMonitor:
         self.shifts: dict[str, Shift] = {}
         # derived shifts per (org, campaign, channel, canvasser), newest last
         self._runs: dict[tuple[str, str, str, str], list[Shift]] = {}
+        # each group's latest shift per canvasser
+        self._members: dict[GroupKey, dict[str, Shift]] = {}
+        self.watermark = 0.0  # the latest contact time seen: a flag's time
+
+    def _new_shift(self, key: str, o: Obs, pol: QualityPolicy) -> Shift:
+        day = local_day(o.occurred_at, pol.timezone)
+        shift = Shift(key, o.canvasser_id, (o.org_id, o.campaign_id, o.channel, day))
+        self.shifts[key] = shift
+        self._members.setdefault(shift.group, {})[o.canvasser_id] = shift
+        return shift
 
     def _shift_for(self, o: Obs, pol: QualityPolicy) -> Shift:
         if o.shift_id:
             key = f"{o.org_id}/{o.campaign_id}/{o.canvasser_id}/{o.shift_id}"
-            return self.shifts.setdefault(key, Shift(key))
+            return self.shifts.get(key) or self._new_shift(key, o, pol)
         runs = self._runs.setdefault((o.org_id, o.campaign_id, o.channel, o.canvasser_id), [])
         gap = pol.shift_gap_min * 60
         for shift in reversed(runs):
             if shift.first - gap <= o.occurred_at <= shift.last + gap:
                 return shift
         start = dt.datetime.fromtimestamp(o.occurred_at, dt.UTC).strftime("%Y%m%dT%H%M%S")
-        key = f"{o.org_id}/{o.campaign_id}/{o.canvasser_id}/{o.channel}@{start}"
-        shift = Shift(key)
+        shift = self._new_shift(
+            f"{o.org_id}/{o.campaign_id}/{o.canvasser_id}/{o.channel}@{start}", o, pol
+        )
         runs.append(shift)
-        self.shifts[key] = shift
         return shift
 
-    def observe(self, o: Obs) -> Flag | None:
+    def observe(self, o: Obs) -> list[Flag]:
         pol = self.settings.policy_for(o.org_id, o.campaign_id)
         shift = self._shift_for(o, pol)
         if not shift.add(o):
-            return None
-        group: GroupKey = (
-            o.org_id,
-            o.campaign_id,
-            o.channel,
-            local_day(o.occurred_at, pol.timezone),
-        )
-        self.peers.add(group, o)
+            return []
+        self.peers.add(shift.group, o)
+        self.watermark = max(self.watermark, o.occurred_at)
+        flags = [self._judge(shift, pol, self.watermark)]
+        if self.peers.size(shift.group) % pol.peer_review_every == 0:
+            flags += [
+                self._judge(other, pol, self.watermark)
+                for other in self._members[shift.group].values()
+                if other is not shift
+            ]
+        return [f for f in flags if f is not None]
+
+    def _judge(self, shift: Shift, pol: QualityPolicy, now: float) -> Flag | None:
         if len(shift.contacts) < pol.min_contacts:
             return None
         results = shift_checks(shift.contacts, pol)
-        results += self.peers.checks(group, o.canvasser_id, o.channel, pol)
+        results += self.peers.checks(shift.group, shift.canvasser_id, shift.group[2], pol)
         total = score(results)
         fired = frozenset(r.check for r in results if r.fired)
         if total < pol.flag_score or fired <= shift.evidence.keys():
             return None
         shift.evidence.update((r.check, r) for r in results if r.fired)
+        org, campaign, channel, _ = shift.group
         return Flag(
             flag_id=str(uuid.uuid5(FLAG_NAMESPACE, shift.key)),
-            org_id=o.org_id,
-            campaign_id=o.campaign_id,
-            channel=o.channel,
-            canvasser_id=o.canvasser_id,
+            org_id=org,
+            campaign_id=campaign,
+            channel=channel,
+            canvasser_id=shift.canvasser_id,
             shift_key=shift.key,
             first_contact_at=shift.first,
             last_contact_at=shift.last,
-            flagged_at=o.occurred_at,
+            flagged_at=now,
             contacts=len(shift.contacts),
             score=round(total, 2),
             checks=tuple(shift.evidence.values()),
@@ -134,5 +154,8 @@ class QualityMonitor:
             runs[:] = [s for s in runs if s.last >= before]
             if not runs:
                 del self._runs[key]
-        self.peers.drop_before(dt.datetime.fromtimestamp(before, dt.UTC).date().isoformat())
+        day = dt.datetime.fromtimestamp(before, dt.UTC).date().isoformat()
+        self.peers.drop_before(day)
+        for group in [g for g in self._members if g[3] < day]:
+            del self._members[group]
         return len(old)

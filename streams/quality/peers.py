@@ -52,6 +52,10 @@ class PeerBook:
         self.groups.setdefault(key, {}).setdefault(o.canvasser_id, Tally()).add(o)
         self._size[key] = self._size.get(key, 0) + 1
 
+    def size(self, key: GroupKey) -> int:
+        """Contacts the group has seen."""
+        return self._size.get(key, 0)
+
     def checks(
         self, key: GroupKey, canvasser: str, channel: str, pol: QualityPolicy
     ) -> list[CheckResult]:
@@ -80,10 +84,15 @@ class PeerBook:
 
 
 def _rate_check(
-    name: str, k: int, n: int, peers: list[tuple[int, int]], pol: QualityPolicy
+    name: str,
+    k: int,
+    n: int,
+    peers: list[tuple[int, int]],
+    pol: QualityPolicy,
+    min_n: int | None = None,
 ) -> CheckResult | None:
     peers = [(kj, nj) for kj, nj in peers if nj > 0]
-    if n < pol.rate_test_min or len(peers) < pol.min_peers:
+    if n < (min_n or pol.rate_test_min) or len(peers) < pol.min_peers:
         return None
     z, p0, tau2 = rate_z(k, n, peers, pol.min_peer_sd)
     return CheckResult(
@@ -141,8 +150,8 @@ def peer_checks(
     pol: QualityPolicy,
     phis: dict[str, float] | None = None,
 ) -> list[CheckResult]:
-    """Contact rate, ID rate, support levels and results of ``canvasser`` against the rest of
-    the group (peers with at least min_peer_contacts attempts). Rates are judged on the high
+    """Contact rate, ID rate, support levels and results of ``canvasser`` against the rest
+    of the group (peers with at least min_peer_contacts attempts). Rates are judged on the high
     side only: invented conversations raise them; a low rate is a coaching question.
     ``phis``: the group's dispersion factors by check, when already known."""
     phis = phis or {}

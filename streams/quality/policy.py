@@ -95,6 +95,12 @@ class QualityPolicy(BaseModel):
         description="Peer checks need this many other canvassers with min_peer_contacts each.",
     )
     min_peer_contacts: int = Field(10, ge=1)
+    peer_review_every: int = Field(
+        25,
+        ge=1,
+        description="Every this many contacts of a peer group, its other shifts are judged "
+        "against the peers again (a shift that started early had few peers to compare with).",
+    )
     rate_z: float = Field(
         4.0,
         gt=0,
@@ -138,7 +144,9 @@ class QualityPolicy(BaseModel):
         "from the peers' by at least this total variation distance.",
     )
     support_test_min: int = Field(
-        15, ge=2, description="IDs needed before the support distribution is compared."
+        15,
+        ge=2,
+        description="IDs needed before the support distribution is compared.",
     )
     result_test_min: int = Field(25, ge=2)
     result_dist_weight: float = Field(0.5, ge=0)
