@@ -4,7 +4,7 @@
     python -m bench.quality --tune          # the tuning seeds, with what fires on honest shifts
     python -m bench.quality --seeds 101-103 --shares 0.15 --evidence full
 
-Simulates field programs with known dishonest shifts (producers/quality_sim.py: 2 campaigns x
+Simulates field programs with known dishonest shifts (producers.demo.cheats.py: 2 campaigns x
 2 days x 20 door and 8 phone shifts a seed), streams every contact in time order through
 :class:`streams.quality.QualityMonitor`, and scores the flags per shift:
 
@@ -35,7 +35,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from producers.quality_sim import Program, ProgramSpec, simulate_program
+from producers.demo.cheats import Program, ProgramSpec, simulate_program
 from streams.quality import Obs, QualityMonitor, obs_from_enriched
 from streams.quality.monitor import local_day
 

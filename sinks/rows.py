@@ -29,6 +29,8 @@ CONTACT_COLUMNS = [
     "state_house_district", "age", "age_band", "sex", "race", "race_source",
     "race_probability", "ethnicity", "ethnicity_source", "ethnicity_probability",
     "precinct_lat", "precinct_lon",
+    "shift_id", "location_lat", "location_lon", "location_accuracy_m", "call_duration_s",
+    "reached",
 ]  # fmt: skip
 
 DEAD_LETTER_COLUMNS = [
@@ -151,6 +153,20 @@ def contact_row(enriched: Record) -> Row:
         extra[1],
         extra[2],
         extra[3],
+        *evidence_of(c),
+    ]
+
+
+def evidence_of(c: Record) -> list[Any]:
+    """The evidence fields of the standard 1.1 (shift, location, call), in column order."""
+    location = c.get("location") or {}
+    return [
+        c.get("shift_id"),
+        location.get("lat"),
+        location.get("lon"),
+        location.get("accuracy_m"),
+        c.get("call_duration_s"),
+        c.get("reached"),
     ]
 
 

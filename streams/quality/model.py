@@ -90,8 +90,9 @@ class Flag:
     """A shift the checks flagged: every check that fired, with its numbers.
 
     ``flagged_at`` is the event time (epoch s) at which the shift crossed the flag score: the
-    latest contact time the monitor had seen then; a flag is re-emitted with the same
-    ``flag_id`` when its evidence grows (another check fires)."""
+    latest contact time the monitor had seen then. The flag is emitted again with the same
+    ``flag_id`` (and a later ``updated_at``) when its evidence grows (another check fires)
+    and with every further contact of its shift (its window and counts move on)."""
 
     flag_id: str
     org_id: str
@@ -102,6 +103,7 @@ class Flag:
     first_contact_at: float
     last_contact_at: float
     flagged_at: float
+    updated_at: float
     contacts: int
     score: float
     checks: tuple[CheckResult, ...]

@@ -41,6 +41,7 @@ class Shift:
     contacts: list[Obs] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
     evidence: dict[str, CheckResult] = field(default_factory=dict)  # checks fired when flagged
+    flagged_at: float = 0.0
 
     def add(self, o: Obs) -> bool:
         if o.event_id in self.seen:
@@ -109,7 +110,7 @@ class QualityMonitor:
             return []
         self.peers.add(shift.group, o)
         self.watermark = max(self.watermark, o.occurred_at)
-        flags = [self._judge(shift, pol, self.watermark)]
+        flags = [self._judge(shift, pol, self.watermark, grown=True)]
         if self.peers.size(shift.group) % pol.peer_review_every == 0:
             flags += [
                 self._judge(other, pol, self.watermark)
@@ -118,16 +119,23 @@ class QualityMonitor:
             ]
         return [f for f in flags if f is not None]
 
-    def _judge(self, shift: Shift, pol: QualityPolicy, now: float) -> Flag | None:
+    def _judge(
+        self, shift: Shift, pol: QualityPolicy, now: float, *, grown: bool = False
+    ) -> Flag | None:
+        """The shift's flag when it crosses the flag score or its evidence grows, or (``grown``:
+        it has a new contact) when it was flagged before: its window and counts move on."""
         if len(shift.contacts) < pol.min_contacts:
             return None
         results = shift_checks(shift.contacts, pol)
         results += self.peers.checks(shift.group, shift.canvasser_id, shift.group[2], pol)
         total = score(results)
         fired = frozenset(r.check for r in results if r.fired)
-        if total < pol.flag_score or fired <= shift.evidence.keys():
+        if total >= pol.flag_score and not fired <= shift.evidence.keys():
+            if not shift.evidence:
+                shift.flagged_at = now
+            shift.evidence.update((r.check, r) for r in results if r.fired)
+        elif not (grown and shift.evidence):
             return None
-        shift.evidence.update((r.check, r) for r in results if r.fired)
         org, campaign, channel, _ = shift.group
         return Flag(
             flag_id=str(uuid.uuid5(FLAG_NAMESPACE, shift.key)),
@@ -138,9 +146,10 @@ class QualityMonitor:
             shift_key=shift.key,
             first_contact_at=shift.first,
             last_contact_at=shift.last,
-            flagged_at=now,
+            flagged_at=shift.flagged_at,
+            updated_at=now,
             contacts=len(shift.contacts),
-            score=round(total, 2),
+            score=round(max(total, sum(r.weight for r in shift.evidence.values())), 2),
             checks=tuple(shift.evidence.values()),
         )
 

@@ -2,7 +2,8 @@
 
 Each default is either a figure field staff already use (cited in docs/quality.md) or was set
 on the tuning seeds of ``bench/quality.py`` (never on the seeds it reports). A campaign
-overrides any of them in the quality section of its config::
+overrides any of them in the quality policy file (``quality.policy_file`` setting,
+``quality.yaml`` under the data directory)::
 
     quality:
       default: {quarantine: false}
@@ -12,11 +13,13 @@ overrides any of them in the quality section of its config::
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
-from fieldstream.errors import ConfigError
+from core.config import read_yaml
+from core.errors import ConfigError
 
 
 class QualityPolicy(BaseModel):
@@ -238,3 +241,11 @@ def load_quality_settings(data: object, where: str) -> QualitySettings:
         return QualitySettings.model_validate(data or {})
     except ValidationError as exc:
         raise ConfigError(f"{where}: {exc}") from exc
+
+
+def read_quality_file(path: Path) -> QualitySettings:
+    """The quality policy file (YAML, the shape in this module's doc); the defaults when it does
+    not exist."""
+    if not path.exists():
+        return QualitySettings()
+    return load_quality_settings(read_yaml(path, "quality policy"), str(path))

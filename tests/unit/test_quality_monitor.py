@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fieldstream.errors import ConfigError
-from producers.quality_sim import ProgramSpec, simulate_program
+from core.errors import ConfigError
+from producers.demo.cheats import ProgramSpec, simulate_program
 from streams.quality import QualityMonitor, QualitySettings, obs_from_enriched
 from streams.quality.checks import shift_checks
 from streams.quality.model import Obs
