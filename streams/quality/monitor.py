@@ -42,6 +42,7 @@ class Shift:
     seen: set[str] = field(default_factory=set)
     evidence: dict[str, CheckResult] = field(default_factory=dict)  # checks fired when flagged
     flagged_at: float = 0.0
+    own: list[CheckResult] = field(default_factory=list)  # its own-contacts checks, last run
 
     def add(self, o: Obs) -> bool:
         if o.event_id in self.seen:
@@ -123,11 +124,15 @@ class QualityMonitor:
         self, shift: Shift, pol: QualityPolicy, now: float, *, grown: bool = False
     ) -> Flag | None:
         """The shift's flag when it crosses the flag score or its evidence grows, or (``grown``:
-        it has a new contact) when it was flagged before: its window and counts move on."""
+        it has a new contact, so its own checks run again) when it was flagged before: its
+        window and counts move on. A peer review (not grown) re-runs the peer checks only."""
         if len(shift.contacts) < pol.min_contacts:
             return None
-        results = shift_checks(shift.contacts, pol)
-        results += self.peers.checks(shift.group, shift.canvasser_id, shift.group[2], pol)
+        if grown:  # its own contacts changed: run its own checks again
+            shift.own = shift_checks(shift.contacts, pol)
+        results = shift.own + self.peers.checks(
+            shift.group, shift.canvasser_id, shift.group[2], pol
+        )
         total = score(results)
         fired = frozenset(r.check for r in results if r.fired)
         if total >= pol.flag_score and not fired <= shift.evidence.keys():
