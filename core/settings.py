@@ -236,6 +236,9 @@ class SimulatorSettings(BaseModel):
     rate: float = Field(20.0, gt=0, description="events per second")
     bad_share: float = Field(0.03, ge=0, le=1)
     duplicate_share: float = Field(0.02, ge=0, le=1)
+    cheat_share: float = Field(
+        0.1, ge=0, le=1, description="dishonest share of the demo's day of shifts (docs/quality.md)"
+    )
     seed: int = 7
 
 

@@ -39,8 +39,8 @@ from sinks.exchange_rows import ExchangeInputs
 from sinks.heal import RollupFeeds
 from sinks.ledger import StoredIds
 from sinks.migrate import migrate
-from sinks.republish import republish_voters
 from sinks.quality_rows import register_quality
+from sinks.republish import republish_voters
 from sinks.routes import Routes, pipeline_routes
 from sinks.store import LockedStore, open_store
 

@@ -28,7 +28,7 @@ import datetime as dt
 import math
 import random
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -336,7 +336,7 @@ def _phone_shift(m: _ShiftMaker, pattern: str | None) -> None:
     p_id = _clip(rng.gauss(0.85, 0.06), 0.6, 0.98)
     amd = rng.random() < 0.7  # the dialer tells machines from people
     t, end = m.start, m.start + rng.uniform(1.5, 3) * 3600
-    rows: list[tuple[float, str, str, int | None, float, str | None]] = []
+    rows: list[tuple[float, str, str, int | None, int, str | None]] = []
     while t < end:
         vid = m.voter(
             *offset(BASE_LAT, BASE_LON, rng.uniform(-9000, 9000), rng.uniform(-9000, 9000))
@@ -374,7 +374,7 @@ def _phone_shift(m: _ShiftMaker, pattern: str | None) -> None:
         else:
             result, duration, reached = "refused", rng.uniform(8, 60), "person"
         t += rng.uniform(8, 25) + duration + rng.uniform(10, 40)
-        rows.append((t, vid, result, level, round(duration, 1), reached if amd else None))
+        rows.append((t, vid, result, level, round(duration), reached if amd else None))
     if pattern == "copy_paste":
         i = 0
         while i < len(rows):
@@ -456,3 +456,40 @@ def simulate_program(spec: ProgramSpec, rng: random.Random) -> Program:
 
 def _epoch(event: Event) -> float:
     return dt.datetime.fromisoformat(event["occurred_at"].replace("Z", "+00:00")).timestamp()
+
+
+def canvass_day(
+    campaigns: Sequence[tuple[str, str]],
+    voters_of: Callable[[str, str], Sequence[dict[str, Any]]],
+    rng: random.Random,
+    share: float,
+    now: dt.datetime,
+) -> list[Event]:
+    """A day of shifts for the demo's campaigns, ending a minute before ``now``, with ``share``
+    of them dishonest: the simulator's events re-pointed at the demo's voters
+    (``voters_of(org, campaign)``). The demo's voters have only precinct centroids in another
+    place than this simulation's geometry, so the events carry no location: the demo's flags
+    come from pace, times and peers."""
+    spec = ProgramSpec(campaigns=tuple(campaigns), days=1, door_shifts=10, phone_shifts=4,
+                       dishonest_share=share, start=now.date())  # fmt: skip
+    program = simulate_program(spec, rng)
+    if not program.events:
+        return []
+    shift = now.timestamp() - 60 - _epoch(program.events[-1])
+    chosen: dict[str, dict[str, Any]] = {}
+    out = []
+    for event in program.events:
+        pool = voters_of(event["org_id"], event["campaign_id"])
+        sim_id = event["person"]["voter_id"]
+        if sim_id not in chosen:
+            chosen[sim_id] = rng.choice(pool)
+        voter = chosen[sim_id]
+        out.append({
+            **event,
+            "source_event_id": f"{event['source_event_id']}",
+            "occurred_at": _iso(_epoch(event) + shift),
+            "person": {"voter_id": voter["voter_id"], "state": voter.get("state") or "ZZ"},
+            "canvasser_id": f"{event['canvasser_id']}-{now:%m%d%H%M}",
+            "location": None,
+        })  # fmt: skip
+    return out

@@ -228,3 +228,20 @@ class TestSimulator:
         assert all(e["person"]["voter_id"] in program.voters for e in program.events)
         times = [e["occurred_at"] for e in program.events]
         assert times == sorted(times)
+
+    def test_demo_shifts_are_valid_contacts_of_the_demo_ending_now(self):
+        from producers.demo.cheats import canvass_day
+        from schemas.jsonconv import ContactJson
+        from schemas.rules import RESULTS_BY_CHANNEL
+
+        now = dt.datetime(2026, 10, 3, 20, 0, tzinfo=dt.UTC)
+        pool = [{"voter_id": f"ZZ{i:06d}", "state": "ZZ"} for i in range(50)]
+        events = canvass_day([("demo-org", "gotv-2026")], lambda o, c: pool,
+                             random.Random(3), 0.3, now)  # fmt: skip
+        assert events and max(e["occurred_at"] for e in events) < now.isoformat()
+        convert = ContactJson()
+        for e in events:
+            record, problems = convert.convert(e, int(now.timestamp() * 1000))
+            assert problems == [] and record is not None
+            assert record["result"] in RESULTS_BY_CHANNEL[record["channel"]]
+            assert record["location"] is None and record["person"]["voter_id"].startswith("ZZ")
