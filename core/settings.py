@@ -170,6 +170,9 @@ class QualityAgentSettings(BaseModel):
     batch_max: int = Field(1000, ge=1)
     fetch_wait_ms: int = 20
     session_timeout_s: float = 6.0
+    heartbeat_file: Path | None = Field(
+        None, description="touched every few seconds while the agent runs (a health probe)"
+    )
 
 
 class SinkSettings(BaseModel):

@@ -48,6 +48,7 @@ def main() -> int:
             dlq_topic=kafka.topics.dlq,
             rebuild_s=q.rebuild_hours * 3600,
             batch_max=q.batch_max,
+            heartbeat=q.heartbeat_file,
         )
     except FieldstreamError as exc:
         log.error("the quality agent cannot start: %s", exc)

@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
@@ -94,6 +95,7 @@ class QualityAgent:
         dlq_topic: str,
         rebuild_s: float,
         batch_max: int = 1000,
+        heartbeat: Path | None = None,
     ) -> None:
         self.consumer_conf = consumer_conf
         self.monitor = monitor
@@ -103,6 +105,8 @@ class QualityAgent:
         self.dlq_topic = dlq_topic
         self.rebuild_s = rebuild_s
         self.batch_max = batch_max
+        self.heartbeat = heartbeat
+        self._beat_at = 0.0
         self.writer = KafkaWriter(producer_conf)
         self.stop_event = threading.Event()
         self.started = threading.Event()
@@ -133,6 +137,7 @@ class QualityAgent:
                 if batch:
                     self._handle(batch)
                     consumer.commit(asynchronous=False)
+                self._beat()
                 if time.monotonic() >= next_evict:
                     self.monitor.evict(self.monitor.watermark - KEEP_S)
                     next_evict = time.monotonic() + EVICT_EVERY_S
@@ -141,6 +146,13 @@ class QualityAgent:
         finally:
             consumer.close()
             self.writer.close()
+
+    def _beat(self) -> None:
+        """Touch the heartbeat file (at most every 5 s): the container's health probe."""
+        if self.heartbeat is None or time.monotonic() - self._beat_at < 5:
+            return
+        self._beat_at = time.monotonic()
+        self.heartbeat.touch()
 
     def _handle(self, batch: list[Message]) -> None:
         for msg in batch:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import uuid
 
 import pytest
 from hypothesis import given, settings
@@ -245,3 +246,33 @@ class TestSimulator:
             assert problems == [] and record is not None
             assert record["result"] in RESULTS_BY_CHANNEL[record["channel"]]
             assert record["location"] is None and record["person"]["voter_id"].startswith("ZZ")
+
+
+class TestAgentEvent:
+    def test_a_shift_flags_and_an_unreadable_contact_is_a_dead_letter(self):
+        from schemas import DEAD_LETTER, ENRICHED_CONTACT, QUALITY_FLAG, AvroCodec
+        from streams.quality.agent import handle_event
+
+        codec, monitor = AvroCodec(), QualityMonitor()
+        out = []
+        for i in range(40):
+            at = dt.datetime.fromtimestamp(T0 + i * 40, dt.UTC)
+            record = {
+                "contact": {
+                    "event_id": uuid.UUID(int=i), "source_system": "t", "source_event_id": str(i),
+                    "org_id": "o", "campaign_id": "c", "channel": "door", "occurred_at": at,
+                    "received_at": at, "person": {"voter_id": str(i), "state": "ZZ"},
+                    "canvasser_id": "fast", "result": "not_home", "result_raw": "NH",
+                },
+                "voter_matched": False, "voter": None, "enriched_at": at,
+            }  # fmt: skip
+            value = codec.encode(ENRICHED_CONTACT, record)
+            out += handle_event(value, ("enriched", 0, i), codec, monitor, "flags", "dlq")
+        assert out and {topic for topic, _, _ in out} == {"flags"}
+        _, flag = codec.decode(out[-1][2], expect=QUALITY_FLAG)
+        assert flag["canvasser_id"] == "fast" and flag["contacts"] == 40
+        assert "doors_per_hour" in {c["check"] for c in flag["checks"]}
+        [(topic, _, value)] = handle_event(b"\xc3\x01garbage", ("enriched", 0, 99), codec,
+                                           monitor, "flags", "dlq")  # fmt: skip
+        _, dead = codec.decode(value, expect=DEAD_LETTER)
+        assert topic == "dlq" and dead["stage"] == "quality" and dead["source_offset"] == 99
