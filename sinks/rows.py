@@ -17,6 +17,12 @@ Record = dict[str, Any]
 Row = list[Any]
 
 
+# the evidence fields of the standard 1.1 (shift, location, call), in evidence_of's order
+EVIDENCE_COLUMNS = (
+    "shift_id", "location_lat", "location_lon", "location_accuracy_m", "call_duration_s",
+    "reached",
+)  # fmt: skip
+
 CONTACT_COLUMNS = [
     "event_id", "source_system", "source_event_id", "org_id", "campaign_id", "program_id",
     "channel", "contact_type", "input_method", "occurred_at", "received_at", "enriched_at",
@@ -29,8 +35,7 @@ CONTACT_COLUMNS = [
     "state_house_district", "age", "age_band", "sex", "race", "race_source",
     "race_probability", "ethnicity", "ethnicity_source", "ethnicity_probability",
     "precinct_lat", "precinct_lon",
-    "shift_id", "location_lat", "location_lon", "location_accuracy_m", "call_duration_s",
-    "reached",
+    *EVIDENCE_COLUMNS,
 ]  # fmt: skip
 
 DEAD_LETTER_COLUMNS = [
