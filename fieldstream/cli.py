@@ -31,9 +31,9 @@ from fieldstream.cli_effects import (
 )
 from fieldstream.cli_exchange import exchange_app
 from fieldstream.cli_import import import_app
+from fieldstream.cli_quality import quality_app
 from fieldstream.cli_van import van_app
 from fieldstream.cli_writeback import writeback_app
-from fieldstream.cli_quality import quality_app
 
 app = typer.Typer(
     help="fieldstream: real-time voter contacts (gateway -> Kafka -> stream -> ClickHouse).",

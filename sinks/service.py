@@ -4,8 +4,8 @@ Opens the store, migrates, runs the consumer loop in a background thread and ser
   GET  /healthz          200 {"ready": true} once migrated and consuming (503 before)
   GET  /metrics          prometheus text
   POST /query            body = one read-only SQL statement -> {"columns", "types", "rows"}
-  POST /insert/{table}   side inputs only (goals, universes, holdouts, vote history, scores, quality reviews):
-                         {"columns": [...], "rows": [[...]]}
+  POST /insert/{table}   side inputs only (goals, universes, holdouts, vote history, scores,
+                         quality reviews): {"columns": [...], "rows": [[...]]}
 A lock (LockedStore) serialises every store call between the consumer and the handlers.
 """
 
