@@ -78,6 +78,7 @@ def ensure_topics(kafka: KafkaSettings) -> list[str]:
         t.voters: NewTopic(t.voters, kafka.partitions, 1, config={"cleanup.policy": "compact"}),
         t.signals: NewTopic(t.signals, kafka.partitions, 1),
         t.shifts: NewTopic(t.shifts, kafka.partitions, 1),
+        t.quality_flags: NewTopic(t.quality_flags, 1, 1),
     }
     return create_missing_topics(kafka.bootstrap_servers, list(wanted.values()))
 

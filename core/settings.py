@@ -29,6 +29,7 @@ class TopicNames(BaseModel):
     signals: str = "person.signals"  # activist codes, tags, opt-ins/outs: never attempts
     shifts: str = "volunteer.shifts"  # volunteers' shift sign-ups: never contacts
     writeback: str = "van.writeback"  # the write-back's per-contact states (sinks/writeback)
+    quality_flags: str = "quality.flags"
 
 
 class KafkaSettings(BaseModel):
@@ -156,6 +157,24 @@ def parse_pairs(value: str) -> list[tuple[str, str]]:
     return out
 
 
+class QualityAgentSettings(BaseModel):
+    """The quality agent (docs/quality.md): flags fabricated-looking shifts as contacts arrive.
+
+    The checks' thresholds, per campaign, are in ``policy_file`` (absent: the defaults)."""
+
+    policy_file: Path = Path("quality.yaml")  # relative: under data_dir
+    group_id: str = "fieldstream-quality"
+    rebuild_hours: float = Field(
+        36, ge=0, description="at start, re-read this much of contacts.enriched to rebuild shifts"
+    )
+    batch_max: int = Field(1000, ge=1)
+    fetch_wait_ms: int = 20
+    session_timeout_s: float = 6.0
+    heartbeat_file: Path | None = Field(
+        None, description="touched every few seconds while the agent runs (a health probe)"
+    )
+
+
 class SinkSettings(BaseModel):
     group_id: str = "fieldstream-sink"
     batch_rows: int = Field(10_000, ge=1)
@@ -220,6 +239,9 @@ class SimulatorSettings(BaseModel):
     rate: float = Field(20.0, gt=0, description="events per second")
     bad_share: float = Field(0.03, ge=0, le=1)
     duplicate_share: float = Field(0.02, ge=0, le=1)
+    cheat_share: float = Field(
+        0.1, ge=0, le=1, description="dishonest share of the demo's day of shifts (docs/quality.md)"
+    )
     seed: int = 7
 
 
@@ -246,6 +268,7 @@ class Settings(BaseSettings):
     exchange: ExchangeSettings = ExchangeSettings()
     van: VanSettings = VanSettings()
     writeback: WritebackSettings = WritebackSettings()
+    quality: QualityAgentSettings = QualityAgentSettings()
 
     def model_post_init(self, __context: object) -> None:
         """Resolve paths against data_dir so every process sees the same absolute ones."""
@@ -268,6 +291,8 @@ class Settings(BaseSettings):
             self.writeback.config_file = self.data_dir / self.writeback.config_file
         if not self.writeback.ledger_file.is_absolute():
             self.writeback.ledger_file = self.data_dir / self.writeback.ledger_file
+        if not self.quality.policy_file.is_absolute():
+            self.quality.policy_file = self.data_dir / self.quality.policy_file
 
 
 def load_settings() -> Settings:

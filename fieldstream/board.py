@@ -221,6 +221,15 @@ def _van_line(c: CampaignBoard) -> Text:
     return Text("in VAN: " + ", ".join(parts))
 
 
+def _quality_line(c: CampaignBoard) -> Text:
+    if not c.quality:
+        return Text("data quality: no flagged shift in the last 7 days")
+    parts = [f"{q.flags:,} {q.status}" for q in c.quality]
+    held = sum(q.held_contacts for q in c.quality)
+    line = f"data quality: flagged shifts {', '.join(parts)}; {held:,} contacts held out of goals"
+    return Text(line, style="yellow" if held else "")
+
+
 def _campaign_panel(c: CampaignBoard) -> Panel:
     top = Table.grid(padding=(0, 2))
     top.add_row(_goals_table(c), _channels_table(c))
@@ -229,7 +238,7 @@ def _campaign_panel(c: CampaignBoard) -> Panel:
         _group_table("last 7 days by race (source)", "race", c.by_race),
         _group_table("last 7 days by sex", "sex", c.by_sex),
     )
-    parts: list[RenderableType] = [top, reach, _coverage_line(c), _van_line(c)]
+    parts: list[RenderableType] = [top, reach, _coverage_line(c), _van_line(c), _quality_line(c)]
     if c.shifts:
         parts.append(_shifts_table(c))
     return Panel(Group(*parts), title=f"{c.org_id} / {c.campaign_id}", expand=False)

@@ -37,6 +37,7 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "coverage": ("fs-coverage", "Universe covered"),
     "shifts": ("fs-shifts", "Shifts by event type"),
     "van": ("fs-progress", "In VAN: contacts written back, by source"),
+    "quality": ("fs-quality", "Flags by status"),
 }
 # the board is for the program's own staff, not shared: every group is shown
 MIN_GROUP_SIZE = "1"
@@ -104,6 +105,13 @@ class ShiftRow:
     flake_rate: float | None  # no-shows / (attended + no-shows); None before any is known
 
 
+@dataclass(frozen=True)
+class QualityRow:
+    status: str  # pending, approved, voided
+    flags: int
+    held_contacts: int
+
+
 @dataclass
 class CampaignBoard:
     """One org/campaign's sections, and the SQL each ran (section -> rendered panel SQL)."""
@@ -117,6 +125,7 @@ class CampaignBoard:
     coverage: CoverageRow | None = None
     shifts: list[ShiftRow] = field(default_factory=list)
     in_van: list[VanRow] = field(default_factory=list)
+    quality: list[QualityRow] = field(default_factory=list)
     sql: dict[str, str] = field(default_factory=dict)
 
 
@@ -291,6 +300,10 @@ def _fill(out: CampaignBoard, section: str, rows: list[dict[str, Any]]) -> None:
         out.in_van = [
             VanRow(str(r["source"]), _int(r["in_van"]), _int(r["contacts"]), _int(r["uncertain"]))
             for r in rows
+        ]
+    elif section == "quality":
+        out.quality = [
+            QualityRow(str(r["status"]), _int(r["flags"]), _int(r["held_contacts"])) for r in rows
         ]
     elif section == "coverage" and rows:
         r = rows[0]

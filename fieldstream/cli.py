@@ -31,6 +31,7 @@ from fieldstream.cli_effects import (
 )
 from fieldstream.cli_exchange import exchange_app
 from fieldstream.cli_import import import_app
+from fieldstream.cli_quality import quality_app
 from fieldstream.cli_van import van_app
 from fieldstream.cli_writeback import writeback_app
 
@@ -45,6 +46,7 @@ app.add_typer(exchange_app, name="exchange")
 app.add_typer(van_app, name="van")
 app.add_typer(writeback_app, name="writeback")
 app.add_typer(model_app, name="model")
+app.add_typer(quality_app, name="quality")
 
 
 def _demo_settings(settings: Settings) -> Settings:

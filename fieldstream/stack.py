@@ -241,7 +241,8 @@ class Stack:
         return n
 
     def start_pipeline(self, timeout_s: float = 90.0) -> None:
-        """The stream worker and the gateway (after voters are on their topic)."""
+        """The stream worker, the quality agent and the gateway (after voters are on their
+        topic)."""
         s = self.settings
         stream = self._spawn(
             "stream",
@@ -253,6 +254,7 @@ class Stack:
             [sys.executable, "-m", "producers.gateway"],
             f"http://{s.gateway.host}:{s.gateway.port}/healthz",
         )
+        self._spawn("quality", [sys.executable, "-m", "streams.quality"])  # docs/quality.md
         if s.exchange.our_partner_id:  # the data exchange, when this deployment is in one
             self._spawn("exchange", [sys.executable, "-m", "streams.exchange"])
         if s.writeback.config_file.exists():  # the write-back to VAN, when an org has one

@@ -227,6 +227,20 @@ def _check_rules(record: dict[str, Any], problems: Problems) -> None:
         if record.get(name) == "":
             problems.append(Problem(name, "must not be empty"))
     check_person(record.get("person"), problems)
+    location = record.get("location")
+    if isinstance(location, dict):
+        for name, bound in (("lat", 90.0), ("lon", 180.0)):
+            value = location.get(name)
+            if isinstance(value, float) and not -bound <= value <= bound:
+                problems.append(
+                    Problem(f"location.{name}", f"must be between -{bound:g} and {bound:g}")
+                )
+        accuracy = location.get("accuracy_m")
+        if isinstance(accuracy, float) and accuracy < 0:
+            problems.append(Problem("location.accuracy_m", "must not be negative"))
+    duration = record.get("call_duration_s")
+    if isinstance(duration, int) and duration < 0:
+        problems.append(Problem("call_duration_s", "must not be negative"))
     for i, response in enumerate(record.get("responses") or []):
         level = response.get("support_level") if isinstance(response, dict) else None
         if isinstance(level, int) and not 1 <= level <= 5:

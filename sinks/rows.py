@@ -17,6 +17,12 @@ Record = dict[str, Any]
 Row = list[Any]
 
 
+# the evidence fields of the standard 1.1 (shift, location, call), in evidence_of's order
+EVIDENCE_COLUMNS = (
+    "shift_id", "location_lat", "location_lon", "location_accuracy_m", "call_duration_s",
+    "reached",
+)  # fmt: skip
+
 CONTACT_COLUMNS = [
     "event_id", "source_system", "source_event_id", "org_id", "campaign_id", "program_id",
     "channel", "contact_type", "input_method", "occurred_at", "received_at", "enriched_at",
@@ -29,6 +35,7 @@ CONTACT_COLUMNS = [
     "state_house_district", "age", "age_band", "sex", "race", "race_source",
     "race_probability", "ethnicity", "ethnicity_source", "ethnicity_probability",
     "precinct_lat", "precinct_lon",
+    *EVIDENCE_COLUMNS,
 ]  # fmt: skip
 
 DEAD_LETTER_COLUMNS = [
@@ -151,6 +158,20 @@ def contact_row(enriched: Record) -> Row:
         extra[1],
         extra[2],
         extra[3],
+        *evidence_of(c),
+    ]
+
+
+def evidence_of(c: Record) -> list[Any]:
+    """The evidence fields of the standard 1.1 (shift, location, call), in column order."""
+    location = c.get("location") or {}
+    return [
+        c.get("shift_id"),
+        location.get("lat"),
+        location.get("lon"),
+        location.get("accuracy_m"),
+        c.get("call_duration_s"),
+        c.get("reached"),
     ]
 
 

@@ -4,8 +4,8 @@ Opens the store, migrates, runs the consumer loop in a background thread and ser
   GET  /healthz          200 {"ready": true} once migrated and consuming (503 before)
   GET  /metrics          prometheus text
   POST /query            body = one read-only SQL statement -> {"columns", "types", "rows"}
-  POST /insert/{table}   side inputs only (goals, universes, holdouts, vote history, scores):
-                         {"columns": [...], "rows": [[...]]}
+  POST /insert/{table}   side inputs only (goals, universes, holdouts, vote history, scores,
+                         quality reviews): {"columns": [...], "rows": [[...]]}
 A lock (LockedStore) serialises every store call between the consumer and the handlers.
 """
 
@@ -39,6 +39,7 @@ from sinks.exchange_rows import ExchangeInputs
 from sinks.heal import RollupFeeds
 from sinks.ledger import StoredIds
 from sinks.migrate import migrate
+from sinks.quality_rows import register_quality
 from sinks.republish import republish_voters
 from sinks.routes import Routes, pipeline_routes
 from sinks.store import LockedStore, open_store
@@ -48,7 +49,7 @@ log = logging.getLogger(__name__)
 READ_ONLY = {"SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXPLAIN"}
 INSERTABLE = {
     "goals", "universes", "universe_staging", "holdout_plans", "vote_history",
-    "vote_history_loads", "voter_scores", "model_runs",
+    "vote_history_loads", "voter_scores", "model_runs", "quality_reviews",
 }  # fmt: skip
 _COMMENTS = re.compile(r"(--[^\n]*\n)|(/\*.*?\*/)", re.S)
 _CONVERT: dict[str, Callable[[Any], Any]] = {
@@ -58,6 +59,7 @@ _CONVERT: dict[str, Callable[[Any], Any]] = {
     "finished_at": lambda v: dt.datetime.fromisoformat(str(v)),
     "scored_at": lambda v: dt.datetime.fromisoformat(str(v)),
     "trained_at": lambda v: dt.datetime.fromisoformat(str(v)),
+    "reviewed_at": lambda v: dt.datetime.fromisoformat(str(v)),
     "target": int,
 }
 
@@ -259,9 +261,11 @@ class SinkService:
 
 
 def sink_routes(settings: Settings) -> Routes:
-    """Every topic this sink stores: the pipeline's, and the exchange's when it is set up."""
+    """Every topic this sink stores: the pipeline's, the quality flags and reviews, and the
+    exchange's when it is set up."""
     codec = codec_for(settings.kafka.schema_registry_url)
     routes = pipeline_routes(settings.kafka.topics, codec)
+    register_quality(routes, settings.kafka.topics, codec)
     exchange = ExchangeInputs.from_settings(settings.exchange)
     if exchange is not None:
         exchange.register(routes, codec)

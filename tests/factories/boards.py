@@ -1,8 +1,9 @@
 """The demo store the board tests read: the demo voter file, goals, universes (cut into precinct
 turfs) and ten days of simulated field traffic, each event through the real path (ContactJson,
 process_batch, the sink's rows), a quarter of it redelivered; the demo's volunteer shifts (the
-Mobilize export through its adapter, the converter and the sink's rows, re-read once); and the
-recount of its measures."""
+Mobilize export through its adapter, the converter and the sink's rows, re-read once); a day of
+canvassing shifts with dishonest ones and the quality flags they raise; and the recount of its
+measures."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from core.config import load_programs
+from producers.demo.cheats import canvass_day
 from producers.demo.shifts import attendances
 from producers.demo.simulator import generate_events, read_world
 from producers.demo.state import generate_demo
@@ -30,9 +32,12 @@ from sinks import rows as sr
 from sinks.loaders import load_goals, load_universe
 from sinks.migrate import migrate
 from sinks.people_rows import SHIFT_COLUMNS, shift_row
+from sinks.quality_rows import QUALITY_FLAG_COLUMNS, flag_row
 from sinks.remote import DirectAccess
 from sinks.store import LockedStore, open_store
 from streams.logic.process import DLQ, ENRICHED, Context, process_batch
+from streams.quality import QualityMonitor, obs_from_enriched
+from streams.quality.records import flag_record
 
 TODAY = dt.date(2026, 11, 4)  # a Wednesday
 TIME_FROM = dt.datetime(2026, 10, 28, tzinfo=dt.UTC)
@@ -92,6 +97,28 @@ def build(tmp: Path) -> Demo:
                 contacts.append(sr.contact_row(codec.decode(o.value)[1]))  # type: ignore[arg-type]
             elif o.kind == DLQ:
                 letters.append(sr.dead_letter_row(codec.decode(o.value)[1]))  # type: ignore[arg-type]
+    # a day of shifts with dishonest ones among them, through the same path, and the flags the
+    # quality monitor raises on every enriched contact (the Data quality board reads them)
+    monitor, flags = QualityMonitor(), {}
+    shift_day = canvass_day(
+        [(ORG, CAMPAIGN)], lambda o, c: world.universes[(o, c)], rng, 0.3, TIME_TO
+    )
+    messages = []
+    for event in shift_day:
+        record, problems = convert.convert(event, int(TIME_TO.timestamp() * 1000))
+        assert record is not None, problems
+        offset += 1
+        messages.append((codec.encode(CONTACT_EVENT, record), None, "raw", 0, offset))
+    result = process_batch(messages, ctx, now=int(TIME_TO.timestamp() * 1000))
+    for o in result.outcomes:
+        if o.kind == ENRICHED:
+            enriched = codec.decode(o.value)[1]  # type: ignore[arg-type]
+            contacts.append(sr.contact_row(enriched))
+            obs = obs_from_enriched(enriched)
+            for flag in monitor.observe(obs) if obs is not None else []:
+                flags[flag.flag_id] = flag
+    flag_rows = [flag_row(flag_record(f, quarantine=False)) for f in flags.values()]
+    assert flag_rows, "the day of shifts raised no flag"
     store = LockedStore(open_store(f"chdb:///{tmp / 'chdb'}"))
     migrate(store.client)
     store.insert("voters", sr.VOTER_COLUMNS, [sr.voter_row(v) for v in voters])
@@ -99,6 +126,7 @@ def build(tmp: Path) -> Demo:
     store.insert("contact_events", sr.CONTACT_COLUMNS, contacts[::4], "boards:1")  # redelivered
     store.insert("dead_letters", sr.DEAD_LETTER_COLUMNS, letters, "boards:dlq")
     store.insert("van_writeback", sr.WRITEBACK_COLUMNS, writeback_states(contacts), "boards:wb")
+    store.insert("quality_flags", QUALITY_FLAG_COLUMNS, flag_rows, "boards:flags")
     access = DirectAccess(store)
     load_goals(access, paths.goals)
     turf_of = {v["voter_id"]: f"turf-{v['precinct']}" for v in voters}

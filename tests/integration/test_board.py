@@ -92,6 +92,7 @@ def test_the_board_runs_the_panels_sql(
         "fs-reach": (7, 0),
         "fs-coverage": (30, 0),
         "fs-shifts": (14, 7),
+        "fs-quality": (7, 0),
     }
     by_uid = {b["uid"]: b for b in boards}
     for section, (uid, title) in SECTIONS.items():
@@ -122,6 +123,11 @@ def test_the_board_runs_the_panels_sql(
     } == {
         r["channel"]: (r["attempts"], r["contacts"], r["ids"], r["people_reached"])
         for r in channels
+    }
+    quality = panel_rows(demo, board.sql["quality"])
+    assert quality, "the demo's day of shifts has flags"
+    assert {(q.status, q.flags, q.held_contacts) for q in board.quality} == {
+        (r["status"], r["flags"], r["held_contacts"]) for r in quality
     }
     race = panel_rows(demo, board.sql["race"])
     assert {g.label: (g.attempts, g.contacts, g.ids, g.people_reached) for g in board.by_race} == {

@@ -28,13 +28,14 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRETS = ("CLICKHOUSE_PASSWORD", "GRAFANA_CLICKHOUSE_PASSWORD", "GRAFANA_ADMIN_PASSWORD")
-FIELDSTREAM_SERVICES = {"migrate", "gateway", "stream", "sink"}
+FIELDSTREAM_SERVICES = {"migrate", "gateway", "stream", "quality", "sink"}
 LONG_RUNNING = {
     "kafka",
     "schema-registry",
     "clickhouse",
     "gateway",
     "stream",
+    "quality",
     "sink",
     "prometheus",
     "grafana",
@@ -123,6 +124,7 @@ def test_fieldstream_services_are_one_image_with_different_commands(
     assert commands["gateway"] == "python -m producers.gateway"
     assert commands["stream"] == "python -m streams"
     assert commands["sink"] == "python -m sinks"
+    assert commands["quality"] == "python -m streams.quality"
     assert "fieldstream migrate" in commands["migrate"]
     assert services["migrate"]["restart"] == "no"
 

@@ -11,7 +11,7 @@ import pytest
 
 from sinks.heal import RollupFeeds
 from sinks.migrate import migrate
-from sinks.rows import CONTACT_COLUMNS
+from sinks.rows import CONTACT_COLUMNS, EVIDENCE_COLUMNS
 from sinks.store import LockedStore, open_store
 
 pytestmark = pytest.mark.integration
@@ -46,6 +46,7 @@ def row(i: int) -> list[object]:
         ethnicity_probability=None,
         precinct_lat=None,
         precinct_lon=None,
+        **dict.fromkeys(EVIDENCE_COLUMNS),  # the standard 1.1's evidence: none here
         activist_codes=[],
         **{"responses.question_id": [], "responses.answer": [], "responses.support_level": []},
     )

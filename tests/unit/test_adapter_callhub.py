@@ -244,3 +244,18 @@ def test_malformed_time_and_surveys_are_payload_errors() -> None:
     with pytest.raises(PayloadError) as err:
         callhub.adapt(call(surveys=[{"question": "q", "answer": {"a": 1}}]), CTX)
     assert err.value.field == "data.surveys[0].answer"
+
+
+@pytest.mark.parametrize(
+    ("disposition", "reached"),
+    [("MACHINE", "machine"), ("LEFT_MESSAGE", "machine"), ("ANSWER", "person"),
+     ("NO_ANSWER", None)],
+)  # fmt: skip
+def test_who_a_call_reached_comes_from_the_disposition(disposition: str, reached: str) -> None:
+    event = one(call(disposition=disposition, surveys=[]))
+    assert event.get("reached") == reached
+    assert "call_duration_s" not in event and "location" not in event  # CallHub sends neither
+
+
+def test_a_call_with_answers_reached_a_person() -> None:
+    assert one(call())["reached"] == "person"  # the capture: no disposition, survey answered

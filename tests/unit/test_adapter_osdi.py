@@ -105,6 +105,7 @@ def test_a_not_home_canvass_posted_to_an_effort_finds_its_target_link() -> None:
     assert attempt["person"] == {"vendor_id": PERSON}  # from _links.osdi:target
     assert (attempt["result"], attempt["result_raw"]) == ("not_home", "not-home")
     assert attempt["program_id"] == "effort-9"
+    assert attempt["shift_id"] == "effort-9"  # the standard 1.1's shift: the effort
     assert attempt["source_event_id"] == "osdi_sample_system:d91b4b2e-ae0e-4cd3-9ed7-d0ec501b0bc3"
 
 

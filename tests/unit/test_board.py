@@ -24,7 +24,7 @@ from fieldstream.board import (
     fetch_snapshot,
     render,
 )
-from fieldstream.board_panels import SECTIONS
+from fieldstream.board_panels import SECTIONS, QualityRow
 from fieldstream.grafana_sql import load_dashboards
 
 # Thursday 12:00 UTC: 3.5 days into the week
@@ -151,6 +151,10 @@ CANNED: dict[str, Result] = {
         ["source", "in_van", "contacts", "waiting", "uncertain", "rejected"],
         [["van", 90, 100, 5, 2, 3]],
     ),
+    "GROUP BY status": (
+        ["status", "flags", "held_flags", "held_contacts"],
+        [["approved", 1, 0, 0], ["pending", 2, 2, 55]],
+    ),
     "FROM match_rate": (["s", "e", "m"], [["callhub", 80, 60], ["van", 100, 99]]),
     "FROM dead_letters": (["r", "n"], [["future_occurred_at", 3]]),
     "count() / 60": (["a", "b"], [[12.5, float("nan")]]),
@@ -192,6 +196,7 @@ def test_fetch_snapshot_maps_panel_columns(boards: list[dict[str, Any]]) -> None
     assert c.coverage == CoverageRow(10, 1000, 4)
     assert c.shifts == [ShiftRow("canvass", 12, 7, 3, 2, 0.3)]
     assert "volunteer shifts (not contacts)" in _text(snap) and "30%" in _text(snap)
+    assert c.quality == [QualityRow("approved", 1, 0), QualityRow("pending", 2, 55)]
     assert snap.match_rate == [MatchRow("callhub", 80, 60), MatchRow("van", 100, 99)]
     assert snap.dead_letters == [("future_occurred_at", 3)]
     assert snap.events_per_s == 12.5 and snap.freshness_p50_s is None
@@ -219,12 +224,12 @@ def test_queries_per_refresh(boards: list[dict[str, Any]]) -> None:
     source = PanelSource(boards)
     first = fetch_snapshot(store.query, NOW, source)
     # org, campaign, channel (once for both boards), race_source; 6 panels; 3 of our own
-    assert first.queries == len(store.seen) == 4 + len(SECTIONS) + 3 == 14
+    assert first.queries == len(store.seen) == 4 + len(SECTIONS) + 3 == 15
     later = fetch_snapshot(store.query, NOW + dt.timedelta(seconds=2), source)
-    assert later.queries == len(SECTIONS) + 3 == 10  # variables as Grafana: on opening
+    assert later.queries == len(SECTIONS) + 3 == 11  # variables as Grafana: on opening
     assert later.campaigns[0].goals == first.campaigns[0].goals
     again = fetch_snapshot(store.query, NOW + dt.timedelta(seconds=31), source)
-    assert again.queries == 14  # re-read: a new campaign shows within half a minute
+    assert again.queries == 15  # re-read: a new campaign shows within half a minute
 
 
 def test_every_org_and_campaign_or_the_chosen_one(boards: list[dict[str, Any]]) -> None:

@@ -306,3 +306,34 @@ def test_read_csv_progress_is_bytes_read(tmp_path: Path) -> None:
     done, totals = zip(*(rows.progress() for _ in rows), strict=True)
     assert set(totals) == {path.stat().st_size}
     assert list(done) == sorted(done) and 0 < done[0] < done[-1] == path.stat().st_size
+
+
+def test_csv_mapping_fills_the_evidence_fields() -> None:
+    from producers.tools.csv.importer import adapt as csv_adapt
+    from producers.tools.csv.importer import parse_mapping
+
+    mapping = parse_mapping(
+        {
+            "id_columns": ["ID"],
+            "columns": {
+                "occurred_at": "When", "result": "Result", "channel": "Channel",
+                "person.voter_id": "Voter", "person.state": "State", "canvasser_id": "Who",
+                "shift_id": "Walk", "location.lat": "Lat", "location.lon": "Lon",
+                "location.accuracy_m": "Acc", "call_duration_s": "Secs", "reached": "Reached",
+            },
+        }
+    )  # fmt: skip
+    row = {"ID": "1", "When": "2026-10-03T15:00:00Z", "Result": "canvassed", "Channel": "phone",
+           "Voter": "V1", "State": "pa", "Who": "k1", "Walk": "w-7", "Lat": "40,5",
+           "Lon": "-75.25", "Acc": "12", "Secs": "61.6", "Reached": "person"}  # fmt: skip
+    [event] = csv_adapt(row, _ctx("csv"), mapping)
+    assert isinstance(event, dict)
+    record = _converts(event)
+    assert record["location"] == {"lat": 40.5, "lon": -75.25, "accuracy_m": 12.0}
+    assert (record["call_duration_s"], record["reached"], record["shift_id"]) == (
+        62,
+        "person",
+        "w-7",
+    )
+    with pytest.raises(PayloadError, match="not a number"):
+        csv_adapt({**row, "Lat": "north"}, _ctx("csv"), mapping)

@@ -74,6 +74,9 @@ RESULT_MAP: dict[str, str] = {
     "LEFT_MESSAGE": "left_message",
     "RECOVERY_ON_TIMER_EXPIRE": "other",
 }
+# Who a call reached, where the disposition says (CallHub's answering-machine detection gives
+# MACHINE; a message is left on a machine); the standard's `reached` (since 1.1).
+REACHED: dict[str, str] = {"ANSWER": "person", "MACHINE": "machine", "LEFT_MESSAGE": "machine"}
 # Results that mean the person asked not to be contacted again.
 OPT_OUT_RESULTS = frozenset({"do_not_call", "do_not_text"})
 # Text replies (sb.reply) that are carrier keywords (CTIA): the signal they give.
@@ -193,6 +196,7 @@ def _call(
         canvasser_id=None if agent is None else str(agent),
         responses=responses if result == "canvassed" else None,
         opt_out=result in OPT_OUT_RESULTS,
+        reached=REACHED.get(disposition or "", "person" if responses else None),
     )
 
 

@@ -178,6 +178,7 @@ def _adapt(
         input_method=inputs.get(input_type.strip().lower(), "other"),
         canvasser_id=_last(canvasser) if canvasser else None,
         program_id=_last(effort) if effort else None,
+        shift_id=_last(effort) if effort else None,  # an effort is a time-boxed canvass
         responses=answers or None,
     )
     return [contact, *signals]
