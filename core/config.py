@@ -26,6 +26,7 @@ sources.yaml (holds secrets: keep it out of version control; its path is a setti
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -136,3 +137,22 @@ def _source_dict(source: SourceConfig) -> dict[str, Any]:
     if source.signing_secrets:
         data["signing_secrets"] = [x.get_secret_value() for x in source.signing_secrets]
     return data
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file that holds secrets, readable by this user only from its first byte: it is
+    created 0600 under a temporary name in the same directory, then renamed over ``path``
+    (so a reader never sees it half written, and no umask ever widens it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)  # a stale one may have another mode: create it afresh
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

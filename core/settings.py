@@ -123,6 +123,11 @@ class ExchangeSettings(BaseModel):
     audit_topic: str = "exchange.{us}.audit"
     pseudonyms_topic: str = "exchange.{us}.pseudonyms"
     inbound: str = Field("", description="partner=topic,partner=topic: partners' records to us")
+    inbound_orgs: str = Field(
+        "",
+        description="partner=org,...: which of our orgs' analysts read a partner's records "
+        "(unlisted: only fieldstream's own users)",
+    )
     release_delay_s: float = Field(
         0.0, ge=0, description="hold each contact this long before sharing it"
     )
@@ -134,7 +139,7 @@ class ExchangeSettings(BaseModel):
     def topic(self, template: str, partner: str = "") -> str:
         return template.format(partner=partner, us=self.our_partner_id)
 
-    @field_validator("inbound")
+    @field_validator("inbound", "inbound_orgs")
     @classmethod
     def _pairs(cls, value: str) -> str:
         parse_pairs(value)
@@ -144,6 +149,10 @@ class ExchangeSettings(BaseModel):
         """topic -> partner, from ``inbound``."""
         return {self.topic(topic): partner for partner, topic in parse_pairs(self.inbound)}
 
+    def reader_orgs(self) -> dict[str, str]:
+        """partner -> the org of ours whose analysts read what that partner shares."""
+        return dict(parse_pairs(self.inbound_orgs))
+
 
 def parse_pairs(value: str) -> list[tuple[str, str]]:
     """``a=b,c=d`` -> [(a, b), (c, d)]; ValueError naming the bad item."""
@@ -151,7 +160,7 @@ def parse_pairs(value: str) -> list[tuple[str, str]]:
     for item in filter(None, (p.strip() for p in value.split(","))):
         left, sep, right = item.partition("=")
         if not sep or not left.strip() or not right.strip():
-            raise ValueError(f"{item!r} is not partner=topic")
+            raise ValueError(f"{item!r} is not partner=value")
         out.append((left.strip(), right.strip()))
     return out
 
@@ -180,6 +189,31 @@ class SinkSettings(BaseModel):
         description="drills only: while this file exists every insert fails, as if the store "
         "were down (the fault tests and bench/soak.py use it)",
     )
+    query_api: bool = Field(
+        True, description="serve /query and /insert (off where analysts use a ClickHouse server)"
+    )
+
+
+class QuerySettings(BaseModel):
+    """The sink's query door (sinks/query_api.py): who may ask, and how much each query may take.
+
+    Analyst tokens (one org each) and extra admin tokens live, hashed, in ``tokens_file``
+    (``fieldstream query-token``). ``admin_token`` is the credential fieldstream's own commands
+    (sql, board, report, loaders) present; when empty, the sink creates one in
+    ``admin_token_file`` (0600) and the commands read it from there.
+    """
+
+    tokens_file: Path = Path("query-tokens.yaml")  # relative: under data_dir
+    admin_token: SecretStr = SecretStr("")
+    admin_token_file: Path = Path("secrets/query-admin.token")  # relative: under data_dir
+    timeout_s: float = Field(10.0, gt=0, le=600, description="max execution time of a query")
+    max_result_rows: int = Field(100_000, ge=1)
+    max_result_bytes: int = Field(64_000_000, ge=1024)
+    max_memory_bytes: int = Field(1_000_000_000, ge=10_000_000)
+    max_query_bytes: int = Field(100_000, ge=1024, description="size of the SQL text")
+    threads: int = Field(1, ge=1, description="max_threads of one query (cores it may take)")
+    concurrency: int = Field(2, ge=1, description="queries running at once")
+    queue_wait_s: float = Field(5.0, ge=0, description="wait for a free slot, then answer 429")
 
 
 class VanSettings(BaseModel):
@@ -246,6 +280,7 @@ class Settings(BaseSettings):
     exchange: ExchangeSettings = ExchangeSettings()
     van: VanSettings = VanSettings()
     writeback: WritebackSettings = WritebackSettings()
+    query: QuerySettings = QuerySettings()
 
     def model_post_init(self, __context: object) -> None:
         """Resolve paths against data_dir so every process sees the same absolute ones."""
@@ -268,6 +303,10 @@ class Settings(BaseSettings):
             self.writeback.config_file = self.data_dir / self.writeback.config_file
         if not self.writeback.ledger_file.is_absolute():
             self.writeback.ledger_file = self.data_dir / self.writeback.ledger_file
+        for name in ("tokens_file", "admin_token_file"):
+            path = getattr(self.query, name)
+            if not path.is_absolute():
+                setattr(self.query, name, self.data_dir / path)
 
 
 def load_settings() -> Settings:
