@@ -21,6 +21,7 @@ from core.settings import Settings
 from fieldstream.cli_common import cli_settings
 from fieldstream.cli_exchange import exchange_app
 from fieldstream.cli_import import import_app
+from fieldstream.cli_tokens import tokens_app
 from fieldstream.cli_van import van_app
 from fieldstream.cli_writeback import writeback_app
 
@@ -34,6 +35,7 @@ app.add_typer(import_app, name="import")
 app.add_typer(exchange_app, name="exchange")
 app.add_typer(van_app, name="van")
 app.add_typer(writeback_app, name="writeback")
+app.add_typer(tokens_app, name="query-token")
 
 
 def _demo_settings(settings: Settings) -> Settings:

@@ -186,3 +186,8 @@ class Credentials:
         if entry is None:
             return None
         return Principal(entry.id, entry.role, entry.org)
+
+
+def admin_header(query: QuerySettings) -> dict[str, str]:
+    """The Authorization header with the admin credential (for scripts and tests)."""
+    return {"authorization": f"Bearer {admin_token(query)}"}

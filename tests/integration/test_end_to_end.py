@@ -28,6 +28,7 @@ from fieldstream.embedded import free_port
 from fieldstream.stack import Stack
 from schemas import DEAD_LETTER, ENRICHED_CONTACT, VOTER, AvroCodec
 from schemas.ids import event_id_for, voter_key
+from sinks.query_tokens import admin_header
 
 pytestmark = pytest.mark.integration
 
@@ -134,7 +135,7 @@ def stack(tmp_path: Path, kafka_settings: KafkaSettings) -> Iterator[Settings]:
 
 def query(settings: Settings, sql: str) -> list[list[Any]]:
     url = f"http://{settings.sink.query_host}:{settings.sink.query_port}/query"
-    r = httpx.post(url, content=sql, timeout=30)
+    r = httpx.post(url, content=sql, headers=admin_header(settings.query), timeout=30)
     assert r.status_code == 200, r.text
     return list(r.json()["rows"])
 

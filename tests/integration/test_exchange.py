@@ -48,6 +48,7 @@ from fieldstream.stack import settings_env
 from schemas import ENRICHED_CONTACT, VOTER
 from schemas.registry import codec_for
 from sinks.loaders import load_universe
+from sinks.query_tokens import admin_token
 from sinks.remote import HttpSinkAccess
 from streams.exchange import load_agreements, load_keys
 from streams.exchange.__main__ import ensure_exchange_topics
@@ -141,7 +142,9 @@ class Org:
 
     @property
     def store(self) -> HttpSinkAccess:
-        return HttpSinkAccess(f"http://127.0.0.1:{self.settings.sink.query_port}")
+        return HttpSinkAccess(
+            f"http://127.0.0.1:{self.settings.sink.query_port}", admin_token(self.settings.query)
+        )
 
     def count(self, sql: str) -> int:
         store = self.store
