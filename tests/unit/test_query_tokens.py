@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from core.config import write_private
+from core.errors import ConfigError
+from core.settings import QuerySettings, Settings
 from fieldstream.cli import app
-from fieldstream.config import write_private
-from fieldstream.errors import ConfigError
-from fieldstream.settings import QuerySettings, Settings
 from sinks.query_tokens import (
     Credentials,
     Principal,
