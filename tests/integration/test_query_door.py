@@ -33,7 +33,7 @@ import httpx
 import pytest
 import uvicorn
 
-from core.settings import ExchangeSettings, QuerySettings, Settings
+from core.settings import DASHBOARDS, ExchangeSettings, QuerySettings, Settings
 from fieldstream import grafana_sql as gs
 from fieldstream.embedded import free_port
 from schemas import SHARED_CONTACT
@@ -331,7 +331,7 @@ def test_every_grafana_panel_passes_the_door(door: Door) -> None:
                  "race_source": ["bisg"], "min_group_size": "11"}  # fmt: skip
     queries = [
         q
-        for board in gs.load_dashboards(gs.DASHBOARDS)
+        for board in gs.load_dashboards(DASHBOARDS)
         for q in gs.panel_queries(board) + gs.variable_queries(board)
         if q.datasource_type == gs.CLICKHOUSE_TYPE
     ]
