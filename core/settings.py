@@ -62,6 +62,18 @@ class GatewaySettings(BaseModel):
         "embedded broker keeps nothing across a restart); off where Kafka is durable",
     )
     journal_dir: Path = Path("journal")  # relative: under data_dir
+    body_timeout_s: float = Field(
+        30.0, gt=0, description="a request body not received within this is refused (408)"
+    )
+    max_uploads_per_source: int = Field(
+        8, ge=1, description="requests of one source in progress at once; more get 429"
+    )
+    max_future_s: int = Field(
+        86_400,
+        ge=0,
+        description="timestamps later than receipt plus this are refused (422); a smaller "
+        "clock skew is the stream's (stream.future_skew_s: a dead letter a data manager sees)",
+    )
 
 
 class MobilizeSettings(BaseModel):
