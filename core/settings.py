@@ -10,11 +10,14 @@ The embedded default and docker-compose differ only in these values.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.config import private_dir
 
 # the Grafana dashboards as checked in (the repository's grafana/dashboards); an installed image
 # sets FIELDSTREAM_DASHBOARDS_DIR instead
@@ -322,5 +325,11 @@ class Settings(BaseSettings):
 
 
 def load_settings() -> Settings:
-    """Read settings from the environment (entry points only)."""
-    return Settings()
+    """Read settings from the environment (entry points only).
+
+    Every fieldstream process creates its files for its own user only (umask 077: chDB,
+    logs, demo and voter files, from their first byte), and the data directory 0700."""
+    os.umask(0o077)
+    settings = Settings()
+    private_dir(settings.data_dir)
+    return settings

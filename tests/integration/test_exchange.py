@@ -32,6 +32,7 @@ from confluent_kafka import Producer
 from typer import Typer
 from typer.testing import CliRunner
 
+from core.config import write_private
 from core.kafka import ensure_topics, producer_config
 from core.settings import (
     ClickHouseSettings,
@@ -237,8 +238,9 @@ def healthy(org: Org) -> bool:
 @pytest.fixture
 def orgs(tmp_path: Path, kafka_settings: KafkaSettings) -> Iterator[tuple[Org, Org]]:
     tag = uuid.uuid4().hex[:8]
-    (tmp_path / "keys.yaml").write_text(
-        yaml.safe_dump({"keys": [{"id": "k1", "secret": "s" * 40, "valid_from": "2020-01-01"}]})
+    write_private(  # a secrets file: the exchange refuses one other users can read
+        tmp_path / "keys.yaml",
+        yaml.safe_dump({"keys": [{"id": "k1", "secret": "s" * 40, "valid_from": "2020-01-01"}]}),
     )
     made = []
     for name, other, agreement in ((A, B, AGREEMENT_A), (B, A, AGREEMENT_B)):
