@@ -209,6 +209,17 @@ class SinkSettings(BaseModel):
     )
 
 
+class DeadLetterSettings(BaseModel):
+    """Refused events at rest (core/sealing.py, sinks/at_rest.py): sealed, and kept a while."""
+
+    keys: SecretStr = Field(
+        SecretStr(""),
+        description="Fernet keys, comma separated: the first seals, each opens (rotation)",
+    )
+    key_file: Path = Path("secrets/dead-letters.key")  # relative: under data_dir
+    retention_days: int = Field(90, ge=1, description="dead letters older than this are dropped")
+
+
 class QuerySettings(BaseModel):
     """The sink's query door (sinks/query_api.py): who may ask, and how much each query may take.
 
@@ -296,6 +307,7 @@ class Settings(BaseSettings):
     van: VanSettings = VanSettings()
     writeback: WritebackSettings = WritebackSettings()
     query: QuerySettings = QuerySettings()
+    dead_letters: DeadLetterSettings = DeadLetterSettings()
 
     def model_post_init(self, __context: object) -> None:
         """Resolve paths against data_dir so every process sees the same absolute ones."""
@@ -318,6 +330,8 @@ class Settings(BaseSettings):
             self.writeback.config_file = self.data_dir / self.writeback.config_file
         if not self.writeback.ledger_file.is_absolute():
             self.writeback.ledger_file = self.data_dir / self.writeback.ledger_file
+        if not self.dead_letters.key_file.is_absolute():
+            self.dead_letters.key_file = self.data_dir / self.dead_letters.key_file
         for name in ("tokens_file", "admin_token_file"):
             path = getattr(self.query, name)
             if not path.is_absolute():

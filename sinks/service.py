@@ -27,8 +27,10 @@ from starlette.routing import Route
 
 from core.errors import StoreError
 from core.kafka import consumer_config
+from core.sealing import Sealer
 from core.settings import Settings
 from schemas.registry import codec_for
+from sinks import at_rest
 from sinks.consumer import SinkConsumer, SinkMetrics
 from sinks.exchange_rows import ExchangeInputs
 from sinks.heal import RollupFeeds
@@ -54,6 +56,7 @@ class SinkService:
         self.migrated = False
         self.failed: BaseException | None = None
         self.gate = InsertFirst()
+        self.sealer: Sealer | None = None
         dsn = settings.clickhouse.dsn.get_secret_value()
         self.door = QueryDoor(dsn, settings.query, self.gate) if settings.sink.query_api else None
         self.app = Starlette(
@@ -70,6 +73,8 @@ class SinkService:
         self.store = LockedStore(open_store(s.clickhouse.dsn.get_secret_value()))
         with self.store.lock:
             migrate(self.store.client)
+            at_rest.apply_retention(self.store.client, s.dead_letters.retention_days)
+        self.sealer = Sealer.from_settings(s.dead_letters, create=True)
         self.migrated = True
         self.open_door()
         conf = consumer_config(
@@ -128,9 +133,12 @@ class SinkService:
     def write(
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], token: str
     ) -> None:
-        """The consumer's writer: the store's, with queries held back while it inserts."""
+        """The consumer's writer: the store's, with queries held back while it inserts and
+        dead letters' originals sealed (sinks/at_rest.py)."""
         self._fault()
-        assert self.store is not None
+        assert self.store is not None and self.sealer is not None
+        if table == at_rest.TABLE:
+            rows = at_rest.seal_rows(columns, rows, self.sealer)
         with self.gate.inserting():
             self.store.write(table, columns, rows, token)
 

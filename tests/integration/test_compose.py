@@ -27,7 +27,12 @@ from core.settings import GatewaySettings, Settings, SinkSettings, StreamSetting
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-SECRETS = ("CLICKHOUSE_PASSWORD", "GRAFANA_CLICKHOUSE_PASSWORD", "GRAFANA_ADMIN_PASSWORD")
+SECRETS = (
+    "CLICKHOUSE_PASSWORD",
+    "GRAFANA_CLICKHOUSE_PASSWORD",
+    "GRAFANA_ADMIN_PASSWORD",
+    "DEAD_LETTER_KEY",
+)
 FIELDSTREAM_SERVICES = {"migrate", "gateway", "stream", "sink"}
 LONG_RUNNING = {
     "kafka",
