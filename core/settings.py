@@ -175,7 +175,9 @@ def parse_pairs(value: str) -> list[tuple[str, str]]:
     for item in filter(None, (p.strip() for p in value.split(","))):
         left, sep, right = item.partition("=")
         if not sep or not left.strip() or not right.strip():
-            raise ValueError(f"{item!r} is not partner=value")
+            raise ValueError(
+                f"{item!r} is not partner=topic (inbound) or partner=org (inbound_orgs)"
+            )
         out.append((left.strip(), right.strip()))
     return out
 

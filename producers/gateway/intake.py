@@ -91,7 +91,7 @@ class Intake:
     ) -> None:
         self.kafka, self.gateway, self.metrics = kafka, gateway, metrics
         self.producer, self.clock, self.journal = producer, clock, journal
-        self.hallway = Hallway(codec)
+        self.hallway = Hallway(codec, gateway.max_future_s)
         self.uploads = Uploads(gateway.max_uploads_per_source)
 
     def received_at(self) -> str:

@@ -95,7 +95,7 @@ def make_bad(rng: random.Random, n: int, now: dt.datetime) -> tuple[dict[str, An
         ev["campaign_id"] = "no-such-campaign"
         return ev, "unknown_campaign"
     if kind == 1:
-        ev["occurred_at"] = (now + dt.timedelta(days=2)).isoformat()
+        ev["occurred_at"] = (now + dt.timedelta(hours=2)).isoformat()
         return ev, "future_occurred_at"
     if kind == 2:
         ev.update(

@@ -37,6 +37,7 @@ from producers.tools.base import (
     PayloadError,
     Unmapped,
     canonical,
+    digits,
     strptime_utc,
     timestamp,
     zone,
@@ -163,7 +164,7 @@ def _int(r: dict[str, str], name: str, label: str, *, required: bool = True) -> 
             raise PayloadError(label, "is missing")
         return None
     text = value[:-2] if value.endswith(".0") else value  # ids that went through a float
-    if not text.isdigit():
+    if not digits(text):
         raise PayloadError(label, f"must be a whole number, got {value[:20]!r}")
     return int(text)
 
