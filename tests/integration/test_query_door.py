@@ -519,3 +519,19 @@ def test_admin_inserts_go_through(door: Door) -> None:
         access.close()
     assert door.rows("SELECT count() FROM goals WHERE org_id = 'org-c'", door.admin) == [[1]]
     door.store.client.command("DELETE FROM goals WHERE org_id = 'org-c'")
+
+
+def test_a_corpus_at_the_sinks_routes_gets_no_5xx(door: Door) -> None:
+    bodies = [b"", b"\xff\xfe\x00", b"SELECT 1" + b" " * 200_000, b"{}", b"null", b"[]",
+              b'{"columns": ["org_id"], "rows": [[1, 2]]}', b'{"columns": "x", "rows": 5}',
+              b'{"columns": ["week_start"], "rows": [["not a date"]]}',
+              b'{"columns": ["nope"], "rows": [["x"]]}', b"{" * 10_000]  # fmt: skip
+    answers = set()
+    for url in ("/query", "/insert/goals", "/insert/contact_events", "/insert/x"):
+        for token in (None, door.analyst["org-a"], door.admin, "junk"):
+            headers = {"authorization": f"Bearer {token}"} if token else {}
+            for body in bodies:
+                resp = httpx.post(f"{door.url}{url}", content=body, headers=headers, timeout=30)
+                answers.add(resp.status_code)
+    assert answers <= {200, 400, 401, 403, 413}, answers
+    assert door.rows("SELECT count() FROM goals", door.admin) == [[2]]
