@@ -241,6 +241,13 @@ class QuerySettings(BaseModel):
     max_query_bytes: int = Field(100_000, ge=1024, description="size of the SQL text")
     threads: int = Field(1, ge=1, description="max_threads of one query (cores it may take)")
     concurrency: int = Field(2, ge=1, description="queries running at once")
+    nice: int = Field(
+        19,
+        ge=0,
+        le=19,
+        description="CPU niceness of query threads (ClickHouse's "
+        "os_thread_priority; 19 lowest; without CAP_SYS_NICE ClickHouse ignores it)",
+    )
     queue_wait_s: float = Field(5.0, ge=0, description="wait for a free slot, then answer 429")
 
 

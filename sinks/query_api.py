@@ -9,7 +9,9 @@
 Queries never hold the ingest path: they run on clients of their own (chDB serves several
 handles of one engine at once; a ClickHouse server, several connections), never under the
 ingest writer's lock; at most ``query.concurrency`` run at once, and none starts while an
-insert is under way (:class:`InsertFirst`). A query that cannot start within
+insert is under way (:class:`InsertFirst`), and query threads run at the lowest CPU priority
+(``query.nice``, ClickHouse's os_thread_priority) so inserts get the cores first. A query
+that cannot start within
 ``query.queue_wait_s`` is answered 429 with Retry-After.
 
 Answers: 200 ``{"columns", "types", "rows"}``; 400 a refused or failed statement (the message
@@ -252,6 +254,7 @@ class QueryDoor:
             "result_overflow_mode": "throw",
             "max_memory_usage": s.max_memory_bytes,
             "max_threads": s.threads,
+            "os_thread_priority": s.nice,
         }
         if principal.role != "admin":
             if not principal.org:
