@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from core.errors import StoreError
-from core.sealing import Sealer
+from core.sealing import PREFIX, Sealer
+from sinks.sql import string_literal
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,36 @@ def seal_rows(
         sealed[at] = sealer.seal(str(text or ""))
         out.append(sealed)
     return out
+
+
+def seal_stored(client: Any, sealer: Sealer, batch: int = 500) -> int:
+    """Seal, in place, the originals stored before dead letters were sealed; how many. Safe
+    to run at every start (nothing to do once all are sealed)."""
+    plain = f"NOT startsWith(original, {string_literal(PREFIX)})"
+    sealed_now = 0
+    try:
+        pending = int(client.query(f"SELECT uniqExact(dead_letter_id) FROM {TABLE} WHERE {plain}")
+                      .result_rows[0][0])  # fmt: skip
+        for _ in range(-(-pending // batch)):
+            rows = client.query(
+                f"SELECT dead_letter_id, any(original) FROM {TABLE} WHERE {plain} "
+                f"GROUP BY dead_letter_id LIMIT {int(batch)}"
+            ).result_rows
+            if not rows:
+                break
+            ids = "[" + ", ".join(string_literal(str(r[0])) for r in rows) + "]"
+            texts = "[" + ", ".join(string_literal(sealer.seal(str(r[1]))) for r in rows) + "]"
+            client.command(
+                f"ALTER TABLE {TABLE} UPDATE original = transform(dead_letter_id, {ids}, "
+                f"{texts}, original) WHERE has({ids}, dead_letter_id) AND {plain}",
+                settings={"mutations_sync": 2},
+            )
+            sealed_now += len(rows)
+    except Exception as exc:
+        raise StoreError(f"cannot seal the dead letters stored before: {exc}") from exc
+    if sealed_now:
+        log.info("sealed %d dead letters stored before sealing", sealed_now)
+    return sealed_now
 
 
 def retention_expression(days: int) -> str:

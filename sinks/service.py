@@ -75,6 +75,8 @@ class SinkService:
             migrate(self.store.client)
             at_rest.apply_retention(self.store.client, s.dead_letters.retention_days)
         self.sealer = Sealer.from_settings(s.dead_letters, create=True)
+        with self.store.lock:
+            at_rest.seal_stored(self.store.client, self.sealer)
         self.migrated = True
         self.open_door()
         conf = consumer_config(

@@ -21,7 +21,7 @@ from producers.intake import Hallway, Origin, gateway_topic
 from producers.tools import registry
 from producers.tools.van.adapter import adapt as van_adapt
 from schemas import AvroCodec
-from sinks.at_rest import apply_retention
+from sinks.at_rest import apply_retention, seal_stored
 from sinks.migrate import migrate
 from sinks.rows import DEAD_LETTER_COLUMNS, dead_letter_row
 from sinks.service import SinkService
@@ -78,8 +78,7 @@ def test_originals_are_sealed_and_open_for_a_replay(tmp_path: Path) -> None:
         service.store = store
         service.sealer = Sealer.from_settings(settings.dead_letters, create=True)
         now_ms = int(time.time() * 1000)
-        rows = [dead_letter_row(CODEC.decode(v)[1], ("dlq", 0, i))
-                for i, v in enumerate(letters(now_ms))]  # fmt: skip
+        rows = [dead_letter_row(CODEC.decode(v)[1]) for v in letters(now_ms)]
         service.write("dead_letters", DEAD_LETTER_COLUMNS, rows, "at-rest:0")
         stored = store.query("SELECT source_system, original FROM dead_letters ORDER BY 1")[2]
     finally:
@@ -124,15 +123,39 @@ def test_dead_letters_expire_after_the_retention(chdb_dsn: str) -> None:
         assert apply_retention(store.client, 30) is False  # unchanged: no ALTER
         now = dt.datetime.now(dt.UTC)
         rows = [
-            ["", "org-a", "x", "gateway", "c", "r", "t", 0, i, now - dt.timedelta(days=age), "{}"]
+            [f"gateway:d{i}", "", "org-a", "x", "gateway", "c", "r", "t", 0, i,
+             now - dt.timedelta(days=age), now - dt.timedelta(days=age), 1, "{}"]
             for i, age in enumerate([0, 29, 31, 400])
-        ]
+        ]  # fmt: skip
         store.insert("dead_letters", DEAD_LETTER_COLUMNS, rows)
         store.client.command("OPTIMIZE TABLE dead_letters FINAL")
-        kept = store.query("SELECT source_offset FROM dead_letters ORDER BY 1")[2]
+        kept = store.query("SELECT source_offset FROM dead_letters FINAL ORDER BY 1")[2]
         assert kept == [[0], [1]]
         assert apply_retention(store.client, 7) is True
         store.client.command("OPTIMIZE TABLE dead_letters FINAL")
-        assert store.query("SELECT source_offset FROM dead_letters")[2] == [[0]]
+        assert store.query("SELECT source_offset FROM dead_letters FINAL")[2] == [[0]]
     finally:
         store.close()
+
+
+def test_letters_stored_before_sealing_are_sealed_in_place(chdb_dsn: str, tmp_path: Path) -> None:
+    store = LockedStore(open_store(chdb_dsn))
+    try:
+        migrate(store.client)
+        now = dt.datetime.now(dt.UTC)
+        plain = [
+            [f"gateway:p{i}", "", "org-a", "x", "gateway", "c", "r", "t", 0, i, now, now, 1,
+             json.dumps({"contact": f"+1555000{i:04d}"})]
+            for i in range(7)
+        ]  # fmt: skip
+        store.insert("dead_letters", DEAD_LETTER_COLUMNS, plain)
+        sealer = Sealer.from_settings(Settings(data_dir=tmp_path).dead_letters, create=True)
+        assert seal_stored(store.client, sealer, batch=3) == 7
+        assert seal_stored(store.client, sealer) == 0  # once sealed, nothing more to do
+        stored = store.query("SELECT dead_letter_id, original FROM dead_letters FINAL ORDER BY 1")
+    finally:
+        store.close()
+    assert all(o.startswith(PREFIX) and "+1555" not in o for _, o in stored[2])
+    assert [json.loads(sealer.open(o))["contact"] for _, o in stored[2]] == [
+        f"+1555000{i:04d}" for i in range(7)
+    ]
