@@ -30,7 +30,7 @@ from producers.gateway.app import create_app
 pytestmark = pytest.mark.integration
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-DECLARED = {200, 202, 204, 400, 401, 403, 408, 409, 413, 415, 422, 429}
+DECLARED = {200, 202, 204, 400, 401, 403, 404, 408, 409, 413, 415, 422, 429}
 SOURCES = {
     s["id"]: SourceConfig.model_validate(s)
     for s in [
@@ -43,6 +43,8 @@ SOURCES = {
          "campaign_id": "gotv"},
         {"id": "van", "org_id": "org-a", "secrets": ["s1"], "tool": "van", "campaign_id": "gotv",
          "codes_file": str(DATA / "van" / "codes_committee.yaml")},
+        {"id": "osdi", "org_id": "org-a", "secrets": ["s1"], "tool": "osdi",
+         "campaign_id": "gotv"},
     ]
 }  # fmt: skip
 EVENT: dict[str, Any] = {
@@ -172,6 +174,10 @@ ROUTES = [
     ("/v1/hooks/nobody", {}),
     ("/v4/people/1000001/canvassResponses", VAN_AUTH),
     ("/v4/people/stateFileId:²/canvassResponses", VAN_AUTH),
+    ("/osdi/osdi/people/123/record_canvass_helper", {"osdi-api-token": "s1"}),
+    ("/osdi/osdi/people/²/canvasses", {"osdi-api-token": "s1"}),
+    ("/osdi/osdi/canvassing_efforts/9/canvasses", {"osdi-api-token": "s1"}),
+    ("/osdi/nobody/people/1/canvasses", {"osdi-api-token": "s1"}),
 ]
 
 
@@ -196,6 +202,11 @@ TOOL_ROUTES = {
     "/v1/hooks/callhub?token=s1": (fixtures("callhub"), {}),
     "/v1/hooks/hustle?token=s1": (fixtures("hustle"), {}),
     "/v4/people/1000001/canvassResponses": (fixtures("van"), VAN_AUTH),
+    "/osdi/osdi/people/123/record_canvass_helper": (
+        fixtures("osdi"),
+        {"osdi-api-token": "s1"},
+    ),
+    "/osdi/osdi/people/123/canvasses": (fixtures("osdi"), {"osdi-api-token": "s1"}),
 }
 NASTY = st.one_of(
     st.sampled_from([2**64, -(2**63) - 1, 10**20, 1e20, 1e308, -1, True, None, "", "²", "١٢٣",

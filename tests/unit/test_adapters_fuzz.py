@@ -23,6 +23,7 @@ from producers.intake import Hallway, Origin
 from producers.tools import registry
 from producers.tools.base import AdapterContext, Item, PayloadError
 from producers.tools.mobilize.poller import adapt as mobilize_adapt
+from producers.tools.osdi import adapter as osdi
 from producers.tools.van import export as van_export
 from producers.tools.van.adapter import adapt as van_adapt
 from schemas import AvroCodec
@@ -97,6 +98,7 @@ CONTEXTS = {
     "hustle": registry.context_for(source("hustle")),
     "van": registry.context_for(VAN),
     "mobilize": AdapterContext("mobilize", "org-a", "mobilize", "gotv"),
+    "osdi": registry.context_for(source("osdi")),
 }
 
 
@@ -128,6 +130,14 @@ ADAPTERS: dict[str, tuple[Callable[[Any], list[Item]], list[Any]]] = {
         van_rows(),
     ),
     "mobilize": (lambda a: mobilize_adapt(a, CONTEXTS["mobilize"]), mobilize_items()),
+    "osdi-helper": (
+        lambda p: osdi.adapt_helper(p, CONTEXTS["osdi"], person_id="123", received_at=RECEIVED),
+        fixtures("osdi"),
+    ),
+    "osdi-canvass": (
+        lambda p: osdi.adapt_canvass(p, CONTEXTS["osdi"], effort_id="9", received_at=RECEIVED),
+        fixtures("osdi"),
+    ),
 }
 
 
