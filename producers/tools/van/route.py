@@ -146,9 +146,10 @@ class VanRoute:
             body = await read_body(
                 request, self.gateway.max_body_bytes, self.gateway.body_timeout_s
             )
-            return await self._store(source, request, parse_json(body))
+            return await self._store(source, request, body)
 
-    async def _store(self, source: SourceConfig, request: Request, payload: Any) -> Response:
+    async def _store(self, source: SourceConfig, request: Request, body: bytes) -> Response:
+        payload = parse_json(body)
         id_type, person_id = split_person(request.path_params["person"])
         ctx, received_at = self.contexts[source.id], self.intake.received_at()
         original = orjson.dumps({"path": request.url.path, "body": payload})
