@@ -10,11 +10,14 @@ The embedded default and docker-compose differ only in these values.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.config import private_dir
 
 # the Grafana dashboards as checked in (the repository's grafana/dashboards); an installed image
 # sets FIELDSTREAM_DASHBOARDS_DIR instead
@@ -63,6 +66,18 @@ class GatewaySettings(BaseModel):
         "embedded broker keeps nothing across a restart); off where Kafka is durable",
     )
     journal_dir: Path = Path("journal")  # relative: under data_dir
+    body_timeout_s: float = Field(
+        30.0, gt=0, description="a request body not received within this is refused (408)"
+    )
+    max_uploads_per_source: int = Field(
+        8, ge=1, description="requests of one source in progress at once; more get 429"
+    )
+    max_future_s: int = Field(
+        86_400,
+        ge=0,
+        description="timestamps later than receipt plus this are refused (422); a smaller "
+        "clock skew is the stream's (stream.future_skew_s: a dead letter a data manager sees)",
+    )
 
 
 class MobilizeSettings(BaseModel):
@@ -124,6 +139,11 @@ class ExchangeSettings(BaseModel):
     audit_topic: str = "exchange.{us}.audit"
     pseudonyms_topic: str = "exchange.{us}.pseudonyms"
     inbound: str = Field("", description="partner=topic,partner=topic: partners' records to us")
+    inbound_orgs: str = Field(
+        "",
+        description="partner=org,...: which of our orgs' analysts read a partner's records "
+        "(unlisted: only fieldstream's own users)",
+    )
     release_delay_s: float = Field(
         0.0, ge=0, description="hold each contact this long before sharing it"
     )
@@ -135,7 +155,7 @@ class ExchangeSettings(BaseModel):
     def topic(self, template: str, partner: str = "") -> str:
         return template.format(partner=partner, us=self.our_partner_id)
 
-    @field_validator("inbound")
+    @field_validator("inbound", "inbound_orgs")
     @classmethod
     def _pairs(cls, value: str) -> str:
         parse_pairs(value)
@@ -145,6 +165,10 @@ class ExchangeSettings(BaseModel):
         """topic -> partner, from ``inbound``."""
         return {self.topic(topic): partner for partner, topic in parse_pairs(self.inbound)}
 
+    def reader_orgs(self) -> dict[str, str]:
+        """partner -> the org of ours whose analysts read what that partner shares."""
+        return dict(parse_pairs(self.inbound_orgs))
+
 
 def parse_pairs(value: str) -> list[tuple[str, str]]:
     """``a=b,c=d`` -> [(a, b), (c, d)]; ValueError naming the bad item."""
@@ -152,7 +176,9 @@ def parse_pairs(value: str) -> list[tuple[str, str]]:
     for item in filter(None, (p.strip() for p in value.split(","))):
         left, sep, right = item.partition("=")
         if not sep or not left.strip() or not right.strip():
-            raise ValueError(f"{item!r} is not partner=topic")
+            raise ValueError(
+                f"{item!r} is not partner=topic (inbound) or partner=org (inbound_orgs)"
+            )
         out.append((left.strip(), right.strip()))
     return out
 
@@ -199,6 +225,49 @@ class SinkSettings(BaseModel):
         description="drills only: while this file exists every insert fails, as if the store "
         "were down (the fault tests and bench/soak.py use it)",
     )
+    query_api: bool = Field(
+        True, description="serve /query and /insert (off where analysts use a ClickHouse server)"
+    )
+
+
+class DeadLetterSettings(BaseModel):
+    """Refused events at rest (core/sealing.py, sinks/at_rest.py): sealed, and kept a while."""
+
+    keys: SecretStr = Field(
+        SecretStr(""),
+        description="Fernet keys, comma separated: the first seals, each opens (rotation)",
+    )
+    key_file: Path = Path("secrets/dead-letters.key")  # relative: under data_dir
+    retention_days: int = Field(90, ge=1, description="dead letters older than this are dropped")
+
+
+class QuerySettings(BaseModel):
+    """The sink's query door (sinks/query_api.py): who may ask, and how much each query may take.
+
+    Analyst tokens (one org each) and extra admin tokens live, hashed, in ``tokens_file``
+    (``fieldstream query-token``). ``admin_token`` is the credential fieldstream's own commands
+    (sql, board, report, loaders) present; when empty, the sink creates one in
+    ``admin_token_file`` (0600) and the commands read it from there.
+    """
+
+    tokens_file: Path = Path("query-tokens.yaml")  # relative: under data_dir
+    admin_token: SecretStr = SecretStr("")
+    admin_token_file: Path = Path("secrets/query-admin.token")  # relative: under data_dir
+    timeout_s: float = Field(10.0, gt=0, le=600, description="max execution time of a query")
+    max_result_rows: int = Field(100_000, ge=1)
+    max_result_bytes: int = Field(64_000_000, ge=1024)
+    max_memory_bytes: int = Field(1_000_000_000, ge=10_000_000)
+    max_query_bytes: int = Field(100_000, ge=1024, description="size of the SQL text")
+    threads: int = Field(1, ge=1, description="max_threads of one query (cores it may take)")
+    concurrency: int = Field(2, ge=1, description="queries running at once")
+    nice: int = Field(
+        19,
+        ge=0,
+        le=19,
+        description="CPU niceness of query threads (ClickHouse's "
+        "os_thread_priority; 19 lowest; without CAP_SYS_NICE ClickHouse ignores it)",
+    )
+    queue_wait_s: float = Field(5.0, ge=0, description="wait for a free slot, then answer 429")
 
 
 class VanSettings(BaseModel):
@@ -269,6 +338,8 @@ class Settings(BaseSettings):
     van: VanSettings = VanSettings()
     writeback: WritebackSettings = WritebackSettings()
     quality: QualityAgentSettings = QualityAgentSettings()
+    query: QuerySettings = QuerySettings()
+    dead_letters: DeadLetterSettings = DeadLetterSettings()
 
     def model_post_init(self, __context: object) -> None:
         """Resolve paths against data_dir so every process sees the same absolute ones."""
@@ -293,8 +364,20 @@ class Settings(BaseSettings):
             self.writeback.ledger_file = self.data_dir / self.writeback.ledger_file
         if not self.quality.policy_file.is_absolute():
             self.quality.policy_file = self.data_dir / self.quality.policy_file
+        if not self.dead_letters.key_file.is_absolute():
+            self.dead_letters.key_file = self.data_dir / self.dead_letters.key_file
+        for name in ("tokens_file", "admin_token_file"):
+            path = getattr(self.query, name)
+            if not path.is_absolute():
+                setattr(self.query, name, self.data_dir / path)
 
 
 def load_settings() -> Settings:
-    """Read settings from the environment (entry points only)."""
-    return Settings()
+    """Read settings from the environment (entry points only).
+
+    Every fieldstream process creates its files for its own user only (umask 077: chDB,
+    logs, demo and voter files, from their first byte), and the data directory 0700."""
+    os.umask(0o077)
+    settings = Settings()
+    private_dir(settings.data_dir)
+    return settings

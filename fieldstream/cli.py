@@ -32,6 +32,7 @@ from fieldstream.cli_effects import (
 from fieldstream.cli_exchange import exchange_app
 from fieldstream.cli_import import import_app
 from fieldstream.cli_quality import quality_app
+from fieldstream.cli_tokens import tokens_app
 from fieldstream.cli_van import van_app
 from fieldstream.cli_writeback import writeback_app
 
@@ -47,6 +48,7 @@ app.add_typer(van_app, name="van")
 app.add_typer(writeback_app, name="writeback")
 app.add_typer(model_app, name="model")
 app.add_typer(quality_app, name="quality")
+app.add_typer(tokens_app, name="query-token")
 
 
 def _demo_settings(settings: Settings) -> Settings:

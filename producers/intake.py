@@ -82,10 +82,13 @@ class Prepared:
 class Hallway:
     """Converts and encodes; one per process (the converters are compiled once)."""
 
-    def __init__(self, codec: AvroCodec) -> None:
+    def __init__(self, codec: AvroCodec, max_future_s: int = 86_400) -> None:
         self.codec = codec
-        self.converter = ContactJson()
-        self.records = {Signal: RecordJson(PERSON_SIGNAL), Shift: RecordJson(VOLUNTEER_SHIFT)}
+        self.converter = ContactJson(max_future_s)
+        self.records = {
+            Signal: RecordJson(PERSON_SIGNAL, max_future_s),
+            Shift: RecordJson(VOLUNTEER_SHIFT, max_future_s),
+        }
 
     def prepare(
         self,

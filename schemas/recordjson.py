@@ -27,12 +27,16 @@ from schemas.jsonconv import (
     Problems,
     _compile,
     check_person,
+    check_times,
+    time_fields,
 )
 
 PERSON_SIGNAL = f"{NAMESPACE}.PersonSignal"
 VOLUNTEER_SHIFT = f"{NAMESPACE}.VolunteerShift"
 E164 = re.compile(r"\+[1-9][0-9]{7,14}")
 CONSENT_KINDS = frozenset({"opt_in", "opt_out"})
+SCHEDULED = frozenset({"shift_start", "shift_end"})
+SCHEDULED_AHEAD_S = 2 * 366 * 24 * 3600  # shifts are signed up for months ahead, not years
 NON_EMPTY = {
     PERSON_SIGNAL: ("source_system", "source_event_id", "org_id", "raw"),
     VOLUNTEER_SHIFT: (
@@ -45,11 +49,19 @@ NON_EMPTY = {
 class RecordJson:
     """Converter for PersonSignal or VolunteerShift JSON, compiled once from its schema."""
 
-    def __init__(self, full_name: str) -> None:
+    def __init__(self, full_name: str, max_future_s: int = 86_400) -> None:
         if full_name not in NON_EMPTY:
             raise ValueError(f"RecordJson converts {sorted(NON_EMPTY)}, not {full_name}")
         self.full_name = full_name
-        self._convert = _compile(load_schemas()[full_name])
+        schema = load_schemas()[full_name]
+        self._convert = _compile(schema)
+        # times of what happened: at most max_future_s past receipt; a shift's own start and
+        # end are planned ahead, up to SCHEDULED_AHEAD_S
+        times = time_fields(schema)
+        self._windows = [
+            ([n for n in times if n not in SCHEDULED], max_future_s * 1000),
+            ([n for n in times if n in SCHEDULED], SCHEDULED_AHEAD_S * 1000),
+        ]
 
     def convert(self, value: Any, received_at_ms: int) -> tuple[dict[str, Any] | None, Problems]:
         """(record, []) for a good record; (None, problems) otherwise."""
@@ -62,6 +74,8 @@ class RecordJson:
             value.update(event_id="", received_at=received_at_ms)
         record = self._convert(value, "", problems)
         if record is not None:
+            for names, future_ms in self._windows:
+                check_times(record, names, received_at_ms, future_ms, problems)
             for name in NON_EMPTY[self.full_name]:
                 if record.get(name) == "":
                     problems.append(Problem(name, "must not be empty"))

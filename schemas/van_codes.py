@@ -158,7 +158,7 @@ def _section(data: dict[str, Any], key: str, path: Path) -> Any:
 def _id(key: Any, where: str, file: str) -> int:
     if isinstance(key, int) and not isinstance(key, bool):
         return key
-    if isinstance(key, str) and key.strip().isdigit():
+    if isinstance(key, str) and key.strip().isascii() and key.strip().isdigit():
         return int(key)
     raise ConfigError(f"VAN codes file {file}: {where}: VAN ids are whole numbers")
 

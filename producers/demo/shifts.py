@@ -47,6 +47,7 @@ def attendances(org_id: str, today: dt.date, rng: random.Random) -> list[dict[st
                         start,
                         past=offset < 0,
                         rng=rng,
+                        as_of=dt.datetime.combine(today, dt.time(9), dt.UTC),
                     )
                 )
     return out
@@ -62,6 +63,7 @@ def _attendance(
     *,
     past: bool,
     rng: random.Random,
+    as_of: dt.datetime,
 ) -> dict[str, Any]:
     end = start + dt.timedelta(hours=3)
     attended: bool | None
@@ -73,7 +75,8 @@ def _attendance(
         modified = end + dt.timedelta(hours=2)
     else:
         status, attended = rng.choice(("REGISTERED", "CONFIRMED")), None
-        modified = start - dt.timedelta(days=2)
+        # signed up two days ahead, or by now for later shifts: never modified in the future
+        modified = min(start - dt.timedelta(days=2), as_of)
     sponsor = {"id": 15 + TEAMS.index(team), "name": team.replace("-", " ").title(), "slug": team}
     return {
         "id": attendance_id,

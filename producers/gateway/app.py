@@ -133,17 +133,18 @@ def create_app(
                 f"source {source.id!r} sends {source.tool} payloads: post them to "
                 + (own(routes).path if own else f"/v1/hooks/{source.id}"),
             )
-        body = await read_body(request, gateway.max_body_bytes)
         require_json(request)
-        events = parse_events(body, gateway.max_batch_events)
-        check_orgs(events, source)
-        webhook_id = check_signature(request, body, source, guard)
-        try:
-            stored = await intake.store(source, source.tool, events, body)
-        except Refused:
-            if webhook_id:
-                guard.release(source.id, webhook_id)
-            raise
+        async with intake.uploads.hold(source.id):
+            body = await read_body(request, gateway.max_body_bytes, gateway.body_timeout_s)
+            events = parse_events(body, gateway.max_batch_events)
+            check_orgs(events, source)
+            webhook_id = check_signature(request, body, source, guard)
+            try:
+                stored = await intake.store(source, source.tool, events, body)
+            except Refused:
+                if webhook_id:
+                    guard.release(source.id, webhook_id)
+                raise
         return JSONResponse(
             {"accepted": len(stored.event_ids), "event_ids": stored.event_ids}, status_code=202
         )

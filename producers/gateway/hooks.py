@@ -85,10 +85,27 @@ class HookRoute:
         }
 
     async def handle(self, request: Request) -> Response:
+        """Authenticated before the body is read where the scheme allows (an unknown source or
+        a wrong token never gets to send one); a signature needs the body, read within the
+        gateway's size and time limits, at most max_uploads_per_source at once."""
         source = self.sources.get(request.path_params["source_id"])
-        body = await read_body(request, self.gateway.max_body_bytes)
         if source is None or source.id not in self.contexts:
             raise Refused(401, "unauthenticated", UNAUTHENTICATED)
+        if not self._signed(source) and not token_matches(source, request):
+            raise Refused(401, "unauthenticated", UNAUTHENTICATED)
+        async with self.intake.uploads.hold(source.id):
+            body = await read_body(
+                request, self.gateway.max_body_bytes, self.gateway.body_timeout_s
+            )
+            return await self._store(source, request, body)
+
+    def _signed(self, source: SourceConfig) -> bool:
+        """Whether the source authenticates by a signature over the body."""
+        if source.tool == registry.CANONICAL:
+            return True
+        return registry.tool(source.tool).verify is not None and bool(source.signing_secrets)
+
+    async def _store(self, source: SourceConfig, request: Request, body: bytes) -> Response:
         webhook_id = self._authenticate(source, request, body)
         try:
             if source.tool == registry.CANONICAL:
@@ -127,9 +144,7 @@ class HookRoute:
             except SignatureError as exc:
                 raise Refused(401, "bad_signature", str(exc)) from None
             return None
-        if not token_matches(source, request):
-            raise Refused(401, "unauthenticated", UNAUTHENTICATED)
-        return None
+        return None  # a token source: checked before the body was read
 
     def _adapt(self, source: SourceConfig, payload: Any) -> list[Any]:
         ctx = dataclasses.replace(self.contexts[source.id], received_at=self.intake.received_at())

@@ -15,7 +15,8 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,31 @@ class Refused(Exception):
         self.problems = problems or []
 
 
+class Uploads:
+    """At most ``limit`` requests of one source in progress at once (a slow or stalled sender
+    cannot hold more of the gateway than that); more are refused with 429."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.active: dict[str, int] = {}
+
+    @asynccontextmanager
+    async def hold(self, source_id: str) -> AsyncIterator[None]:
+        if self.active.get(source_id, 0) >= self.limit:
+            raise Refused(
+                429,
+                "too_many_uploads",
+                f"{self.limit} requests of this source are in progress; retry when one ends",
+            )
+        self.active[source_id] = self.active.get(source_id, 0) + 1
+        try:
+            yield
+        finally:
+            self.active[source_id] -= 1
+            if not self.active[source_id]:
+                del self.active[source_id]
+
+
 @dataclass(frozen=True)
 class Stored:
     event_ids: list[str]
@@ -65,7 +91,8 @@ class Intake:
     ) -> None:
         self.kafka, self.gateway, self.metrics = kafka, gateway, metrics
         self.producer, self.clock, self.journal = producer, clock, journal
-        self.hallway = Hallway(codec)
+        self.hallway = Hallway(codec, gateway.max_future_s)
+        self.uploads = Uploads(gateway.max_uploads_per_source)
 
     def received_at(self) -> str:
         """Now, as the ISO UTC receive time adapters stand in for a tool that sends none."""

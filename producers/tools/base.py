@@ -150,12 +150,18 @@ def timestamp(value: Any, path: str, *, assume_tz: dt.tzinfo = dt.UTC) -> str:
         text = value.strip().replace("Z", "+00:00")
         try:
             parsed = dt.datetime.fromisoformat(text)
-        except ValueError:
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=assume_tz)
+            return parsed.astimezone(dt.UTC).isoformat()
+        except (ValueError, OverflowError):  # not ISO, or off the calendar once in UTC
             raise PayloadError(path, f"is not an ISO-8601 timestamp: {value[:40]!r}") from None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=assume_tz)
-        return parsed.astimezone(dt.UTC).isoformat()
     raise PayloadError(path, "is missing" if value is None else "must be a timestamp")
+
+
+def digits(value: str) -> bool:
+    """Whether ``value`` is ASCII digits only: ``str.isdigit`` also takes "²" and "١٢٣",
+    which no tool's numeric id is (and ``int()`` refuses some of them)."""
+    return value.isascii() and value.isdigit()
 
 
 PERSON_TARGETS = ("van_id", "voter_id", "state_file_id", "vendor_id")  # what a tool id can be

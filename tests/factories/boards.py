@@ -40,6 +40,9 @@ from streams.quality import QualityMonitor, obs_from_enriched
 from streams.quality.records import flag_record
 
 TODAY = dt.date(2026, 11, 4)  # a Wednesday
+# when the demo's shift states were received: the end of TODAY (the standard takes no time
+# more than a day after its receipt, nor before 2000)
+RECEIVED_MS = int(dt.datetime.combine(TODAY, dt.time(23, 59), dt.UTC).timestamp() * 1000)
 TIME_FROM = dt.datetime(2026, 10, 28, tzinfo=dt.UTC)
 TIME_TO = dt.datetime(2026, 11, 4, 15, tzinfo=dt.UTC)
 INTERVAL = dt.timedelta(hours=1)
@@ -161,7 +164,7 @@ def demo_shifts(codec: AvroCodec) -> list[list[Any]]:
     for attendance in attendances(ORG, TODAY, random.Random(5)):
         for item in mobilize.adapt(attendance, ctx):
             if isinstance(item, Shift):
-                record, problems = converter.convert(item.record, 0)
+                record, problems = converter.convert(item.record, RECEIVED_MS)
                 assert record is not None, problems
                 out.append(shift_row(codec.decode(codec.encode(VOLUNTEER_SHIFT, record))[1]))
     return out

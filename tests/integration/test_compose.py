@@ -27,7 +27,12 @@ from core.settings import GatewaySettings, Settings, SinkSettings, StreamSetting
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-SECRETS = ("CLICKHOUSE_PASSWORD", "GRAFANA_CLICKHOUSE_PASSWORD", "GRAFANA_ADMIN_PASSWORD")
+SECRETS = (
+    "CLICKHOUSE_PASSWORD",
+    "GRAFANA_CLICKHOUSE_PASSWORD",
+    "GRAFANA_ADMIN_PASSWORD",
+    "DEAD_LETTER_KEY",
+)
 FIELDSTREAM_SERVICES = {"migrate", "gateway", "stream", "quality", "sink"}
 LONG_RUNNING = {
     "kafka",
@@ -205,6 +210,14 @@ def test_services_read_only_fieldstream_settings(stack: dict[str, Any]) -> None:
     assert settings.kafka.schema_registry_url == "http://schema-registry:8081"
     assert settings.clickhouse.dsn.get_secret_value().startswith("http://fieldstream:")
     assert settings.stream.voter_store == "rocksdb"
+    assert settings.sink.query_api is False  # no query door where ClickHouse is the door
+
+
+def test_only_the_front_doors_publish_ports(stack: dict[str, Any]) -> None:
+    """The gateway (senders) and Grafana (organizers) have host ports; the sink, ClickHouse,
+    Kafka and the rest are reachable only inside the stack's network."""
+    published = {name for name, svc in stack["services"].items() if svc.get("ports")}
+    assert published == {"gateway", "grafana"}
 
 
 def test_a_missing_secret_stops_config(tmp_path: Path) -> None:

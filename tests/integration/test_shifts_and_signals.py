@@ -33,6 +33,7 @@ from core.settings import KafkaSettings, Settings
 from fieldstream.embedded import free_port
 from fieldstream.stack import Stack, settings_env
 from producers.tools.mobilize.export import import_export
+from sinks.query_tokens import admin_header
 
 pytestmark = pytest.mark.integration
 
@@ -77,7 +78,7 @@ def stack(tmp_path: Path, kafka_settings: KafkaSettings) -> Iterator[Settings]:
 
 def query(settings: Settings, sql: str) -> list[list[Any]]:
     url = f"http://{settings.sink.query_host}:{settings.sink.query_port}/query"
-    r = httpx.post(url, content=sql, timeout=30)
+    r = httpx.post(url, content=sql, headers=admin_header(settings.query), timeout=30)
     assert r.status_code == 200, r.text
     return list(r.json()["rows"])
 

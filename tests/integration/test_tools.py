@@ -47,6 +47,7 @@ from producers.tools.van.route import split_person
 from schemas import CONTACT_EVENT, AvroCodec
 from schemas.ids import event_id_for
 from schemas.jsonconv import ContactJson
+from sinks.query_tokens import admin_header
 
 pytestmark = pytest.mark.integration
 
@@ -186,7 +187,7 @@ def signed_event() -> dict[str, Any]:
 
 def query(settings: Settings, sql: str) -> list[list[Any]]:
     url = f"http://{settings.sink.query_host}:{settings.sink.query_port}/query"
-    r = httpx.post(url, content=sql, timeout=30)
+    r = httpx.post(url, content=sql, headers=admin_header(settings.query), timeout=30)
     assert r.status_code == 200, r.text
     return list(r.json()["rows"])
 

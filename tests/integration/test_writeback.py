@@ -31,6 +31,7 @@ from core.settings import KafkaSettings, Settings
 from fieldstream.cli import app
 from fieldstream.embedded import free_port
 from fieldstream.stack import Stack
+from sinks.query_tokens import admin_header
 from sinks.writeback.ledger import Ledger
 from tests.fakes.van_api import Action, VanStandIn, basic_auth, running, stop
 
@@ -270,6 +271,7 @@ def test_every_contact_reaches_van_once_through_faults_and_a_kill(
         rows = httpx.post(
             f"http://{settings.sink.query_host}:{settings.sink.query_port}/query",
             content="SELECT * FROM contact_events",
+            headers=admin_header(settings.query),
             timeout=30,
         )
         assert rows.status_code == 200 and PHONE not in rows.text
@@ -277,6 +279,7 @@ def test_every_contact_reaches_van_once_through_faults_and_a_kill(
             httpx.post(
                 f"http://{settings.sink.query_host}:{settings.sink.query_port}/query",
                 content="SELECT count() FROM contact_events",
+                headers=admin_header(settings.query),
                 timeout=30,
             ).text
         )["rows"][0][0]
@@ -291,6 +294,7 @@ def test_every_contact_reaches_van_once_through_faults_and_a_kill(
                 f"http://{settings.sink.query_host}:{settings.sink.query_port}/query",
                 content="SELECT source_system, state, count() FROM van_writeback FINAL "
                 "GROUP BY source_system, state",
+                headers=admin_header(settings.query),
                 timeout=30,
             ).json()["rows"]
             stored = {(r[0], r[1]): int(r[2]) for r in rows}
@@ -347,7 +351,12 @@ def test_pass_through_answers_with_vans_answer_and_keeps_the_contact_when_van_is
         q = f"http://{settings.sink.query_host}:{settings.sink.query_port}/query"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            rows = httpx.post(q, content="SELECT van_id FROM contact_events", timeout=30).json()
+            rows = httpx.post(
+                q,
+                content="SELECT van_id FROM contact_events",
+                headers=admin_header(settings.query),
+                timeout=30,
+            ).json()
             if {"5001", "5003"} <= {r[0] for r in rows["rows"]}:
                 break
             time.sleep(0.5)

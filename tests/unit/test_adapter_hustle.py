@@ -41,7 +41,7 @@ def one(payload: Any, ctx: AdapterContext = CTX) -> dict[str, Any]:
     """The one event ``payload`` gives, checked to convert to a ContactEvent with no problem."""
     [event] = hustle.adapt(payload, ctx)
     assert isinstance(event, dict)
-    record, problems = CONV.convert(event, 1_790_000_000_000)
+    record, problems = CONV.convert(event, 1_800_000_000_000)
     assert problems == []
     assert record is not None
     return event
@@ -51,7 +51,7 @@ def signal(payload: Any, ctx: AdapterContext = CTX) -> dict[str, Any]:
     """The one person signal ``payload`` gives, checked against the standard."""
     [item] = hustle.adapt(payload, ctx)
     assert isinstance(item, Signal)
-    record, problems = SIGNALS.convert(item.record, 1_790_000_000_000)
+    record, problems = SIGNALS.convert(item.record, 1_800_000_000_000)
     assert problems == [] and record is not None, problems
     return record
 

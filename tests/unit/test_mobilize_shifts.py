@@ -155,7 +155,8 @@ def test_malformed_attendance_is_a_payload_error(change: dict[str, Any], field: 
 @given(
     status=st.sampled_from(mobilize.STATUSES),
     attended=st.none() | st.booleans(),
-    modified=st.integers(min_value=1, max_value=4_000_000_000),
+    # any time the standard takes: from 2000-01-01 to a day after receipt (NOW_MS)
+    modified=st.integers(min_value=946_684_800, max_value=NOW_MS // 1000 + 86_400),
 )
 def test_every_state_fits_the_standard(status: str, attended: bool | None, modified: int) -> None:
     attendance = export()[0] | {"status": status, "attended": attended, "modified_date": modified}

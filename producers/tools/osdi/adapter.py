@@ -48,6 +48,7 @@ from producers.tools.base import (
     Unmapped,
     canonical,
     contact_codes,
+    digits,
     person_ref,
     person_target,
     timestamp,
@@ -217,7 +218,7 @@ def _person(person_id: str, ctx: AdapterContext) -> dict[str, str]:
     if not value:
         raise PayloadError("person", "is missing from the route")
     target = person_target(ctx, "person_id_is")
-    if target == "van_id" and not value.isdigit():
+    if target == "van_id" and not digits(value):
         raise PayloadError(
             "person",
             f"{value[:40]!r} is not a VAN id (a whole number); if this sender's person ids are "

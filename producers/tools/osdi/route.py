@@ -82,8 +82,7 @@ class OsdiRoute:
                 "unauthenticated",
                 "unknown source or wrong key: send one of the source's secrets as OSDI-API-Token",
             )
-        collection, ident, action = params["collection"], params["ident"], params["action"]
-        if (collection, action) not in ENDPOINTS:
+        if (params["collection"], params["action"]) not in ENDPOINTS:
             raise Refused(
                 404,
                 "not_supported",
@@ -91,7 +90,15 @@ class OsdiRoute:
                 "people/{id}/record_canvass_helper, people/{id}/canvasses or "
                 "canvassing_efforts/{id}/canvasses",
             )
-        body = await read_body(request, self.gateway.max_body_bytes)
+        async with self.intake.uploads.hold(source.id):
+            body = await read_body(
+                request, self.gateway.max_body_bytes, self.gateway.body_timeout_s
+            )
+            return await self._store(source, request, body)
+
+    async def _store(self, source: SourceConfig, request: Request, body: bytes) -> Response:
+        params = request.path_params
+        collection, ident, action = params["collection"], params["ident"], params["action"]
         payload = parse_json(body)
         received_at = self.intake.received_at()
         ctx = dataclasses.replace(self.contexts[source.id], received_at=received_at)

@@ -60,6 +60,7 @@ from producers.tools.base import (
     PayloadError,
     Unmapped,
     canonical,
+    digits,
     optional,
     timestamp,
     zone,
@@ -68,6 +69,7 @@ from schemas.rules import RESULTS_BY_CHANNEL
 from schemas.van_codes import ContactType, VanCodes, load_codes
 
 DEFAULT_CODES = load_codes(None)
+MAX_ID_DIGITS = 18  # VAN's ids are 32- or 64-bit integers; 18 digits always fit in 64 bits
 # Module-level maps of the defaults, for generated docs (per-source files override them).
 RESULT_MAP: dict[int, str] = {k: v.result for k, v in DEFAULT_CODES.result_codes.items()}
 # VAN person id types (lower case) -> the PersonRef field they fill.
@@ -201,7 +203,7 @@ def _person(id_type: str, person_id: str, ctx: AdapterContext) -> dict[str, str]
     value = person_id.strip() if isinstance(person_id, str) else ""
     if not value:
         raise PayloadError("personId", "is missing")
-    if target == "van_id" and not value.isdigit():
+    if target == "van_id" and not digits(value):
         raise PayloadError("vanId", "must be a whole number")
     person = {target: value}
     if target == "state_file_id" and ctx.state:
@@ -255,11 +257,15 @@ def _id(obj: dict[str, Any], key: str, path: str, required: bool = False) -> int
         if required:
             raise PayloadError(path, "is missing")
         return None
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and digits(value.strip()) and len(value.strip()) <= MAX_ID_DIGITS:
         return int(value)
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**MAX_ID_DIGITS:
         return value
-    raise PayloadError(path, f"must be a VAN id (a whole number), got {str(value)[:20]!r}")
+    raise PayloadError(
+        path,
+        f"must be a VAN id (a whole number of at most {MAX_ID_DIGITS} digits), "
+        f"got {str(value)[:20]!r}",
+    )
 
 
 def _script(

@@ -37,11 +37,12 @@ from producers.tools.base import (
     PayloadError,
     Unmapped,
     canonical,
+    digits,
     strptime_utc,
     timestamp,
     zone,
 )
-from producers.tools.van.adapter import DEFAULT_CODES
+from producers.tools.van.adapter import DEFAULT_CODES, MAX_ID_DIGITS
 from schemas.van_codes import VanCodes, load_codes
 
 SOURCE_SYSTEM = "van"
@@ -163,8 +164,10 @@ def _int(r: dict[str, str], name: str, label: str, *, required: bool = True) -> 
             raise PayloadError(label, "is missing")
         return None
     text = value[:-2] if value.endswith(".0") else value  # ids that went through a float
-    if not text.isdigit():
-        raise PayloadError(label, f"must be a whole number, got {value[:20]!r}")
+    if not digits(text) or len(text) > MAX_ID_DIGITS:
+        raise PayloadError(
+            label, f"must be a whole number of at most {MAX_ID_DIGITS} digits, got {value[:20]!r}"
+        )
     return int(text)
 
 

@@ -142,7 +142,13 @@ class VanRoute:
                 "unauthenticated",
                 "send HTTP Basic auth: user = the source id, password = one of its secrets",
             )
-        body = await read_body(request, self.gateway.max_body_bytes)
+        async with self.intake.uploads.hold(source.id):
+            body = await read_body(
+                request, self.gateway.max_body_bytes, self.gateway.body_timeout_s
+            )
+            return await self._store(source, request, body)
+
+    async def _store(self, source: SourceConfig, request: Request, body: bytes) -> Response:
         payload = parse_json(body)
         id_type, person_id = split_person(request.path_params["person"])
         ctx, received_at = self.contexts[source.id], self.intake.received_at()

@@ -31,9 +31,10 @@ import json
 from typing import Any
 
 from core.errors import ConfigError
-from producers.tools.base import AdapterContext, PayloadError, Signal, timestamp
+from producers.tools.base import AdapterContext, PayloadError, Signal, digits, timestamp
 from producers.tools.records import OPT_OUT_RESULTS, e164, person_signal
 from producers.tools.van import adapter as van
+from producers.tools.van.adapter import MAX_ID_DIGITS
 from schemas.van_codes import VanCodes
 
 SMS_OPT_IN_STATUS = {"O": "opt_out", "I": "opt_in"}  # U (unknown) says nothing
@@ -148,8 +149,8 @@ def _int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
+        return value if 0 <= value < 10**MAX_ID_DIGITS else None
+    if isinstance(value, str) and digits(value.strip()) and len(value.strip()) <= MAX_ID_DIGITS:
         return int(value)
     return None
 
