@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 # fixed forever: changing it would re-key every event
 EVENT_NAMESPACE = uuid.UUID("6f0c7d2e-5a51-4d8e-9a43-0b6f1d2c9e11")
@@ -27,3 +30,20 @@ def event_id_from_key(key: bytes | None) -> str | None:
         return str(uuid.UUID(key.decode("ascii")))
     except (UnicodeDecodeError, ValueError):
         return None
+
+
+def dedupe_key(event_id: str, unmapped_responses: Iterable[Mapping[str, Any]] = ()) -> str:
+    """What the stream remembers an accepted event by: its id, and for a partial contact (some
+    survey responses its source's map could not read) a digest of those responses too.
+
+    So a retried partial contact is a duplicate, while the same contact with fewer (or no)
+    unmapped responses, sent again once the map learned them (``fieldstream dlq replay``),
+    passes and fills the contact in: same event id, so it replaces the partial row and counts
+    once."""
+    held = sorted(
+        f"{r['question']}\x1f{r['answer']}\x1f{r['reason_code']}" for r in unmapped_responses
+    )
+    if not held:
+        return event_id
+    digest = hashlib.sha256("\x1e".join(held).encode()).hexdigest()[:16]
+    return f"{event_id}~{digest}"

@@ -29,12 +29,14 @@ CONTACT_COLUMNS = [
     "state_house_district", "age", "age_band", "sex", "race", "race_source",
     "race_probability", "ethnicity", "ethnicity_source", "ethnicity_probability",
     "precinct_lat", "precinct_lon",
+    "unmapped_responses.question", "unmapped_responses.answer",
+    "unmapped_responses.reason_code",
 ]  # fmt: skip
 
 DEAD_LETTER_COLUMNS = [
     "dead_letter_id", "event_id", "org_id", "source_system", "stage", "reason_code", "reason",
     "source_topic", "source_partition", "source_offset", "first_failed_at", "failed_at",
-    "arrivals", "original",
+    "arrivals", "original", "counted",
 ]  # fmt: skip
 
 VOTER_COLUMNS = [
@@ -84,6 +86,7 @@ def contact_row(enriched: Record) -> Row:
     c = enriched["contact"]
     person = c["person"]
     responses = c.get("responses") or []
+    held = c.get("unmapped_responses") or []
     voter = enriched.get("voter") if enriched.get("voter_matched") else None
     support = support_level_of(responses)
     is_contact = c["result"] == "canvassed" or bool(responses)
@@ -151,13 +154,17 @@ def contact_row(enriched: Record) -> Row:
         extra[1],
         extra[2],
         extra[3],
+        [h["question"] for h in held],
+        [h["answer"] for h in held],
+        [h["reason_code"] for h in held],
     ]
 
 
 def dead_letter_row(dead: Record) -> Row:
     """One dead_letters row (DEAD_LETTER_COLUMNS order) from a decoded DeadLetter: one arrival
     of the dead letter ``dead_letter_id`` (records written before the field existed get it
-    computed the same way)."""
+    computed the same way). The original is stored byte for byte (a replay decodes it again;
+    read it as text with ``base64Encode(original)`` when it is binary)."""
     original = dead.get("original") or b""
     letter_id = dead.get("dead_letter_id") or dead_letter_key(dead)
     return [
@@ -174,9 +181,8 @@ def dead_letter_row(dead: Record) -> Row:
         dead["failed_at"],
         dead["failed_at"],
         1,
-        original.decode("utf-8", "backslashreplace")
-        if isinstance(original, bytes)
-        else str(original),
+        original if isinstance(original, bytes) else str(original).encode(),
+        1 if dead.get("counted") else 0,
     ]
 
 

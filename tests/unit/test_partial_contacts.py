@@ -1,0 +1,141 @@
+"""Partial maps count the contact: a VAN body whose result maps but one survey answer does not
+is counted, the unknown answer kept (VAN's ids) and its dead letter marked counted; a source
+that holds partial contacts holds the whole; the stream lets the filled-in contact through."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from core.config import Programs
+from producers.intake import Hallway, Origin, gateway_topic
+from producers.tools.base import AdapterContext, Unmapped
+from producers.tools.van.adapter import adapt
+from producers.tools.van.codes import load_codes
+from schemas import CONTACT_EVENT, DEAD_LETTER, AvroCodec
+from schemas.deadletter import dead_letter_key
+from schemas.ids import dedupe_key, event_id_for
+from streams.logic.process import DUPLICATE, ENRICHED, Context, process_batch
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "van"
+CODES = load_codes(DATA / "codes_committee.yaml")
+CODEC = AvroCodec()
+NOW_MS = int(time.time() * 1000)
+
+
+def ctx(codes: Any = CODES) -> AdapterContext:
+    return AdapterContext(
+        source_id="van-sync",
+        org_id="org1",
+        source_system="van",
+        campaign_id="gotv",
+        options={"codes": codes},
+    )
+
+
+def one_unknown_question() -> dict[str, Any]:
+    """Spoke Rewired's body, with a second survey question the committee's map lacks."""
+    body: dict[str, Any] = json.loads((DATA / "spoke_rewired_responses.json").read_text())
+    body["responses"].append(
+        {"type": "SurveyResponse", "surveyQuestionId": 555001, "surveyResponseId": 777002}
+    )
+    return body
+
+
+def test_one_unknown_question_keeps_the_contact_and_its_raw_ids() -> None:
+    [item] = adapt(one_unknown_question(), ctx(), id_type="vanid", person_id="8675309")
+    assert isinstance(item, Unmapped) and item.partial is not None
+    assert item.reason_code == "unknown_survey_question" and "555001" in item.reason
+    event = item.partial
+    assert event["result"] == "canvassed" and event["channel"] == "text"
+    assert event["responses"] == [
+        {"question_id": "2020VotePPE", "answer": "Yes - Early", "support_level": 1}
+    ]
+    assert event["unmapped_responses"] == [
+        {"question": "555001", "answer": "777002", "reason_code": "unknown_survey_question"}
+    ]
+    assert item.source_event_id == event["source_event_id"]
+
+
+def test_an_unknown_result_holds_the_whole_contact_and_names_everything() -> None:
+    body = one_unknown_question()
+    body["responses"] = None
+    body["resultCodeId"] = 9999
+    [item] = adapt(body, ctx(), id_type="vanid", person_id="1")
+    assert isinstance(item, Unmapped) and item.partial is None
+    assert item.reason_code == "unknown_result_code"
+
+
+def test_once_the_map_learns_the_question_the_same_body_is_complete(tmp_path: Path) -> None:
+    learned = tmp_path / "codes.yaml"
+    codes = yaml.safe_load((DATA / "codes_committee.yaml").read_text())
+    codes["survey_questions"][555001] = {
+        "name": "Volunteer",
+        "responses": {777002: {"answer": "Yes"}},
+    }
+    learned.write_text(yaml.safe_dump(codes))
+    before = adapt(one_unknown_question(), ctx(), id_type="vanid", person_id="8675309")
+    [after] = adapt(one_unknown_question(), ctx(load_codes(learned)), id_type="vanid",
+                    person_id="8675309")  # fmt: skip
+    assert isinstance(after, dict) and "unmapped_responses" not in after
+    assert after["source_event_id"] == before[0].source_event_id  # type: ignore[union-attr]
+    assert {"question_id": "Volunteer", "answer": "Yes", "support_level": None} in after[
+        "responses"
+    ]
+
+
+def _prepare(hold: bool) -> Any:
+    items = adapt(one_unknown_question(), ctx(), id_type="vanid", person_id="8675309")
+    origin = Origin("van-sync", "org1", "van", gateway_topic("van-sync"), hold_partial=hold)
+    return Hallway(CODEC).prepare(items, origin, b'{"path": "..."}', NOW_MS)
+
+
+def test_the_hallway_counts_a_partial_contact_and_marks_its_letter_counted() -> None:
+    prepared = _prepare(hold=False)
+    assert prepared.problems == [] and prepared.partial == 1
+    [(key, value)] = prepared.raw
+    record = CODEC.decode(value, expect=CONTACT_EVENT)[1]
+    assert record["unmapped_responses"][0]["question"] == "555001"
+    [(letter_key, letter_value)] = prepared.dlq
+    letter = CODEC.decode(letter_value, expect=DEAD_LETTER)[1]
+    assert letter["counted"] is True and letter["event_id"] == key.decode()
+    assert letter_key.decode() == dead_letter_key(letter) == f"gateway:{key.decode()}"
+
+
+def test_a_source_that_holds_partial_contacts_sends_only_the_letter() -> None:
+    prepared = _prepare(hold=True)
+    assert prepared.raw == [] and prepared.partial == 0
+    [(_, letter_value)] = prepared.dlq
+    assert CODEC.decode(letter_value, expect=DEAD_LETTER)[1]["counted"] is False
+
+
+def test_dedupe_key_is_the_id_for_a_complete_contact_and_moves_with_the_held_answers() -> None:
+    eid = event_id_for("org1", "van", "x")
+    held = [{"question": "1", "answer": "2", "reason_code": "unknown_survey_question"}]
+    assert dedupe_key(eid) == dedupe_key(eid, []) == eid
+    assert dedupe_key(eid, held) != eid and dedupe_key(eid, held) == dedupe_key(eid, held[::-1])
+    assert dedupe_key(eid, held) != dedupe_key(eid, [dict(held[0], answer="3")])
+
+
+def test_the_stream_takes_the_filled_in_contact_once(tmp_path: Path) -> None:
+    partial = _prepare(hold=False).raw[0]
+    event = CODEC.decode(partial[1], expect=CONTACT_EVENT)[1]
+    complete = dict(event, unmapped_responses=[])
+    complete_raw = CODEC.encode(CONTACT_EVENT, complete)
+    seen: set[str] = set()
+    context = Context.build(CODEC, Programs({"org1": frozenset({"gotv"})}), lambda _: None,
+                            seen.__contains__)  # fmt: skip
+
+    def run(*values: bytes) -> list[str]:
+        result = process_batch([(v, None, "raw", 0, i) for i, v in enumerate(values)], context)
+        seen.update(result.accepted_ids)
+        return [o.kind for o in result.outcomes]
+
+    assert run(partial[1], partial[1]) == [ENRICHED, DUPLICATE]  # a retried partial: once
+    assert run(partial[1]) == [DUPLICATE]
+    assert run(complete_raw) == [ENRICHED]  # filled in: same id, passes once
+    assert run(complete_raw, partial[1]) == [DUPLICATE, DUPLICATE]
