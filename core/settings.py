@@ -62,6 +62,9 @@ class GatewaySettings(BaseModel):
         "embedded broker keeps nothing across a restart); off where Kafka is durable",
     )
     journal_dir: Path = Path("journal")  # relative: under data_dir
+    reload_check_s: float = Field(
+        2.0, gt=0, description="how often sources.yaml and its codes files are checked for edits"
+    )
 
 
 class MobilizeSettings(BaseModel):
@@ -78,7 +81,7 @@ class StreamSettings(BaseModel):
     app_id: str = "fieldstream-stream"
     web_host: str = "127.0.0.1"
     web_port: int = 8081
-    programs_file: Path = Path("programs.yaml")  # relative: under data_dir
+    programs_file: Path = Path("programs.yaml")  # relative: under data_dir (reloaded on edit)
     dedupe_horizon_s: int = Field(
         3 * 24 * 3600, ge=60, description="dedupe window; senders retry ~3 days"
     )

@@ -36,6 +36,7 @@ from producers.gateway.checks import (
 )
 from producers.gateway.intake import Intake, Refused
 from producers.gateway.signing import ReplayGuard
+from producers.gateway.sources import SourceBook
 from producers.tools import registry
 from producers.tools.base import PayloadError, SignatureError
 
@@ -71,23 +72,16 @@ def confirmation_headers(source: SourceConfig) -> dict[str, str]:
 
 class HookRoute:
     def __init__(
-        self,
-        sources: dict[str, SourceConfig],
-        intake: Intake,
-        guard: ReplayGuard,
-        gateway: GatewaySettings,
+        self, sources: SourceBook, intake: Intake, guard: ReplayGuard, gateway: GatewaySettings
     ) -> None:
         self.sources, self.intake, self.guard, self.gateway = sources, intake, guard, gateway
-        self.contexts = {
-            s.id: registry.context_for(s)
-            for s in sources.values()
-            if registry.tool(s.tool).hook is not None or s.tool == registry.CANONICAL
-        }
 
     async def handle(self, request: Request) -> Response:
         source = self.sources.get(request.path_params["source_id"])
         body = await read_body(request, self.gateway.max_body_bytes)
-        if source is None or source.id not in self.contexts:
+        if source is None or not (
+            registry.tool(source.tool).hook is not None or source.tool == registry.CANONICAL
+        ):
             raise Refused(401, "unauthenticated", UNAUTHENTICATED)
         webhook_id = self._authenticate(source, request, body)
         try:
@@ -96,9 +90,10 @@ class HookRoute:
                 check_orgs(items, source)
             else:
                 payload = parse_json(body)
-                items = self._adapt(source, payload)
+                received_ms = self.intake.now_ms()
+                items = self._adapt(source, payload, received_ms)
                 body = scrubbed(source.tool, payload, body)
-            stored = await self.intake.store(source, source.tool, items, body)
+            stored = await self.intake.store(source, source.tool, items, body, received_ms)
         except Refused:
             if webhook_id:
                 self.guard.release(source.id, webhook_id)
@@ -131,18 +126,20 @@ class HookRoute:
             raise Refused(401, "unauthenticated", UNAUTHENTICATED)
         return None
 
-    def _adapt(self, source: SourceConfig, payload: Any) -> list[Any]:
-        ctx = dataclasses.replace(self.contexts[source.id], received_at=self.intake.received_at())
+    def _adapt(self, source: SourceConfig, payload: Any, received_ms: int) -> list[Any]:
+        ctx = dataclasses.replace(
+            self.sources.context(source.id), received_at=self.intake.iso(received_ms)
+        )
         try:
             hook = registry.tool(source.tool).hook
-            assert hook is not None  # sources without one have no context
+            assert hook is not None  # checked in handle
             items = hook(payload, ctx)
         except PayloadError as exc:
             raise Refused(
                 422,
                 "bad_payload",
                 f"the {source.tool} payload is not what that tool sends: {exc}",
-                [{"index": 0, "field": exc.field, "problem": exc.problem}],
+                exc.as_dicts(),
             ) from None
         check_count(len(items), self.gateway.max_batch_events)
         return items

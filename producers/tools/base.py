@@ -313,7 +313,7 @@ class RouteContext:
     """What a tool's route is built from: the sources, the gateway's intake (the one intake
     hallway behind it) and the settings a route may need."""
 
-    sources: dict[str, SourceConfig]
+    sources: Any  # producers.gateway.sources.SourceBook: the live sources, read per request
     intake: Any  # producers.gateway.intake.Intake (the gateway imports the tools, not back)
     gateway: GatewaySettings
     van: VanSettings
