@@ -93,7 +93,9 @@ class HookRoute:
                 received_ms = self.intake.now_ms()
                 items = self._adapt(source, payload, received_ms)
                 body = scrubbed(source.tool, payload, body)
-            stored = await self.intake.store(source, source.tool, items, body, received_ms)
+            stored = await self.intake.store(
+                source, source.tool, items, body, received_ms=received_ms
+            )
         except Refused:
             if webhook_id:
                 self.guard.release(source.id, webhook_id)

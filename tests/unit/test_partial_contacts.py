@@ -15,7 +15,7 @@ from core.config import Programs
 from producers.intake import Hallway, Origin, gateway_topic
 from producers.tools.base import AdapterContext, Unmapped
 from producers.tools.van.adapter import adapt
-from producers.tools.van.codes import load_codes
+from schemas.van_codes import load_codes
 from schemas import CONTACT_EVENT, DEAD_LETTER, AvroCodec
 from schemas.deadletter import dead_letter_key
 from schemas.ids import dedupe_key, event_id_for

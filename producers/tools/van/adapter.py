@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -311,38 +312,57 @@ def _script(
     where: str,
     held: list[tuple[str, str]],
 ) -> tuple[list[dict[str, Any]], list[str], list[dict[str, str]]]:
-    """(answers, activist codes applied, unmapped responses); every unknown survey question
-    or response is noted in ``held`` and kept, with VAN's own ids, as an unmapped response."""
+    """(answers, activist codes applied, unmapped responses) of a body's script responses."""
+    pairs = [(r["q"], r["r"]) for r in responses if r["type"] == "SurveyResponse"]
+    answers, unmapped = survey_answers(pairs, codes, source, where, held)
+    applied = [r["id"] for r in responses if r["type"] == "ActivistCode" and r["action"] == "Apply"]
+    return answers, activist_names(applied, codes), unmapped
+
+
+def survey_answers(
+    pairs: Iterable[tuple[int, int]],
+    codes: VanCodes,
+    source: str,
+    where: str,
+    held: list[tuple[str, str]],
+) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """(answers, unmapped responses) of VAN (surveyQuestionId, surveyResponseId) pairs through
+    the code map; every unknown question or response is noted in ``held`` (reason code, text)
+    and kept, with VAN's own ids, as an unmapped response."""
     answers: list[dict[str, Any]] = []
-    activist: list[str] = []
     unmapped: list[dict[str, str]] = []
-    for r in responses:
-        if r["type"] == "SurveyResponse":
-            question = codes.survey_questions.get(r["q"])
-            answer = question.responses.get(r["r"]) if question is not None else None
+    for question_id, response_id in pairs:
+        question = codes.survey_questions.get(question_id)
+        answer = question.responses.get(response_id) if question is not None else None
+        if question is None or answer is None:
             if question is None:
-                why = _unknown("survey_question", "surveyQuestionId", r["q"], source, where)
-            elif answer is None:
-                field = f"surveyResponseId (of surveyQuestionId {r['q']})"
-                why = _unknown("survey_response", field, r["r"], source, where)
-            if question is None or answer is None:
-                held.append(why)
-                unmapped.append(
-                    {"question": str(r["q"]), "answer": str(r["r"]), "reason_code": why[0]}
-                )
-                continue
-            answers.append(
-                {
-                    "question_id": question.question_id,
-                    "answer": answer.answer,
-                    "support_level": answer.support_level,
-                }
+                why = _unknown("survey_question", "surveyQuestionId", question_id, source, where)
+            else:
+                field = f"surveyResponseId (of surveyQuestionId {question_id})"
+                why = _unknown("survey_response", field, response_id, source, where)
+            held.append(why)
+            unmapped.append(
+                {"question": str(question_id), "answer": str(response_id), "reason_code": why[0]}
             )
-        elif r["type"] == "ActivistCode" and r["action"] == "Apply":
-            name = codes.activist_codes.get(r["id"], str(r["id"]))
-            if name not in activist:
-                activist.append(name)
-    return answers, activist, unmapped
+            continue
+        answers.append(
+            {
+                "question_id": question.question_id,
+                "answer": answer.answer,
+                "support_level": answer.support_level,
+            }
+        )
+    return answers, unmapped
+
+
+def activist_names(ids: Iterable[int], codes: VanCodes) -> list[str]:
+    """The names of activist codes applied (the VAN id where the map has no name), once each."""
+    names: list[str] = []
+    for ident in ids:
+        name = codes.activist_codes.get(ident, str(ident))
+        if name not in names:
+            names.append(name)
+    return names
 
 
 def _unknown(kind: str, field: str, code: int, source: str, where: str) -> tuple[str, str]:
