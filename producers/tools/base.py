@@ -293,6 +293,9 @@ def contact_codes() -> dict[str, frozenset[str]]:
 
 Adapter = Callable[[Any, AdapterContext], list[Item]]
 """``adapt(payload, ctx) -> items``: one tool payload (or export row) in."""
+Readmit = Callable[[Any, AdapterContext, str | None], tuple[list[Item], dict[str, Any] | None]]
+"""``readmit(kept, ctx, received_at) -> (items, attach)``: a route's kept request, adapted
+again, with the fields the route attaches to its events (VAN: ``van_request``), if any."""
 Verifier = Callable[[Mapping[str, str], bytes, Sequence[str], float], None]
 """``verify(headers, body, secrets, now)``: the tool's own webhook signature check; raises
 SignatureError."""
@@ -351,3 +354,9 @@ class Tool:
     """One paragraph for the docs about how its results map."""
     confirm_header: str | None = None
     """A response header echoing the source's ``account_id`` option (Hustle's URL check)."""
+    readmit: Readmit | None = None
+    """Adapts again what its route kept of a request (VAN: the path and body), for a replay of
+    its dead letters; without one, a replay passes the kept payload to ``hook``."""
+    import_adapter: Callable[[dict[str, Any]], Adapter] | None = None
+    """The row adapter of one of its imports, rebuilt from the import's recorded spec
+    (producers/importers/runner.py import_spec) with the maps as they are now, for a replay."""

@@ -15,10 +15,10 @@ from core.config import Programs
 from producers.intake import Hallway, Origin, gateway_topic
 from producers.tools.base import AdapterContext, Unmapped
 from producers.tools.van.adapter import adapt
-from schemas.van_codes import load_codes
 from schemas import CONTACT_EVENT, DEAD_LETTER, AvroCodec
 from schemas.deadletter import dead_letter_key
 from schemas.ids import dedupe_key, event_id_for
+from schemas.van_codes import load_codes
 from streams.logic.process import DUPLICATE, ENRICHED, Context, process_batch
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "van"

@@ -13,8 +13,8 @@ import pytest
 from core.errors import InputError
 from producers.tools.base import AdapterContext, PayloadError, Unmapped
 from producers.tools.van import export, pipeline
-from schemas.van_codes import load_codes
 from schemas.jsonconv import ContactJson
+from schemas.van_codes import load_codes
 
 DATA = Path(__file__).parents[1] / "data"
 TABLES = DATA / "van_export"
