@@ -58,11 +58,14 @@ def list_cmd(
     org: Org = None,
     since: Since = None,
     until: Until = None,
-    limit: Annotated[int, typer.Option(help="at most this many contacts listed")] = 50,
+    summary: Annotated[
+        bool, typer.Option("--summary", help="how many per source and reason, not each contact")
+    ] = False,
+    limit: Annotated[int, typer.Option(help="at most this many contacts listed")] = 1000,
     fmt: FormatOption = None,
 ) -> None:
-    """Held contacts: first how many per source and reason (held whole, or counted with only
-    survey answers held), then the contacts themselves (oldest first)."""
+    """Held contacts, oldest first: why each is held, and whether it is counted already (only
+    its survey answers held) or held whole. --summary: how many per source and reason."""
     from fieldstream.dlq import list_sql, summary_sql
     from sinks.remote import connect_store
 
@@ -70,12 +73,17 @@ def list_cmd(
     store = connect_store(cli_settings())
     try:
         columns, rows = store.query(summary_sql(filters))
-        print_rows(columns, rows, fmt, title="held back, by source and reason")
-        if not rows:
-            console.print("nothing is held back")
+        whole = sum(int(r[2]) for r in rows)
+        partial = sum(int(r[3]) for r in rows)
+        console.print(
+            f"{whole + partial} held contact(s): {whole} held whole, {partial} counted with "
+            "survey answers held"
+        )
+        if summary:
+            print_rows(columns, rows, fmt, title="held back, by source and reason")
             return
         columns, rows = store.query(list_sql(filters, limit))
-        print_rows(columns, rows, fmt, title=f"held contacts (first {limit})")
+        print_rows(columns, rows, fmt, title="held contacts")
     finally:
         store.close()
 
