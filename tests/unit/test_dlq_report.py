@@ -102,3 +102,17 @@ def test_piped_output_defaults_to_tsv() -> None:
     out = io.StringIO()  # not a terminal
     print_rows(["a"], [["b"]], None, out)
     assert out.getvalue() == "a\nb\n"
+
+
+def test_an_empty_result_still_names_its_columns(tmp_path: Any) -> None:
+    from sinks.store import LockedStore, open_store
+
+    store = LockedStore(open_store(f"chdb:///{tmp_path / 'chdb'}"))
+    try:
+        assert store.query("SELECT 1 AS source, 'x' AS reason_code WHERE 0") == (
+            ["source", "reason_code"],
+            ["UInt8", "String"],
+            [],
+        )
+    finally:
+        store.close()
