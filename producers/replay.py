@@ -38,7 +38,7 @@ from producers.importers import checkpoint as cp
 from producers.importers.runner import import_context
 from producers.intake import Hallway, Origin, Prepared, gateway_topic, import_topic
 from producers.tools import registry
-from producers.tools.base import Item
+from producers.tools.base import AdapterContext, Item
 from schemas import CONTACT_EVENT, AvroCodec
 from schemas.jsonconv import SET_BY_GATEWAY, record_json
 
@@ -81,6 +81,7 @@ class Readmitter:
         self.sources, self.data_dir, self.codec = sources, data_dir, codec
         self.hallway = Hallway(codec)
         self._imports: dict[str, tuple[Any, Any, bool]] = {}
+        self._contexts: dict[str, AdapterContext] = {}  # a source's codes are read once
 
     def prepare(self, letter: HeldLetter, now_ms: int) -> Prepared:
         """The letter's messages; FieldstreamError (or a tool's InputError) when it cannot be
@@ -106,7 +107,9 @@ class Readmitter:
             raise FieldstreamError(f"source {source_id!r} is no longer in sources.yaml")
         tool = registry.tool(source.tool)
         received_at = _iso(letter.received_ms)
-        ctx = dataclasses.replace(registry.context_for(source), received_at=received_at)
+        if source_id not in self._contexts:
+            self._contexts[source_id] = registry.context_for(source)
+        ctx = dataclasses.replace(self._contexts[source_id], received_at=received_at)
         payload = _json(letter.original)
         attach = None
         if tool.readmit is not None:

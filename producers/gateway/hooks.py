@@ -84,13 +84,13 @@ class HookRoute:
         ):
             raise Refused(401, "unauthenticated", UNAUTHENTICATED)
         webhook_id = self._authenticate(source, request, body)
+        received_ms = self.intake.now_ms()
         try:
             if source.tool == registry.CANONICAL:
                 items: list[Any] = parse_events(body, self.gateway.max_batch_events)
                 check_orgs(items, source)
             else:
                 payload = parse_json(body)
-                received_ms = self.intake.now_ms()
                 items = self._adapt(source, payload, received_ms)
                 body = scrubbed(source.tool, payload, body)
             stored = await self.intake.store(
