@@ -47,3 +47,18 @@ def dedupe_key(event_id: str, unmapped_responses: Iterable[Mapping[str, Any]] = 
         return event_id
     digest = hashlib.sha256("\x1e".join(held).encode()).hexdigest()[:16]
     return f"{event_id}~{digest}"
+
+
+def event_id_of(key: str) -> str:
+    """The event id a :func:`dedupe_key` was made from."""
+    return key.partition("~")[0]
+
+
+# dedupe_key, as a ClickHouse expression over contact_events (the sink's ledger reads what the
+# store holds with it): the same key for the same row, tested against the function above
+DEDUPE_KEY_SQL = (
+    "if(empty(unmapped_responses.question), event_id, concat(event_id, '~', "
+    "substring(lower(hex(SHA256(arrayStringConcat(arraySort(arrayMap("
+    "(q, a, r) -> concat(q, '\\x1f', a, '\\x1f', r), unmapped_responses.question, "
+    "unmapped_responses.answer, unmapped_responses.reason_code)), '\\x1e')))), 1, 16)))"
+)

@@ -11,7 +11,7 @@ from typing import Any
 
 from schemas.deadletter import dead_letter_key, dead_letter_record
 from schemas.derived import UNKNOWN, age_band, age_of
-from schemas.ids import event_id_from_key
+from schemas.ids import dedupe_key, event_id_from_key
 
 Record = dict[str, Any]
 Row = list[Any]
@@ -158,6 +158,22 @@ def contact_row(enriched: Record) -> Row:
         [h["answer"] for h in held],
         [h["reason_code"] for h in held],
     ]
+
+
+_EVENT_ID = CONTACT_COLUMNS.index("event_id")
+_HELD = [CONTACT_COLUMNS.index(f"unmapped_responses.{n}") for n in ("question", "answer")]
+_HELD_REASON = CONTACT_COLUMNS.index("unmapped_responses.reason_code")
+
+
+def contact_ledger_key(row: Row) -> str:
+    """What the sink's ledger knows a contact_events row by (schemas.ids.dedupe_key): its event
+    id, and for a partial contact the answers it holds, so a copy is dropped but the same
+    contact filled in by a replay is stored (and replaces the partial row)."""
+    held = [
+        {"question": q, "answer": a, "reason_code": r}
+        for q, a, r in zip(row[_HELD[0]], row[_HELD[1]], row[_HELD_REASON], strict=True)
+    ]
+    return dedupe_key(str(row[_EVENT_ID]), held)
 
 
 def dead_letter_row(dead: Record) -> Row:

@@ -17,7 +17,7 @@ from producers.tools.base import AdapterContext, Unmapped
 from producers.tools.van.adapter import adapt
 from schemas import CONTACT_EVENT, DEAD_LETTER, AvroCodec
 from schemas.deadletter import dead_letter_key
-from schemas.ids import dedupe_key, event_id_for
+from schemas.ids import DEDUPE_KEY_SQL, dedupe_key, event_id_for
 from schemas.van_codes import load_codes
 from streams.logic.process import DUPLICATE, ENRICHED, Context, process_batch
 
@@ -139,3 +139,43 @@ def test_the_stream_takes_the_filled_in_contact_once(tmp_path: Path) -> None:
     assert run(partial[1]) == [DUPLICATE]
     assert run(complete_raw) == [ENRICHED]  # filled in: same id, passes once
     assert run(complete_raw, partial[1]) == [DUPLICATE, DUPLICATE]
+
+
+def test_the_sink_knows_a_stored_contact_by_the_same_key_as_the_stream(tmp_path: Path) -> None:
+    """The ledger's key of a row (Python, on insert) and of what the store holds (SQL, when the
+    sink warms up) agree: a copy is dropped, the filled-in contact is stored."""
+    from sinks.migrate import migrate
+    from sinks.rows import CONTACT_COLUMNS, contact_ledger_key
+    from sinks.store import open_store
+
+    client = open_store(f"chdb:///{tmp_path / 'chdb'}")
+    migrate(client)
+    held = [
+        {"question": "555001", "answer": "777002", "reason_code": "unknown_survey_question"},
+        {"question": "9é", "answer": "1", "reason_code": "unknown_survey_response"},
+    ]
+    rows = []
+    for event_id, answers in (("e-partial", held), ("e-complete", [])):
+        row: list[Any] = [None] * len(CONTACT_COLUMNS)
+        row[CONTACT_COLUMNS.index("event_id")] = event_id
+        for name in ("question", "answer", "reason_code"):
+            row[CONTACT_COLUMNS.index(f"unmapped_responses.{name}")] = [a[name] for a in answers]
+        rows.append(row)
+    client.insert(
+        "contact_events",
+        [[r[CONTACT_COLUMNS.index(c)] for c in KEYED] for r in rows],
+        column_names=KEYED,
+    )
+    stored = client.query(
+        f"SELECT event_id, {DEDUPE_KEY_SQL} FROM contact_events ORDER BY event_id"
+    ).result_rows
+    at = CONTACT_COLUMNS.index("event_id")
+    assert dict(stored) == {r[at]: contact_ledger_key(r) for r in rows}
+    assert dict(stored)["e-partial"] == dedupe_key("e-partial", held) != "e-partial"
+    assert dict(stored)["e-complete"] == "e-complete"
+
+
+KEYED = [
+    "event_id", "unmapped_responses.question", "unmapped_responses.answer",
+    "unmapped_responses.reason_code",
+]  # fmt: skip

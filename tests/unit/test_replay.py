@@ -217,3 +217,31 @@ def test_a_letter_that_is_not_json_is_skipped(tmp_path: Path, origin: str) -> No
     letter = HeldLetter("k", "", "gateway", origin, RECEIVED_MS, b"\x00not json")
     with pytest.raises(FieldstreamError):
         Readmitter({"van-app": van_source(codes)}, tmp_path, CODEC).prepare(letter, RECEIVED_MS)
+
+
+def test_an_osdi_letter_keeps_its_path_and_lands_once_its_status_code_is_mapped(
+    tmp_path: Path,
+) -> None:
+    body = orjson.loads(
+        (Path(__file__).parents[1] / "data" / "osdi" / "van_osdi_not_home.json").read_bytes()
+    )
+    kept = {"path": "/osdi/van-osdi/people/8675309/record_canvass_helper", "body": body}
+
+    def source(**options: Any) -> SourceConfig:
+        return SourceConfig.model_validate(
+            {"id": "van-osdi", "org_id": "o", "secrets": ["k"], "tool": "osdi",
+             "campaign_id": "c", "options": options}
+        )  # fmt: skip
+
+    letter = HeldLetter("k", "", "gateway", "gateway:van-osdi", RECEIVED_MS, orjson.dumps(kept))
+    held = Readmitter({"van-osdi": source()}, tmp_path, CODEC).prepare(letter, RECEIVED_MS)
+    assert held.raw == [] and "status_codes" in held.unmapped[0].reason
+    mapped = source(status_codes={"1": "not_home"})
+    landed = Readmitter({"van-osdi": mapped}, tmp_path, CODEC).prepare(letter, RECEIVED_MS)
+    [(_, value)] = landed.raw
+    record = CODEC.decode(value, expect=CONTACT_EVENT)[1]
+    assert record["result"] == "not_home" and record["person"]["van_id"] == "8675309"
+    assert (
+        landed.event_ids == [d.decode() for d, _ in landed.raw]
+        and held.unmapped[0].source_event_id == record["source_event_id"]
+    )
