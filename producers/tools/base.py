@@ -194,7 +194,10 @@ def timestamp(value: Any, path: str, *, assume_tz: dt.tzinfo = dt.UTC) -> str:
             raise PayloadError(path, f"is not an ISO-8601 timestamp: {value[:40]!r}") from None
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=assume_tz)
-        return parsed.astimezone(dt.UTC).isoformat()
+        try:
+            return parsed.astimezone(dt.UTC).isoformat()
+        except (ValueError, OverflowError):  # 0001-01-01 in a zone east of UTC
+            raise PayloadError(path, f"is not a time: {value[:40]!r}") from None
     raise PayloadError(path, "is missing" if value is None else "must be a timestamp")
 
 

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from core.config import Programs
@@ -179,3 +180,11 @@ KEYED = [
     "event_id", "unmapped_responses.question", "unmapped_responses.answer",
     "unmapped_responses.reason_code",
 ]  # fmt: skip
+
+
+@pytest.mark.parametrize("when", [-62135596801, 10**20, "0001-01-01T00:00:00+05:00"])
+def test_a_time_out_of_range_is_a_payload_error_not_a_500(when: Any) -> None:
+    from producers.tools.base import PayloadError, timestamp
+
+    with pytest.raises(PayloadError, match="is not a time"):
+        timestamp(when, "canvassContext.dateCanvassed")

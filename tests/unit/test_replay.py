@@ -59,7 +59,7 @@ def van_source(codes: Path) -> SourceConfig:
 def first_letter(source: SourceConfig) -> tuple[HeldLetter, str]:
     """What the VAN route stored the first time: the partial event's id and its letter."""
     ctx = registry.context_for(source)
-    items = readmit(KEPT, ctx, dt.datetime.fromtimestamp(RECEIVED_MS / 1000, dt.UTC).isoformat())
+    items, _ = readmit(KEPT, ctx, dt.datetime.fromtimestamp(RECEIVED_MS / 1000, dt.UTC).isoformat())
     origin = Origin(source.id, source.org_id, "van", gateway_topic(source.id))
     prepared = Hallway(CODEC).prepare(items, origin, orjson.dumps(KEPT), RECEIVED_MS)
     [(_, value)] = prepared.dlq
