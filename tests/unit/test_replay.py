@@ -245,3 +245,26 @@ def test_an_osdi_letter_keeps_its_path_and_lands_once_its_status_code_is_mapped(
         landed.event_ids == [d.decode() for d, _ in landed.raw]
         and held.unmapped[0].source_event_id == record["source_event_id"]
     )
+
+
+@pytest.mark.parametrize(("status", "state"), [(None, "pending"), (204, "passed")])
+def test_a_replayed_van_contact_keeps_what_the_write_back_needs(
+    tmp_path: Path, status: int | None, state: str
+) -> None:
+    """Posted to VAN by the write-back when VAN never had it; never again after a pass-through
+    gave it to VAN (the verdict rides in the dead letter)."""
+    from sinks.writeback.config import OrgWriteback
+    from sinks.writeback.decide import decide
+
+    codes = codes_file(tmp_path / "c.yaml", learned=True)
+    kept = dict(KEPT, mode=1, pass_through_status=status, pass_through_error=None)
+    letter = HeldLetter("k", "", "gateway", "gateway:van-app", RECEIVED_MS, orjson.dumps(kept))
+    prepared = Readmitter({"van-app": van_source(codes)}, tmp_path, CODEC).prepare(letter, 0)
+    record = CODEC.decode(prepared.raw[0][1], expect=CONTACT_EVENT)[1]
+    request = record["van_request"]
+    assert request["person"] == "8675309" and request["mode"] == 1
+    assert orjson.loads(request["body"]) == KEPT["body"]
+    assert request["pass_through_status"] == status
+    entry = decide({"contact": record}, {"o": OrgWriteback(org_id="o", app_name="app")})
+    assert entry is not None
+    assert entry.state == state  # pending: the write-back posts it; passed: VAN has it
