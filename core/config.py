@@ -22,6 +22,10 @@ sources.yaml (holds secrets: keep it out of version control; its path is a setti
         codes_file: van-codes.yaml  # this committee's VAN codes (relative: next to this file)
         signing_secrets: ["whsec_..."]  # webhook signing keys (Standard Webhooks or the tool's)
         options: {timezone: America/New_York}
+        partial_contacts: count     # count (default) or hold: unknown survey answers only
+
+Both files are read again while the services run (core/watch.py): an edit takes effect within
+seconds, a broken edit is refused and logged, and the previous version is kept.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, Field, SecretStr, ValidationError
@@ -61,6 +65,9 @@ class SourceConfig(BaseModel):
     codes_file: Path | None = None  # the tool's code map (VAN result/contact/survey codes)
     signing_secrets: list[SecretStr] = Field(default_factory=list)  # the tool's webhook keys
     options: dict[str, Any] = Field(default_factory=dict)  # tool-specific, see docs/sources.md
+    # a contact whose result maps but some survey responses do not: count it (its unknown
+    # answers held for a replay) or hold the whole contact back
+    partial_contacts: Literal["count", "hold"] = "count"
 
 
 class SourcesFile(BaseModel):

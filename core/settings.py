@@ -78,6 +78,9 @@ class GatewaySettings(BaseModel):
         description="timestamps later than receipt plus this are refused (422); a smaller "
         "clock skew is the stream's (stream.future_skew_s: a dead letter a data manager sees)",
     )
+    reload_check_s: float = Field(
+        2.0, gt=0, description="how often sources.yaml and its codes files are checked for edits"
+    )
 
 
 class MobilizeSettings(BaseModel):
@@ -94,7 +97,7 @@ class StreamSettings(BaseModel):
     app_id: str = "fieldstream-stream"
     web_host: str = "127.0.0.1"
     web_port: int = 8081
-    programs_file: Path = Path("programs.yaml")  # relative: under data_dir
+    programs_file: Path = Path("programs.yaml")  # relative: under data_dir (reloaded on edit)
     dedupe_horizon_s: int = Field(
         3 * 24 * 3600, ge=60, description="dedupe window; senders retry ~3 days"
     )

@@ -1,10 +1,11 @@
 """The live terminal board: per org/campaign, progress to goal, this week by channel, who we
-are reaching, coverage and volunteer shifts; then voter match, dead letters and flow for the
-installation.
+are reaching, coverage and volunteer shifts; then voter match, the contacts held back and flow
+for the installation.
 
-The per-campaign sections are the Grafana dashboards' own panels (fieldstream.board_panels):
-the same SQL Grafana runs, so the embedded default shows what Grafana shows. What no panel
-covers (events/s and freshness, dead letters, match rate) keeps its SQL in fieldstream.queries.
+The per-campaign sections and the held-back table are the Grafana dashboards' own panels
+(fieldstream.board_panels): the same SQL Grafana runs, so the embedded default shows what
+Grafana shows. What no panel covers (events/s and freshness, match rate) keeps its SQL in
+fieldstream.queries.
 :func:`fetch_snapshot` runs both through any ``query(sql) -> (columns[, types], rows)``
 callable; :func:`render` turns a Snapshot into a rich renderable and does no I/O;
 :func:`run_board` refreshes them every ~2 s. A failing query shows as a message on the board,
@@ -54,6 +55,7 @@ __all__ = [
     "CoverageRow",
     "GoalRow",
     "GroupRow",
+    "HeldRow",
     "MatchRow",
     "PanelSource",
     "ShiftRow",
@@ -81,12 +83,23 @@ class MatchRow:
         return self.events - self.matched
 
 
+@dataclass(frozen=True)
+class HeldRow:
+    """Contacts one source holds back for one reason: whole (not counted), or counted with
+    only some survey answers held (its IDs are partial until a replay fills them in)."""
+
+    source: str
+    reason_code: str
+    held_whole: int
+    counted_answers_held: int
+
+
 @dataclass
 class Snapshot:
     taken_at: dt.datetime
     campaigns: list[CampaignBoard] = field(default_factory=list)
     match_rate: list[MatchRow] = field(default_factory=list)
-    dead_letters: list[tuple[str, int]] = field(default_factory=list)
+    held: list[HeldRow] = field(default_factory=list)
     events_per_s: float | None = None
     freshness_p50_s: float | None = None
     errors: dict[str, str] = field(default_factory=dict)  # section -> message
@@ -126,7 +139,19 @@ def fetch_snapshot(query: Query, now: dt.datetime, source: PanelSource) -> Snaps
         MatchRow(str(s), _int(e), _int(m))
         for s, e, m in rows("match rate", queries.match_rate(today))
     ]
-    snap.dead_letters = [(str(r), _int(n)) for r, n in rows("dead letters", queries.dead_letters())]
+    try:
+        snap.held = [
+            HeldRow(
+                str(r["source"]),
+                str(r["reason_code"]),
+                _int(r["held_whole"]),
+                _int(r["counted_answers_held"]),
+            )
+            for r in source.installation_rows(counted, "held", now)
+        ]
+    except Exception as exc:  # a board keeps going whatever the store says
+        snap.errors["held back"] = message(exc)
+        log.warning("board query held back failed: %s", type(exc).__name__)
     flow = rows("flow", queries.flow(now))
     if flow:
         snap.events_per_s, snap.freshness_p50_s = _num(flow[0][0]), _num(flow[0][1])
@@ -257,10 +282,21 @@ def _match_table(snap: Snapshot) -> Table:
     return table
 
 
-def _dlq_table(snap: Snapshot) -> Table:
-    table = Table("reason_code", "events", title="dead letters")
-    for reason, n in snap.dead_letters:
-        table.add_row(reason, f"{n:,}")
+def _held_table(snap: Snapshot) -> Table:
+    table = Table(
+        "source",
+        "reason",
+        "held whole",
+        "counted, answers held",
+        title="held back (fieldstream dlq list)",
+    )
+    for h in snap.held:
+        table.add_row(
+            h.source,
+            h.reason_code,
+            Text(f"{h.held_whole:,}", style="red" if h.held_whole else ""),
+            Text(f"{h.counted_answers_held:,}", style="yellow" if h.counted_answers_held else ""),
+        )
     return table
 
 
@@ -278,7 +314,7 @@ def render(snap: Snapshot) -> RenderableType:
     if not snap.campaigns:
         parts.append(Text("no org or campaign found on the boards yet", style="yellow"))
     side = Table.grid(padding=(0, 2))
-    side.add_row(_match_table(snap), _dlq_table(snap))
+    side.add_row(_match_table(snap), _held_table(snap))
     parts.append(side)
     if snap.errors:
         lines = "\n".join(f"{panel}: {msg}" for panel, msg in sorted(snap.errors.items()))

@@ -39,6 +39,10 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "van": ("fs-progress", "In VAN: contacts written back, by source"),
     "quality": ("fs-quality", "Flags by status"),
 }
+# panels the board shows once for the installation (section -> dashboard uid, panel title)
+INSTALLATION: dict[str, tuple[str, str]] = {
+    "held": ("fs-pipeline", "Held back, by source and reason"),
+}
 # the board is for the program's own staff, not shared: every group is shown
 MIN_GROUP_SIZE = "1"
 REDISCOVER_S = 30.0
@@ -162,6 +166,13 @@ class PanelSource:
             self.panels[section] = (board, found[0])
         # the dashboards the sections' panels are on (uid -> dashboard)
         self.boards = {str(b.get("uid")): b for b, _ in self.panels.values()}
+        self.installation: dict[str, tuple[Mapping[str, Any], PanelQuery]] = {}
+        for section, (uid, title) in INSTALLATION.items():
+            board = by_uid.get(uid)
+            found = [q for q in panel_queries(board or {}) if q.panel_title == title]
+            if board is None or not found:
+                raise ConfigError(f"no panel {title!r} on the dashboard {uid!r} for the board")
+            self.installation[section] = (board, found[0])
         self.org, self.campaign = org, campaign
         self.scopes: list[Scope] = []
         self.discovered_at: dt.datetime | None = None
@@ -229,6 +240,14 @@ class PanelSource:
         )
         out.sql[section] = sql
         result = query(sql)
+        return [dict(zip(result[0], r, strict=False)) for r in result[-1]]
+
+    def installation_rows(
+        self, query: Query, section: str, now: dt.datetime
+    ) -> list[dict[str, Any]]:
+        """The rows of an installation-wide panel (no org or campaign), by column name."""
+        board, panel = self.installation[section]
+        result = query(render_sql(panel.raw_sql, {}, *time_range(board, now)))
         return [dict(zip(result[0], r, strict=False)) for r in result[-1]]
 
     def fetch(

@@ -19,6 +19,7 @@ from rich.console import Console
 from core.errors import FieldstreamError
 from core.settings import Settings
 from fieldstream.cli_common import cli_settings
+from fieldstream.cli_dlq import dlq_app
 from fieldstream.cli_effects import (
     HOLDOUT,
     HOLDOUT_SEED,
@@ -35,6 +36,7 @@ from fieldstream.cli_quality import quality_app
 from fieldstream.cli_tokens import tokens_app
 from fieldstream.cli_van import van_app
 from fieldstream.cli_writeback import writeback_app
+from fieldstream.output import Format, print_rows
 
 app = typer.Typer(
     help="fieldstream: real-time voter contacts (gateway -> Kafka -> stream -> ClickHouse).",
@@ -49,6 +51,7 @@ app.add_typer(writeback_app, name="writeback")
 app.add_typer(model_app, name="model")
 app.add_typer(quality_app, name="quality")
 app.add_typer(tokens_app, name="query-token")
+app.add_typer(dlq_app, name="dlq")
 
 
 def _demo_settings(settings: Settings) -> Settings:
@@ -154,17 +157,25 @@ def _watch(
 
 
 @app.command()
-def sql(query: Annotated[str, typer.Argument(help="a read-only SQL query")]) -> None:
-    """Run SQL against the store (through the running sink when it owns chDB)."""
-    from rich.table import Table
-
+def sql(
+    query: Annotated[str, typer.Argument(help="a read-only SQL query")],
+    fmt: Annotated[
+        Format | None,
+        typer.Option(
+            "--format", help="table (default on a terminal), tsv (default when piped) or json"
+        ),
+    ] = None,
+) -> None:
+    """Run SQL against the store (through the running sink when it owns chDB). Nothing is cut
+    short: a table's cells wrap in a narrow terminal, and piped output is tab-separated."""
     from sinks.remote import connect_store
 
-    columns, rows = connect_store(cli_settings()).query(query)
-    table = Table(*columns)
-    for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
-    Console().print(table)
+    store = connect_store(cli_settings())
+    try:
+        columns, rows = store.query(query)
+    finally:
+        store.close()
+    print_rows(columns, rows, fmt)
 
 
 @app.command("do-not-contact")

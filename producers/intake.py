@@ -1,5 +1,6 @@
 """The one intake hallway: every way contacts enter fieldstream (the gateway's routes, the
-importers, the dead-letter replay) turns a tool's adapter items into Kafka messages here.
+importers, the dead-letter replay of ``fieldstream dlq replay``) turns a tool's adapter items
+into Kafka messages here.
 
 :func:`prepare` takes the items an adapter gave for one request (or one export row) and
 returns, without any I/O:
@@ -10,6 +11,10 @@ returns, without any I/O:
   records for ``contacts.dlq`` (stage ``gateway``), keyed by what they are
   (``dead_letter_id``: :func:`schemas.deadletter.dead_letter_key`), so the same refused item
   sent ten times is one dead letter;
+- a partial contact (an Unmapped whose result mapped but some survey responses did not) is
+  both: the contact goes to ``contacts.raw`` with its unmapped responses kept, and its dead
+  letter is marked ``counted`` so a replay fills the answers in. A source whose policy holds
+  partial contacts (``Origin.hold_partial``) sends only the dead letter, not counted;
 - person signals (:class:`Signal`: activist codes, tags, opt-ins and opt-outs) for
   ``person.signals`` and volunteer shifts (:class:`Shift`) for ``volunteer.shifts``, converted
   by :class:`RecordJson` and keyed by their event id: never attempts, never in contacts.raw.
@@ -51,6 +56,7 @@ class Origin:
     topic: str
     offset: int = -1
     partition: int = -1
+    hold_partial: bool = False  # the source's partial_contacts policy is "hold"
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,7 @@ class Prepared:
     events: int = 0  # items that were events (good or not)
     signals: list[tuple[bytes, bytes]] = field(default_factory=list)  # for person.signals
     shifts: list[tuple[bytes, bytes]] = field(default_factory=list)  # for volunteer.shifts
+    partial: int = 0  # partial contacts counted (their unmapped answers held)
 
     @property
     def bad_events(self) -> int:
@@ -97,18 +104,26 @@ class Hallway:
         original: bytes,
         received_ms: int,
         attach: dict[str, Any] | None = None,
+        failed_ms: int | None = None,
     ) -> Prepared:
-        """``attach``: fields only fieldstream sets (the VAN route's ``van_request``), added to
-        every converted event after the sender's JSON was checked."""
+        """``received_ms``: when the items arrived (events' received_at); ``attach``: fields
+        only fieldstream sets (the VAN route's ``van_request``), added to every converted event
+        after the sender's JSON was checked; ``failed_ms``: when their dead letters were
+        refused, when that is not the same time (a replay)."""
         out = Prepared()
         records = []
         others: list[tuple[Signal | Shift, dict[str, Any]]] = []
-        unmapped_at: list[int] = []
+        unmapped_at: list[tuple[int, bool]] = []  # (index, counted)
         for i, item in enumerate(with_opt_outs(items)):
+            event: Any = item
             if isinstance(item, Unmapped):
                 out.unmapped.append(item)
-                unmapped_at.append(i)
-                continue
+                counted = item.partial is not None and not origin.hold_partial
+                unmapped_at.append((i, counted))
+                if not counted:
+                    continue
+                out.partial += 1
+                event = item.partial
             if isinstance(item, Signal | Shift):
                 record, found = self.records[type(item)].convert(item.record, received_ms)
                 out.problems.extend(ItemProblem(i, p.field, p.problem) for p in found)
@@ -116,7 +131,7 @@ class Hallway:
                     others.append((item, record))
                 continue
             out.events += 1
-            record, found = self.converter.convert(item, received_ms)
+            record, found = self.converter.convert(event, received_ms)
             out.problems.extend(ItemProblem(i, p.field, p.problem) for p in found)
             if record is not None:
                 records.append(record | (attach or {}))
@@ -131,16 +146,24 @@ class Hallway:
         for record in records:
             out.raw.append((record["event_id"].encode(), encode(CONTACT_EVENT, record)))
             out.event_ids.append(record["event_id"])
-        for i, item in zip(unmapped_at, out.unmapped, strict=True):
-            letter = unmapped_letter(original, item, origin, received_ms, i)
+        at = received_ms if failed_ms is None else failed_ms
+        for (i, counted), item in zip(unmapped_at, out.unmapped, strict=True):
+            letter = unmapped_letter(original, item, origin, at, i, counted=counted)
             out.dlq.append((letter["dead_letter_id"].encode(), encode(DEAD_LETTER, letter)))
         return out
 
 
 def unmapped_letter(
-    original: bytes, unmapped: Unmapped, origin: Origin, now_ms: int, index: int = 0
+    original: bytes,
+    unmapped: Unmapped,
+    origin: Origin,
+    now_ms: int,
+    index: int = 0,
+    *,
+    counted: bool = False,
 ) -> dict[str, Any]:
-    """The Avro-ready DeadLetter of an item the source's code map could not place."""
+    """The Avro-ready DeadLetter of an item the source's code map could not place;
+    ``counted``: its contact went to contacts.raw and only its unmapped answers are held."""
     event_id = (
         event_id_for(origin.org_id, origin.source_system, unmapped.source_event_id)
         if unmapped.source_event_id
@@ -157,6 +180,7 @@ def unmapped_letter(
         source_system=origin.source_system,
         failed_at=now_ms,
         index=index,
+        counted=counted,
     )
 
 

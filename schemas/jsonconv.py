@@ -93,8 +93,8 @@ def _timestamp_ms(value: Any, path: str, problems: Problems) -> Any:
         except ValueError:
             parsed = None
         if parsed is not None and parsed.tzinfo is not None:
-            try:
-                return int(parsed.timestamp() * 1000)
+            try:  # exact: float seconds * 1000 can lose a millisecond (8479828.733 -> ...732)
+                return (parsed - _EPOCH) // dt.timedelta(milliseconds=1)
             except (OverflowError, ValueError):  # year 1 with a zone east of UTC
                 pass
     problems.append(
@@ -105,6 +105,9 @@ def _timestamp_ms(value: Any, path: str, problems: Problems) -> Any:
         )
     )
     return None
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def _kind(value: Any) -> str:
@@ -345,3 +348,28 @@ def check_person(person: Any, problems: Problems, *, ids_required: bool = True) 
                 problems.append(Problem("person.state", "must be a two-letter state code"))
         if person.get("voter_id") and not state:
             problems.append(Problem("person.state", "is required with voter_id"))
+
+
+def record_json(record: dict[str, Any]) -> dict[str, Any]:
+    """A decoded ContactEvent as the standard's JSON a sender posts (the inverse of
+    :meth:`ContactJson.convert`): event_id and received_at left out (fieldstream sets them),
+    timestamps as ISO-8601 UTC, null optionals dropped. Converting it again with the same
+    receive time gives the same record and the same event id."""
+    out: dict[str, Any] = {}
+    for name, value in record.items():
+        if name in SET_BY_GATEWAY or value is None:
+            continue
+        out[name] = _json_value(value)
+    return out
+
+
+def _json_value(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat()
+    if isinstance(value, dict):
+        return {k: _json_value(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
+    return str(value)  # a UUID

@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry
 
 from core.errors import BrokerError, FieldstreamError, StoreError
 from core.metrics import Metrics
+from schemas.ids import event_id_of
 from sinks.batcher import Batch, Batcher, Row
 from sinks.ledger import Query, StoredIds
 from sinks.routes import Routes
@@ -173,13 +174,14 @@ class SinkConsumer:
     def _table_rows(self, table: str, rows: list[Row], token: str) -> tuple[list[Row], list[str]]:
         """The rows to insert (for a ledgered table: those not stored by another batch, each
         with the token that stores it) and their event ids."""
-        at = self.routes.ledgered.get(table)
-        if at is None or self.ledger is None:
+        key = self.routes.ledgered.get(table)
+        if key is None or self.ledger is None:
             return rows, []
-        ids = [str(r[at]) for r in rows]
+        ids = [key(r) for r in rows]
         keep, unsure = self.ledger.unstored(ids, token)
         if unsure and self.heal is not None:
-            self.heal(table, unsure)  # StoreError: the batch is held and retried whole
+            # the heal feeds rollups from contact_events by event id (a key's first part)
+            self.heal(table, sorted({event_id_of(k) for k in unsure}))
             self.ledger.make_sure(unsure)
             self.metrics.healed.labels(table).inc(len(unsure))
         dropped = len(rows) - len(keep)

@@ -1,5 +1,9 @@
 """The store is the ledger: which contacts are already stored, and by which batch.
 
+A contact is known by its ledger key (schemas.ids.dedupe_key): its event id, and for a partial
+contact (some survey answers held) the answers it holds too, so the same contact filled in by
+``fieldstream dlq replay`` is stored once more, replacing the partial row.
+
 Exactness may not rest on the broker remembering anything (the embedded broker keeps nothing
 across a restart, and a production topic can be recreated): before the sink inserts a batch
 of contacts it drops those whose event id the store already holds from ANOTHER batch. So a
@@ -32,6 +36,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from schemas.ids import DEDUPE_KEY_SQL
 from sinks.sql import datetime64
 
 log = logging.getLogger(__name__)
@@ -67,7 +72,7 @@ class StoredIds:
         now = self.clock()
         since = now - self.horizon_s if self._warmed_to is None else self._warmed_to - 60
         sql = (
-            "SELECT event_id, stored_by FROM contact_events "
+            f"SELECT {DEDUPE_KEY_SQL}, stored_by FROM contact_events "
             f"WHERE inserted_at >= {datetime64(dt.datetime.fromtimestamp(since, dt.UTC))}"
         )
         rows = query(sql)

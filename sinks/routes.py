@@ -29,6 +29,7 @@ from sinks.rows import (
     VOTER_COLUMNS,
     WRITEBACK_COLUMNS,
     Row,
+    contact_ledger_key,
     contact_row,
     dead_letter_row,
     voter_row,
@@ -55,9 +56,10 @@ class Routes:
 
     by_topic: dict[str, Route] = field(default_factory=dict)
     columns: dict[str, Sequence[str]] = field(default_factory=dict)
-    ledgered: dict[str, int] = field(default_factory=dict)
+    ledgered: dict[str, Callable[[Row], str]] = field(default_factory=dict)
     """Tables whose rows the sink checks against the ledger (sinks/ledger.py) before it
-    inserts: table -> position of the event id in a row. Their last column is the batch token
+    inserts: table -> the row's ledger key (for contacts: the event id, and for a partial
+    contact its held answers: schemas.ids.dedupe_key). Their last column is the batch token
     that stored the row (``stored_by``), which the consumer appends."""
 
     def add(
@@ -65,7 +67,7 @@ class Routes:
         topic: str,
         route: Route,
         columns: dict[str, Sequence[str]],
-        ledgered: dict[str, int] | None = None,
+        ledgered: dict[str, Callable[[Row], str]] | None = None,
     ) -> None:
         """Route ``topic`` through ``route``, which writes the tables in ``columns``."""
         if topic in self.by_topic:
@@ -109,7 +111,7 @@ def pipeline_routes(topics: TopicNames, codec: AvroCodec) -> Routes:
         topics.enriched,
         enriched,
         {"contact_events": [*CONTACT_COLUMNS, "stored_by"]},
-        ledgered={"contact_events": CONTACT_COLUMNS.index("event_id")},
+        ledgered={"contact_events": contact_ledger_key},
     )
     routes.add(topics.dlq, dead, {"dead_letters": DEAD_LETTER_COLUMNS})
     routes.add(topics.voters, voter, {"voters": VOTER_COLUMNS})

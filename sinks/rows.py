@@ -11,7 +11,7 @@ from typing import Any
 
 from schemas.deadletter import dead_letter_key, dead_letter_record
 from schemas.derived import UNKNOWN, age_band, age_of
-from schemas.ids import event_id_from_key
+from schemas.ids import dedupe_key, event_id_from_key
 
 Record = dict[str, Any]
 Row = list[Any]
@@ -36,12 +36,14 @@ CONTACT_COLUMNS = [
     "race_probability", "ethnicity", "ethnicity_source", "ethnicity_probability",
     "precinct_lat", "precinct_lon",
     *EVIDENCE_COLUMNS,
+    "unmapped_responses.question", "unmapped_responses.answer",
+    "unmapped_responses.reason_code",
 ]  # fmt: skip
 
 DEAD_LETTER_COLUMNS = [
     "dead_letter_id", "event_id", "org_id", "source_system", "stage", "reason_code", "reason",
     "source_topic", "source_partition", "source_offset", "first_failed_at", "failed_at",
-    "arrivals", "original",
+    "arrivals", "original", "counted",
 ]  # fmt: skip
 
 VOTER_COLUMNS = [
@@ -91,6 +93,7 @@ def contact_row(enriched: Record) -> Row:
     c = enriched["contact"]
     person = c["person"]
     responses = c.get("responses") or []
+    held = c.get("unmapped_responses") or []
     voter = enriched.get("voter") if enriched.get("voter_matched") else None
     support = support_level_of(responses)
     is_contact = c["result"] == "canvassed" or bool(responses)
@@ -159,6 +162,9 @@ def contact_row(enriched: Record) -> Row:
         extra[2],
         extra[3],
         *evidence_of(c),
+        [h["question"] for h in held],
+        [h["answer"] for h in held],
+        [h["reason_code"] for h in held],
     ]
 
 
@@ -175,10 +181,27 @@ def evidence_of(c: Record) -> list[Any]:
     ]
 
 
+_EVENT_ID = CONTACT_COLUMNS.index("event_id")
+_HELD = [CONTACT_COLUMNS.index(f"unmapped_responses.{n}") for n in ("question", "answer")]
+_HELD_REASON = CONTACT_COLUMNS.index("unmapped_responses.reason_code")
+
+
+def contact_ledger_key(row: Row) -> str:
+    """What the sink's ledger knows a contact_events row by (schemas.ids.dedupe_key): its event
+    id, and for a partial contact the answers it holds, so a copy is dropped but the same
+    contact filled in by a replay is stored (and replaces the partial row)."""
+    held = [
+        {"question": q, "answer": a, "reason_code": r}
+        for q, a, r in zip(row[_HELD[0]], row[_HELD[1]], row[_HELD_REASON], strict=True)
+    ]
+    return dedupe_key(str(row[_EVENT_ID]), held)
+
+
 def dead_letter_row(dead: Record) -> Row:
     """One dead_letters row (DEAD_LETTER_COLUMNS order) from a decoded DeadLetter: one arrival
     of the dead letter ``dead_letter_id`` (records written before the field existed get it
-    computed the same way)."""
+    computed the same way). The original is stored byte for byte (a replay decodes it again;
+    read it as text with ``base64Encode(original)`` when it is binary)."""
     original = dead.get("original") or b""
     letter_id = dead.get("dead_letter_id") or dead_letter_key(dead)
     return [
@@ -195,9 +218,8 @@ def dead_letter_row(dead: Record) -> Row:
         dead["failed_at"],
         dead["failed_at"],
         1,
-        original.decode("utf-8", "backslashreplace")
-        if isinstance(original, bytes)
-        else str(original),
+        original if isinstance(original, bytes) else str(original).encode(),
+        1 if dead.get("counted") else 0,
     ]
 
 

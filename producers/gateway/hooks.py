@@ -36,6 +36,7 @@ from producers.gateway.checks import (
 )
 from producers.gateway.intake import Intake, Refused
 from producers.gateway.signing import ReplayGuard
+from producers.gateway.sources import SourceBook
 from producers.tools import registry
 from producers.tools.base import PayloadError, SignatureError
 
@@ -71,25 +72,18 @@ def confirmation_headers(source: SourceConfig) -> dict[str, str]:
 
 class HookRoute:
     def __init__(
-        self,
-        sources: dict[str, SourceConfig],
-        intake: Intake,
-        guard: ReplayGuard,
-        gateway: GatewaySettings,
+        self, sources: SourceBook, intake: Intake, guard: ReplayGuard, gateway: GatewaySettings
     ) -> None:
         self.sources, self.intake, self.guard, self.gateway = sources, intake, guard, gateway
-        self.contexts = {
-            s.id: registry.context_for(s)
-            for s in sources.values()
-            if registry.tool(s.tool).hook is not None or s.tool == registry.CANONICAL
-        }
 
     async def handle(self, request: Request) -> Response:
         """Authenticated before the body is read where the scheme allows (an unknown source or
         a wrong token never gets to send one); a signature needs the body, read within the
         gateway's size and time limits, at most max_uploads_per_source at once."""
         source = self.sources.get(request.path_params["source_id"])
-        if source is None or source.id not in self.contexts:
+        if source is None or not (
+            registry.tool(source.tool).hook is not None or source.tool == registry.CANONICAL
+        ):
             raise Refused(401, "unauthenticated", UNAUTHENTICATED)
         if not self._signed(source) and not token_matches(source, request):
             raise Refused(401, "unauthenticated", UNAUTHENTICATED)
@@ -107,15 +101,18 @@ class HookRoute:
 
     async def _store(self, source: SourceConfig, request: Request, body: bytes) -> Response:
         webhook_id = self._authenticate(source, request, body)
+        received_ms = self.intake.now_ms()
         try:
             if source.tool == registry.CANONICAL:
                 items: list[Any] = parse_events(body, self.gateway.max_batch_events)
                 check_orgs(items, source)
             else:
                 payload = parse_json(body)
-                items = self._adapt(source, payload)
+                items = self._adapt(source, payload, received_ms)
                 body = scrubbed(source.tool, payload, body)
-            stored = await self.intake.store(source, source.tool, items, body)
+            stored = await self.intake.store(
+                source, source.tool, items, body, received_ms=received_ms
+            )
         except Refused:
             if webhook_id:
                 self.guard.release(source.id, webhook_id)
@@ -146,18 +143,20 @@ class HookRoute:
             return None
         return None  # a token source: checked before the body was read
 
-    def _adapt(self, source: SourceConfig, payload: Any) -> list[Any]:
-        ctx = dataclasses.replace(self.contexts[source.id], received_at=self.intake.received_at())
+    def _adapt(self, source: SourceConfig, payload: Any, received_ms: int) -> list[Any]:
+        ctx = dataclasses.replace(
+            self.sources.context(source.id), received_at=self.intake.iso(received_ms)
+        )
         try:
             hook = registry.tool(source.tool).hook
-            assert hook is not None  # sources without one have no context
+            assert hook is not None  # checked in handle
             items = hook(payload, ctx)
         except PayloadError as exc:
             raise Refused(
                 422,
                 "bad_payload",
                 f"the {source.tool} payload is not what that tool sends: {exc}",
-                [{"index": 0, "field": exc.field, "problem": exc.problem}],
+                exc.as_dicts(),
             ) from None
         check_count(len(items), self.gateway.max_batch_events)
         return items

@@ -94,9 +94,18 @@ class Intake:
         self.hallway = Hallway(codec, gateway.max_future_s)
         self.uploads = Uploads(gateway.max_uploads_per_source)
 
+    def now_ms(self) -> int:
+        """Now, epoch milliseconds: take it once per request, for the adapter and the store."""
+        return int(self.clock() * 1000)
+
+    @staticmethod
+    def iso(ms: int) -> str:
+        """``ms`` as the ISO UTC receive time adapters stand in for a tool that sends none."""
+        return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat()
+
     def received_at(self) -> str:
         """Now, as the ISO UTC receive time adapters stand in for a tool that sends none."""
-        return dt.datetime.fromtimestamp(self.clock(), dt.UTC).isoformat()
+        return self.iso(self.now_ms())
 
     async def store(
         self,
@@ -105,11 +114,22 @@ class Intake:
         items: list[Item],
         original: bytes,
         attach: dict[str, Any] | None = None,
+        *,
+        received_ms: int | None = None,
     ) -> Stored:
         """Produce the items' events, dead letters, signals and shifts; return once Kafka
-        acked them all."""
-        now_ms = int(self.clock() * 1000)
-        origin = Origin(source.id, source.org_id, source_system, gateway_topic(source.id))
+        acked them all. ``attach``: fields only fieldstream sets, on every event (the VAN
+        route's ``van_request``). ``received_ms``: when the request arrived, if the route
+        already took the time (the adapter saw it; the dead letters keep the same, so a replay
+        derives the same ids)."""
+        now_ms = self.now_ms() if received_ms is None else received_ms
+        origin = Origin(
+            source.id,
+            source.org_id,
+            source_system,
+            gateway_topic(source.id),
+            hold_partial=source.partial_contacts == "hold",
+        )
         prepared = self.hallway.prepare(items, origin, original, now_ms, attach)
         topics = self.kafka.topics
         if prepared.problems:
@@ -142,9 +162,10 @@ class Intake:
             self.metrics.refused.labels(u.reason_code).inc()
         if prepared.unmapped:
             log.info(
-                "dead-lettered source=%s items=%d reasons=%s",
+                "dead-lettered source=%s items=%d counted=%d reasons=%s",
                 source.id,
                 len(prepared.unmapped),
+                prepared.partial,
                 reasons,
             )
         return Stored(

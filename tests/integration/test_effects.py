@@ -34,6 +34,7 @@ from fieldstream.lists import write_targeted
 from fieldstream.report import build_report, render_html
 from sinks.holdout import HoldoutPlan
 from sinks.migrate import migrate
+from sinks.query_tokens import admin_token
 from sinks.remote import DirectAccess, HttpSinkAccess, StoreAccess
 from sinks.rows import VOTER_COLUMNS
 from sinks.service import SinkService
@@ -245,13 +246,15 @@ def test_loads_through_the_sinks_routes(chdb_dsn: str, tmp_path: Path) -> None:
     """The path commands take while the sink runs: /query and /insert, dates as JSON text."""
     locked = LockedStore(open_store(chdb_dsn))
     migrate(locked.client)
-    service = SinkService(Settings())
+    settings = Settings(data_dir=tmp_path)
+    service = SinkService(settings)
     service.store = locked
+    service.open_door()
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(service.app, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    access = HttpSinkAccess(f"http://127.0.0.1:{port}")
+    access = HttpSinkAccess(f"http://127.0.0.1:{port}", admin_token(settings.query))
     try:
         deadline = time.monotonic() + 10
         while not server.started and time.monotonic() < deadline:

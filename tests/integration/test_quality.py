@@ -33,6 +33,7 @@ from fieldstream.stack import settings_env
 from schemas import ENRICHED_CONTACT
 from schemas.registry import codec_for
 from sinks.loaders import GOAL_COLUMNS
+from sinks.query_tokens import admin_token
 from sinks.remote import HttpSinkAccess
 
 pytestmark = pytest.mark.integration
@@ -153,8 +154,9 @@ def test_a_dishonest_shift_is_flagged_and_held_out_until_approved(
     stack: tuple[Settings, Path],
 ) -> None:
     settings, logs = stack
-    store = HttpSinkAccess(f"http://127.0.0.1:{settings.sink.query_port}")
-    wait_for(lambda: httpx.get(f"{store.base_url}/healthz").status_code == 200, "the sink", logs)
+    base = f"http://127.0.0.1:{settings.sink.query_port}"
+    wait_for(lambda: httpx.get(f"{base}/healthz").status_code == 200, "the sink", logs)
+    store = HttpSinkAccess(base, admin_token(settings.query))  # the sink has made the token
     week = MONDAY.date().isoformat()
     store.insert(
         "goals",

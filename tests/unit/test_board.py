@@ -17,6 +17,7 @@ from fieldstream.board import (
     CoverageRow,
     GoalRow,
     GroupRow,
+    HeldRow,
     MatchRow,
     PanelSource,
     ShiftRow,
@@ -55,7 +56,7 @@ def test_render_shows_the_numbers() -> None:
         NOW,
         campaigns=[_campaign()],
         match_rate=[MatchRow("hustle", 2000, 1740), MatchRow("van", 900, 899)],
-        dead_letters=[("unknown_campaign", 42)],
+        held=[HeldRow("van-app", "unknown_survey_question", 0, 42)],
         events_per_s=19.5,
         freshness_p50_s=0.84,
         errors={"demo-org / gotv-2026: coverage": "StoreError: table universes does not exist"},
@@ -73,8 +74,10 @@ def test_render_shows_the_numbers() -> None:
         "female",
         "400 of 1,600 attempted (25%)",
         "120 talked to (8%)",
-        "unknown_campaign",
+        "van-app",
+        "unknown_survey_question",
         "42",
+        "counted, answers held",
         "19.5",
         "0.84s",
         "table universes does not exist",
@@ -156,7 +159,10 @@ CANNED: dict[str, Result] = {
         [["approved", 1, 0, 0], ["pending", 2, 2, 55]],
     ),
     "FROM match_rate": (["s", "e", "m"], [["callhub", 80, 60], ["van", 100, 99]]),
-    "FROM dead_letters": (["r", "n"], [["future_occurred_at", 3]]),
+    "FROM held_by_source": (
+        ["source", "reason_code", "held_whole", "counted_answers_held", "last_failed_at"],
+        [["van-app", "unknown_result_code", 3, 0, "2026-10-15 11:00:00"]],
+    ),
     "count() / 60": (["a", "b"], [[12.5, float("nan")]]),
 }
 
@@ -198,7 +204,7 @@ def test_fetch_snapshot_maps_panel_columns(boards: list[dict[str, Any]]) -> None
     assert "volunteer shifts (not contacts)" in _text(snap) and "30%" in _text(snap)
     assert c.quality == [QualityRow("approved", 1, 0), QualityRow("pending", 2, 55)]
     assert snap.match_rate == [MatchRow("callhub", 80, 60), MatchRow("van", 100, 99)]
-    assert snap.dead_letters == [("future_occurred_at", 3)]
+    assert snap.held == [HeldRow("van-app", "unknown_result_code", 3, 0)]
     assert snap.events_per_s == 12.5 and snap.freshness_p50_s is None
     assert set(c.sql) == set(SECTIONS)
 
@@ -260,8 +266,8 @@ def test_a_failing_query_is_shown_not_raised(boards: list[dict[str, Any]]) -> No
     assert c.goals and c.by_sex and c.by_race == []
     assert "Unknown table near GROUP BY race" in _text(snap)
 
-    own = fetch_snapshot(FakeStore(fail="dead_letters").query, NOW, PanelSource(boards))
-    assert set(own.errors) == {"dead letters"} and own.campaigns[0].goals
+    own = fetch_snapshot(FakeStore(fail="held_by_source").query, NOW, PanelSource(boards))
+    assert set(own.errors) == {"held back"} and own.campaigns[0].goals
 
 
 def test_failing_variable_queries_keep_the_last_campaigns(boards: list[dict[str, Any]]) -> None:

@@ -50,5 +50,5 @@ def test_every_tool_route_is_served_by_the_gateway() -> None:
     paths = {getattr(r, "path", "") for r in app.routes}
     own = [t for t in tools().values() if t.route is not None]
     assert {"van", "osdi"} <= {t.name for t in own}
-    assert "/v4/people/{person}/canvassResponses" in paths
+    assert "/v4/people/{person:path}/canvassResponses" in paths  # an empty id too: a 400
     assert any(p.startswith("/osdi/") for p in paths)

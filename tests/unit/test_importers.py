@@ -266,9 +266,26 @@ def test_mobilize_fetch_follows_next() -> None:
 # --- checkpoint, dead letters, CSV reading -----------------------------------------------
 
 
+def test_checkpoint_lives_in_the_data_directory_named_after_the_import(tmp_path: Path) -> None:
+    share = tmp_path / "share"  # a read-only share: nothing is written beside the input
+    share.mkdir()
+    (share / "export.csv").write_text("a\n1\n")
+    share.chmod(0o555)
+    name = cp.import_name([share / "export.csv"])
+    assert name.startswith("export.csv-") and name != cp.import_name([tmp_path / "export.csv"])
+    path = cp.default_path(tmp_path / "var", name)
+    assert path == tmp_path / "var" / "imports" / f"{name}.checkpoint"
+    assert cp.rejects_path(path) == tmp_path / "var" / "imports" / f"{name}.rejects.csv"
+    cp.save(path, cp.Checkpoint(source=name, spec={"tool": "csv", "org_id": "o"}))
+    assert cp.read_spec(tmp_path / "var", name) == {"tool": "csv", "org_id": "o"}
+    assert sorted(p.name for p in share.iterdir()) == ["export.csv"]
+    with pytest.raises(ConfigError, match="does not say"):
+        cp.save(path, cp.Checkpoint(source=name))
+        cp.read_spec(tmp_path / "var", name)
+
+
 def test_checkpoint_round_trip_and_wrong_source(tmp_path: Path) -> None:
-    path = cp.default_path(tmp_path / "export.csv")
-    assert path.name == "export.csv.fieldstream-checkpoint"
+    path = cp.default_path(tmp_path, "export.csv-1234abcd")
     assert cp.load(path, "export.csv") == cp.Checkpoint(source="export.csv")
     state = cp.Checkpoint(source="export.csv", line=41, sent=39, state={"updated_since": 5})
     state.add_bad(7)

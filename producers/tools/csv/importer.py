@@ -37,7 +37,8 @@ import yaml
 
 from core.errors import ConfigError
 from core.settings import KafkaSettings
-from producers.importers.runner import ImportSummary, import_csv
+from producers.importers import checkpoint as cp
+from producers.importers.runner import ImportSummary, import_context, import_csv, import_spec
 from producers.tools.base import (
     AdapterContext,
     Item,
@@ -264,26 +265,40 @@ def import_mapped_csv(
     campaign_id: str | None = None,
     state: str | None = None,
     checkpoint_path: Path | None = None,
+    partial_contacts: str = "count",
     restart: bool = False,
     stop_after: int | None = None,
     progress: bool = False,
 ) -> ImportSummary:
     """Import the CSV at ``path`` with the mapping YAML at ``mapping_path`` (CLI entry)."""
     mapping = load_mapping(mapping_path)
-    ctx = AdapterContext(
-        source_id=f"import:{path.name}",
-        org_id=org_id,
+    name = cp.import_name([path])
+    spec = import_spec(
+        "csv",
+        "csv",
+        name,
         source_system=mapping.source_system,
+        org_id=org_id,
         campaign_id=campaign_id,
         state=state,
+        mapping=mapping_path,
+        files=[path],
+        partial_contacts=partial_contacts,
     )
     return import_csv(
         path,
         adapter(mapping),
-        ctx,
+        import_context(spec),
         kafka,
+        source=name,
         checkpoint_path=checkpoint_path,
+        spec=spec,
         restart=restart,
         stop_after=stop_after,
         progress=progress,
     )
+
+
+def replay_adapter(spec: dict[str, Any]) -> Callable[[dict[str, Any], AdapterContext], list[Item]]:
+    """The row adapter of a recorded CSV import, through its mapping file as it is now."""
+    return adapter(load_mapping(Path(spec["mapping"])))

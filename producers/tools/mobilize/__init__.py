@@ -2,6 +2,7 @@
 saved export (``fieldstream import mobilize``). They are volunteer shifts, never contacts."""
 
 from producers.tools.base import Tool
+from producers.tools.mobilize import shifts
 
 TOOL = Tool(
     name="mobilize",
@@ -12,4 +13,5 @@ TOOL = Tool(
         "no_show when it is false (cancelled when the RSVP was CANCELLED); otherwise the RSVP "
         "(registered, confirmed, cancelled)."
     ),
+    import_adapter=lambda _spec: shifts.adapt,
 )

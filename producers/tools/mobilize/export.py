@@ -3,8 +3,9 @@
 The file holds attendances as the API returned them: one page (``{"count", "next",
 "previous", "data": [...]}``), a JSON array of pages or of attendances, or JSON Lines of either
 (:func:`producers.tools.mobilize.shifts.parse_export`). Each attendance goes through the same
-adapter as the poller's; the import is checkpointed by the attendance's position in the file,
-and re-running it adds nothing (the same attendance state keeps its id).
+adapter as the poller's; the import is checkpointed by the attendance's position in the file
+(the checkpoint in the data directory: ``fieldstream import`` passes it), and re-running it
+adds nothing (the same attendance state keeps its id).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from pathlib import Path
 
 from core.errors import InputError
 from core.settings import KafkaSettings
-from producers.importers.runner import ImportSummary, Row, run_rows
-from producers.tools.base import AdapterContext, PayloadError
+from producers.importers import checkpoint as cp
+from producers.importers.runner import ImportSummary, Row, import_context, import_spec, run_rows
+from producers.tools.base import PayloadError
 from producers.tools.mobilize.shifts import SOURCE_SYSTEM, adapt, parse_export
 
 
@@ -42,18 +44,24 @@ def import_export(
 ) -> ImportSummary:
     """Import the shifts (and SMS opt-ins/outs) of a saved Mobilize API export."""
     rows = read_export(path)
-    source = f"mobilize-export:{path.name}"
-    ctx = AdapterContext(
-        source_id=source, org_id=org_id, source_system=SOURCE_SYSTEM, campaign_id=campaign_id
+    source = cp.import_name([path])
+    spec = import_spec(
+        "mobilize",
+        "mobilize-file",
+        source,
+        source_system=SOURCE_SYSTEM,
+        org_id=org_id,
+        campaign_id=campaign_id,
+        files=[path],
     )
-    checkpoint = checkpoint_path or path.with_name(path.name + ".fieldstream-checkpoint")
     return run_rows(
         rows,
         adapt,
-        ctx,
+        import_context(spec),
         kafka,
         source=source,
-        checkpoint_path=checkpoint,
+        checkpoint_path=checkpoint_path,
+        spec=spec,
         restart=restart,
         measure=None,
         progress=progress,

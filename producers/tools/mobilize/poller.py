@@ -5,9 +5,10 @@ Mobilize has no webhooks for attendances; the poller calls
 ``Authorization: Bearer <token>`` and follows ``next`` until it is null (documented in
 github.com/mobilizeamerica/api README, "List organization attendances", "Paging",
 "Authentication"; the base URL there is events.mobilizeamerica.io/api/v1, today's is
-api.mobilize.us/v1). Each attendance goes through :func:`producers.tools.mobilize.shifts.adapt`
-(a shift state, and the volunteer's SMS opt-in or opt-out). The high-water mark (largest
-``modified_date`` read) lives in the checkpoint.
+api.mobilize.us/v1, the default of the setting ``FIELDSTREAM_MOBILIZE__BASE_URL``). Each
+attendance goes through :func:`producers.tools.mobilize.shifts.adapt` (a shift state, and the
+volunteer's SMS opt-in or opt-out). The high-water mark (largest ``modified_date`` read) lives
+in the checkpoint.
 """
 
 from __future__ import annotations
@@ -22,8 +23,7 @@ import httpx
 from core.errors import BrokerError, ConfigError, InputError
 from core.settings import KafkaSettings, MobilizeSettings
 from producers.importers import checkpoint as cp
-from producers.importers.runner import ImportSummary, Row, run_rows
-from producers.tools.base import AdapterContext
+from producers.importers.runner import ImportSummary, Row, import_context, import_spec, run_rows
 from producers.tools.mobilize.shifts import SOURCE_SYSTEM, adapt
 
 
@@ -61,6 +61,11 @@ def fetch_attendances(
         url, params = body.get("next"), None  # ``next`` carries the query string
 
 
+def poll_name(settings: MobilizeSettings) -> str:
+    """The import name of the poll of one Mobilize organization (its checkpoint's name)."""
+    return f"mobilize-{settings.organization_id}"
+
+
 def poll_attendances(
     settings: MobilizeSettings,
     kafka: KafkaSettings,
@@ -79,16 +84,19 @@ def poll_attendances(
     The mark moves only after Kafka acked every record of the poll; a poll cut short leaves it
     where it was, and the next poll re-reads those attendances (same ids: nothing doubles).
     """
-    source = f"mobilize:{settings.organization_id}"
+    source = poll_name(settings)
     state = cp.Checkpoint(source=source) if restart else cp.load(checkpoint_path, source)
     since = int(state.state.get("updated_since", 0))
-    ctx = AdapterContext(
-        source_id=source,
-        org_id=org_id,
+    spec = import_spec(
+        "mobilize",
+        "mobilize-api",
+        source,
         source_system=SOURCE_SYSTEM,
+        org_id=org_id,
         campaign_id=campaign_id,
-        options=dict(options or {}),
+        options=options,
     )
+    ctx = import_context(spec)
     high = since
     own = client is None
     http = client or httpx.Client()
@@ -104,7 +112,8 @@ def poll_attendances(
     try:
         summary = run_rows(
             rows(), adapt, ctx, kafka, source=source, checkpoint_path=None, state=state,
-            progress=progress, clock=clock,
+            spec=spec, rejects_path=cp.rejects_path(checkpoint_path), progress=progress,
+            clock=clock,
         )  # fmt: skip
     finally:
         if own:

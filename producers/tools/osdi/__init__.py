@@ -11,4 +11,5 @@ TOOL = Tool(
     result_map={"(empty or missing)": "canvassed", "success": "canvassed", "not-home": "not_home"},
     result_keys="OSDI status_code",
     result_doc=adapter.__doc__ or "",
+    readmit=route.readmit,
 )

@@ -9,7 +9,9 @@ it. The answer is the spec's: 200 with the canvass (its ``identifiers`` naming f
 event id when the attempt was accepted), or an ``osdi:error`` (errors.md: ``request_type``,
 ``response_code``, ``resource_status[].error_descriptions[]{error_code, description,
 properties}``). A code the source's options do not map is held in the dead-letter topic and
-still answered 200: it is stored, and the sender could not fix it anyway.
+still answered 200: it is stored, and the sender could not fix it anyway. The dead letter keeps
+the request's path and body (the person is in the path), so ``fieldstream dlq replay`` reads it
+again through the source's options as they are then (:func:`readmit`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -25,8 +28,8 @@ from core.settings import GatewaySettings
 from producers.gateway.auth import secret_matches
 from producers.gateway.checks import check_count, parse_json, read_body
 from producers.gateway.intake import Intake, Refused
-from producers.tools import registry
-from producers.tools.base import PayloadError, RouteContext, ToolRoute
+from producers.gateway.sources import SourceBook
+from producers.tools.base import AdapterContext, Item, PayloadError, RouteContext, ToolRoute
 from producers.tools.osdi import adapter
 
 PATH = "/osdi/{source_id}/{collection}/{ident}/{action}"
@@ -64,25 +67,21 @@ def osdi_error(refused: Refused) -> Response:
 
 
 class OsdiRoute:
-    def __init__(
-        self, sources: dict[str, SourceConfig], intake: Intake, gateway: GatewaySettings
-    ) -> None:
+    def __init__(self, sources: SourceBook, intake: Intake, gateway: GatewaySettings) -> None:
         self.sources, self.intake, self.gateway = sources, intake, gateway
-        self.contexts = {
-            s.id: registry.context_for(s) for s in sources.values() if s.tool == "osdi"
-        }
 
     async def handle(self, request: Request) -> Response:
         params = request.path_params
         source = self.sources.get(params["source_id"])
         given = request.headers.get(TOKEN_HEADER, "")
-        if source is None or source.id not in self.contexts or not secret_matches(source, given):
+        if source is None or source.tool != "osdi" or not secret_matches(source, given):
             raise Refused(
                 401,
                 "unauthenticated",
                 "unknown source or wrong key: send one of the source's secrets as OSDI-API-Token",
             )
-        if (params["collection"], params["action"]) not in ENDPOINTS:
+        collection, action = params["collection"], params["action"]
+        if (collection, action) not in ENDPOINTS:
             raise Refused(
                 404,
                 "not_supported",
@@ -97,32 +96,45 @@ class OsdiRoute:
             return await self._store(source, request, body)
 
     async def _store(self, source: SourceConfig, request: Request, body: bytes) -> Response:
-        params = request.path_params
-        collection, ident, action = params["collection"], params["ident"], params["action"]
         payload = parse_json(body)
-        received_at = self.intake.received_at()
-        ctx = dataclasses.replace(self.contexts[source.id], received_at=received_at)
+        received_ms = self.intake.now_ms()
+        kept = {"path": request.url.path, "body": payload}
         try:
-            if action == "record_canvass_helper":
-                items = adapter.adapt_helper(payload, ctx, person_id=ident, received_at=received_at)
-            elif collection == "people":
-                items = adapter.adapt_canvass(
-                    payload, ctx, person_id=ident, received_at=received_at
-                )
-            else:
-                items = adapter.adapt_canvass(
-                    payload, ctx, effort_id=ident, received_at=received_at
-                )
+            items, _ = readmit(kept, self.sources.context(source.id), self.intake.iso(received_ms))
         except PayloadError as exc:
             raise Refused(
                 400,
                 "bad_payload",
                 f"the canvass is not what OSDI describes: {exc}",
-                [{"index": 0, "field": exc.field, "problem": exc.problem}],
+                exc.as_dicts(),
             ) from None
         check_count(len(items), self.gateway.max_batch_events)
-        stored = await self.intake.store(source, "osdi", items, body)
+        stored = await self.intake.store(
+            source, "osdi", items, orjson.dumps(kept), received_ms=received_ms
+        )
         return JSONResponse(_canvass(payload, stored.event_ids, request))
+
+
+def readmit(
+    kept: Any, ctx: AdapterContext, received_at: str | None
+) -> tuple[list[Item], dict[str, Any] | None]:
+    """The items of a request as the route keeps it (``{"path", "body"}``: the person or the
+    canvassing effort is in the path): what the route adapts on arrival, and a dead-letter
+    replay adapts again."""
+    path = kept.get("path") if isinstance(kept, dict) else None
+    parts = path.strip("/").split("/") if isinstance(path, str) else []
+    if len(parts) != 5 or parts[0] != "osdi" or (parts[2], parts[4]) not in ENDPOINTS:
+        raise PayloadError("path", "is not an OSDI canvass endpoint's path")
+    _, _, collection, ident, action = parts
+    payload = kept["body"]
+    ctx = dataclasses.replace(ctx, received_at=received_at)
+    if action == "record_canvass_helper":
+        items = adapter.adapt_helper(payload, ctx, person_id=ident, received_at=received_at)
+    elif collection == "people":
+        items = adapter.adapt_canvass(payload, ctx, person_id=ident, received_at=received_at)
+    else:
+        items = adapter.adapt_canvass(payload, ctx, effort_id=ident, received_at=received_at)
+    return items, None
 
 
 def _canvass(payload: Any, event_ids: list[str], request: Request) -> dict[str, Any]:
