@@ -20,6 +20,7 @@ from core.errors import ConfigError
 from core.settings import DeadLetterSettings
 
 PREFIX = "sealed:v1:"
+_PREFIX_BYTES = PREFIX.encode("ascii")
 
 
 def new_key() -> str:
@@ -51,19 +52,28 @@ class Sealer:
             write_private(settings.key_file, keys[0] + "\n")
         return cls(keys)
 
-    def seal(self, text: str) -> str:
-        if text.startswith(PREFIX):
-            return text
-        return PREFIX + self._fernet.encrypt(text.encode("utf-8")).decode("ascii")
+    def seal(self, data: str | bytes) -> str:
+        """Sealed text for ``data``: text as UTF-8, bytes (a stream's Avro event) as they are,
+        so :meth:`open_bytes` gives back exactly what was sealed."""
+        raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+        if raw.startswith(_PREFIX_BYTES):
+            return raw.decode("ascii")
+        return PREFIX + self._fernet.encrypt(raw).decode("ascii")
 
-    def open(self, value: str) -> str:
-        """The original text of a stored value; ConfigError if no key of ours opens it."""
-        if not value.startswith(PREFIX):
-            return value
+    def open_bytes(self, value: str | bytes) -> bytes:
+        """The original bytes of a stored value (a value without the prefix, stored before
+        sealing, as itself); ConfigError if no key of ours opens it."""
+        raw = value.encode("utf-8") if isinstance(value, str) else bytes(value)
+        if not raw.startswith(_PREFIX_BYTES):
+            return raw
         try:
-            return self._fernet.decrypt(value[len(PREFIX) :].encode("ascii")).decode("utf-8")
-        except (InvalidToken, UnicodeError):
+            return self._fernet.decrypt(raw[len(_PREFIX_BYTES) :])
+        except InvalidToken:
             raise ConfigError(
                 "no dead-letter key of the settings opens this letter: was it sealed with a "
                 "key since removed from dead_letters.keys?"
             ) from None
+
+    def open(self, value: str | bytes) -> str:
+        """The original of a stored value, as text (bytes that are not UTF-8 escaped)."""
+        return self.open_bytes(value).decode("utf-8", "backslashreplace")

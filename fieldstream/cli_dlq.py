@@ -5,6 +5,7 @@ so running it twice changes nothing."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import time
@@ -94,10 +95,12 @@ def show_cmd(
 ) -> None:
     """One held contact: why it is held, every letter of it, and what was kept of it (this may
     hold personal data: it is for your screen, not for sharing)."""
-    from fieldstream.dlq import show_sql
+    from fieldstream.dlq import opener, show_sql
     from sinks.remote import connect_store
 
-    store = connect_store(cli_settings())
+    settings = cli_settings()
+    open_ = opener(settings.dead_letters)
+    store = connect_store(settings)
     try:
         contact_sql, letters_sql = show_sql(held_key)
         columns, rows = store.query(contact_sql)
@@ -114,19 +117,16 @@ def show_cmd(
                 f"  counted={letter['counted']}  from {letter['origin']}"
             )
             print(f"  {letter['reason']}")
-            print(_kept(str(letter["original"] or "")))
+            print(_kept(open_(base64.b64decode(str(letter["original"] or "")))))
     finally:
         store.close()
 
 
-def _kept(encoded: str) -> str:
+def _kept(raw: bytes) -> str:
     """What a letter kept, as text: JSON pretty-printed; a stream's Avro event as its JSON."""
-    import base64
-
     from schemas import CONTACT_EVENT, AvroCodec
     from schemas.jsonconv import record_json
 
-    raw = base64.b64decode(encoded)
     try:
         return json.dumps(json.loads(raw), indent=2, ensure_ascii=False)
     except ValueError:
@@ -154,7 +154,7 @@ def replay_cmd(
     and which are still held, and why. Exits 1 when some are still held or refused."""
     from core.kafka import ensure_topics, producer_config
     from core.producer import KafkaWriter
-    from fieldstream.dlq import held_letters, wait_for_store
+    from fieldstream.dlq import held_letters, opener, wait_for_store
     from producers.replay import Readmitter, replay
     from producers.tools.registry import read_sources
     from schemas.registry import codec_for
@@ -166,7 +166,7 @@ def replay_cmd(
     sources = read_sources(sources_file) if sources_file.exists() else {}
     store = connect_store(settings)
     try:
-        letters = held_letters(store.query, filters)
+        letters = held_letters(store.query, filters, opener(settings.dead_letters))
         if not letters:
             console.print("nothing is held back: nothing to replay")
             return

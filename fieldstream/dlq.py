@@ -1,6 +1,6 @@
 """``fieldstream dlq``: the contacts the pipeline holds back, listed, shown and replayed.
 
-The store says what is held (the ``held_contacts`` view, sinks/ddl/017_held_contacts.sql): one
+The store says what is held (the ``held_contacts`` view, sinks/ddl/022_held_contacts.sql): one
 row per contact, with the latest reason, whether the contact is already counted (only its
 unknown survey answers held) and where it came in. A replay reads each held contact's letter
 (``held_letters``: the gateway's or importer's copy when there is one, since it can be read
@@ -21,10 +21,30 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.sealing import PREFIX, Sealer
+from core.settings import DeadLetterSettings
 from producers.replay import HELD, PARTIAL, REFUSED, SENT, SKIPPED, HeldLetter, Replayed
 from sinks.sql import datetime64, string_literal
 
 Query = Callable[[str], tuple[list[str], list[list[Any]]]]
+Opener = Callable[[bytes], bytes]
+
+
+def opener(settings: DeadLetterSettings) -> Opener:
+    """Opens a kept payload: the store keeps dead letters sealed (core/sealing.py), so a
+    replay or a look needs the key of the settings (or the sink's key file). The key is read
+    only when a sealed letter comes."""
+    sealer: list[Sealer] = []
+
+    def open_(raw: bytes) -> bytes:
+        if not raw.startswith(PREFIX.encode("ascii")):
+            return raw
+        if not sealer:
+            sealer.append(Sealer.from_settings(settings))
+        return sealer[0].open_bytes(raw)
+
+    return open_
+
 
 LIST_COLUMNS = [
     "held_key", "source", "reason_code", "counted", "received_at", "arrivals", "stage",
@@ -103,7 +123,7 @@ def letters_sql(filters: Filters) -> str:
     )
 
 
-def held_letters(query: Query, filters: Filters) -> list[HeldLetter]:
+def held_letters(query: Query, filters: Filters, open_: Opener) -> list[HeldLetter]:
     _, rows = query(letters_sql(filters))
     return [
         HeldLetter(
@@ -112,7 +132,7 @@ def held_letters(query: Query, filters: Filters) -> list[HeldLetter]:
             stage=str(stage),
             origin=str(origin),
             received_ms=int(received_ms),
-            original=base64.b64decode(original or ""),
+            original=open_(base64.b64decode(original or "")),
         )
         for key, event_id, stage, origin, received_ms, original in rows
     ]

@@ -22,14 +22,13 @@ _TTL = re.compile(r"\bTTL\s+(.*?)(?:\s+SETTINGS\b|$)", re.S)
 def seal_rows(
     columns: Sequence[str], rows: Sequence[Sequence[Any]], sealer: Sealer
 ) -> list[list[Any]]:
-    """The rows with their ``original`` sealed (text; bytes are read as UTF-8 first)."""
+    """The rows with their ``original`` sealed, byte for byte."""
     at = list(columns).index("original")
     out = []
     for row in rows:
         sealed = list(row)
         value = sealed[at]
-        text = value.decode("utf-8", "backslashreplace") if isinstance(value, bytes) else value
-        sealed[at] = sealer.seal(str(text or ""))
+        sealed[at] = sealer.seal(value if isinstance(value, str | bytes) else str(value or ""))
         out.append(sealed)
     return out
 

@@ -51,7 +51,7 @@ from sinks.sql_policy import (
     build_catalog,
     clean_error,
 )
-from sinks.store import LockedStore, open_store
+from sinks.store import LockedStore, described, open_store
 
 log = logging.getLogger(__name__)
 
@@ -294,10 +294,12 @@ class QueryDoor:
                 result = client.query(approved.sql, settings=settings)
             except Exception as exc:
                 raise StoreError(self._explain(clean_error(exc))) from exc
+            names, types = list(result.column_names), [t.name for t in result.column_types]
+            if not names and not result.result_rows:
+                names, types = described(client, approved.sql, settings)
         finally:
             self._slots.put(client)
-        types = [t.name for t in result.column_types]
-        return list(result.column_names), types, [list(r) for r in result.result_rows]
+        return names, types, [list(r) for r in result.result_rows]
 
     def _explain(self, reason: str) -> str:
         s = self.settings

@@ -49,15 +49,8 @@ class LockedStore:
         return names, types, [list(r) for r in result.result_rows]
 
     def _described(self, sql: str) -> tuple[list[str], list[str]]:
-        """The columns of a query that returned no rows: chDB sends none with an empty result
-        (a server does), so ask ClickHouse to describe the query; ([], []) when it cannot
-        (a SHOW, say)."""
-        try:
-            with self.lock:
-                rows = self.client.query(f"DESCRIBE ({sql.strip().rstrip(';')})").result_rows
-        except Exception:
-            return [], []
-        return [str(r[0]) for r in rows], [str(r[1]) for r in rows]
+        with self.lock:
+            return described(self.client, sql)
 
     def insert(
         self,
@@ -101,3 +94,16 @@ class LockedStore:
                 self.client.close()
             except Exception as exc:  # closing is best effort
                 raise StoreError(f"closing the store: {exc}") from exc
+
+
+def described(
+    client: Any, sql: str, settings: dict[str, Any] | None = None
+) -> tuple[list[str], list[str]]:
+    """The columns of a query that returned no rows: chDB sends none with an empty result
+    (a server does), so ask ClickHouse to describe the query; ([], []) when it cannot
+    (a SHOW, say)."""
+    try:
+        rows = client.query(f"DESCRIBE ({sql.strip().rstrip(';')})", settings=settings).result_rows
+    except Exception:
+        return [], []
+    return [str(r[0]) for r in rows], [str(r[1]) for r in rows]

@@ -25,7 +25,7 @@ from sinks.loaders import UNIVERSE_COLUMNS, check_where, parse_universe
 from sinks.remote import StoreAccess
 from sinks.sql import string_literal
 
-STAGING_COLUMNS = ["load_id", "state", "voter_id", "turf_id", "loaded_at"]
+STAGING_COLUMNS = ["org_id", "load_id", "state", "voter_id", "turf_id", "loaded_at"]
 PLAN_COLUMNS = [
     "org_id", "campaign_id", "load_id", "share", "share_fraction", "seed", "strata", "method",
     "universe", "held_out", "loaded_at",
@@ -131,7 +131,7 @@ def load_universe_holdout(store: StoreAccess, path: Path | str, plan: HoldoutPla
         raise InputError(f"{Path(path).name} lists no voter; nothing loaded")
     load_id, at = rows[0][5], rows[0][6]
     store.insert(
-        "universe_staging", STAGING_COLUMNS, [[load_id, r[2], r[3], r[4], at] for r in rows]
+        "universe_staging", STAGING_COLUMNS, [[r[0], load_id, r[2], r[3], r[4], at] for r in rows]
     )
     attrs = _attributes(
         store,

@@ -136,7 +136,7 @@ class QualityAgent:
                 batch = consumer.consume(self.batch_max, timeout=0.2)
                 if batch:
                     self._handle(batch)
-                    consumer.commit(asynchronous=False)
+                    _commit(consumer, batch)
                 self._beat()
                 if time.monotonic() >= next_evict:
                     self.monitor.evict(self.monitor.watermark - KEEP_S)
@@ -178,4 +178,18 @@ class QualityAgent:
             len(batch),
             self.totals,
             len(self.monitor.shifts),
+        )
+
+
+def _commit(consumer: Consumer, batch: Sequence[Message]) -> None:
+    """Commit past the batch, partition by partition (the consumer stores no offsets by
+    itself: ``enable.auto.offset.store`` is off, so a bare commit() has nothing to send)."""
+    ends: dict[tuple[str, int], int] = {}
+    for msg in batch:
+        if msg.error() is None:
+            key = (str(msg.topic()), int(msg.partition() or 0))
+            ends[key] = max(ends.get(key, 0), int(msg.offset() or 0) + 1)
+    if ends:
+        consumer.commit(
+            offsets=[TopicPartition(t, p, o) for (t, p), o in ends.items()], asynchronous=False
         )

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from core.kafka import ensure_topics, producer_config
 from core.settings import (
@@ -208,3 +208,24 @@ def test_a_dishonest_shift_is_flagged_and_held_out_until_approved(
     assert after["status"] == "approved" and after["held"] == 0
     assert scalar(store, "SELECT count() FROM quality_held_events") == 0
     assert scalar(store, goal_sql) == scalar(store, "SELECT count() FROM contact_events") == total
+
+    # the agent ran throughout and committed what it read (a bare commit() with offsets
+    # stored by hand commits nothing: librdkafka raised _NO_OFFSET and the agent stopped)
+    assert "the quality agent stopped" not in (logs / "quality.log").read_text()
+    topic = settings.kafka.topics.enriched
+    probe = Consumer(
+        {"bootstrap.servers": settings.kafka.bootstrap_servers,
+         "group.id": settings.quality.group_id}
+    )  # fmt: skip
+    try:
+        parts = [
+            TopicPartition(topic, p) for p in probe.list_topics(topic).topics[topic].partitions
+        ]
+
+        def committed_all() -> bool:  # this test's own topic holds exactly its events
+            got = probe.committed(parts, timeout=10)
+            return sum(max(tp.offset, 0) for tp in got) == total  # none committed: -1001
+
+        wait_for(committed_all, "the quality agent's commits", logs)
+    finally:
+        probe.close()

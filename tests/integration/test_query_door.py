@@ -388,6 +388,19 @@ def test_an_analyst_sees_only_its_org_everywhere(door: Door) -> None:
     assert door.rows("SELECT count() FROM contact_events", door.analyst["org-b"]) == [[4]]
 
 
+def test_an_empty_answer_still_names_its_columns(door: Door) -> None:
+    """chDB sends no columns with an empty result; the door describes the query instead, so
+    a command's table (or TSV header) is the same with no rows as with some."""
+    for token in (door.admin, door.analyst["org-a"]):
+        resp = door.post(
+            "SELECT org_id, count() AS n FROM contact_events WHERE org_id = 'nobody' "
+            "GROUP BY org_id",
+            token,
+        )
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["columns"] == ["org_id", "n"] and resp.json()["rows"] == []
+
+
 def test_partner_contacts_are_filtered_by_org(door: Door) -> None:
     sql = "SELECT partner, sharing_org, org_id FROM partner_contacts ORDER BY ALL"
     everyone = door.rows(sql, door.admin)
