@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import time
+from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
@@ -24,8 +25,8 @@ from core.settings import load_settings
 from schemas.registry import codec_for
 from streams.logic.dedupe import Dedupe
 from streams.logic.process import DUPLICATE, ENRICHED, Context, now_ms, process_batch
-from streams.voters import VoterDirectory
 from streams.voter_stores import MemoryVoterStore
+from streams.voters import VoterDirectory
 
 
 def cpu_seconds() -> float:
@@ -69,8 +70,8 @@ def run(n: int) -> dict[str, float]:
     cpu0 = cpu_seconds()
     deadline = time.monotonic() + 600
     while done < n and time.monotonic() < deadline:
-        batch = consumer.consume(s.batch_max, s.batch_within_s)
-        msgs = [
+        batch = consumer.consume(s.batch_max, 0.05)
+        msgs: list[Any] = [
             (m.value(), m.key(), m.topic(), m.partition(), m.offset())
             for m in batch
             if m.error() is None
@@ -78,7 +79,7 @@ def run(n: int) -> dict[str, float]:
         if not msgs:
             continue
         now = now_ms()
-        result = process_batch(msgs, ctx, now)  # type: ignore[arg-type]
+        result = process_batch(msgs, ctx, now)
         outputs: list[Record] = [
             (t.enriched if o.kind == ENRICHED else t.dlq, None, o.key, o.value)
             for o in result.outcomes

@@ -207,7 +207,8 @@ def main() -> None:
         tansu.wait(10)
 
     print()
-    print(f"{'round':<8}{'contender':<12}{'events':>9}{'seconds':>9}{'events/s':>10}{'cpu µs/ev':>11}")
+    head = f"{'round':<8}{'contender':<12}{'events':>9}{'seconds':>9}{'events/s':>10}"
+    print(f"{head}{'cpu µs/ev':>11}")
     rates: dict[str, list[float]] = {"plain": [], "faust": []}
     cpus: dict[str, list[float]] = {"plain": [], "faust": []}
     ratios = []
@@ -216,9 +217,8 @@ def main() -> None:
         cpu = res["cpu_s"] / max(res["events"], 1) * 1e6
         rates[who].append(rate)
         cpus[who].append(cpu)
-        print(
-            f"{i // 2 + 1:<8}{who:<12}{res['events']:>9}{res['seconds']:>9.2f}{rate:>10.0f}{cpu:>11.1f}"
-        )
+        line = f"{i // 2 + 1:<8}{who:<12}{res['events']:>9}{res['seconds']:>9.2f}{rate:>10.0f}"
+        print(f"{line}{cpu:>11.1f}")
         if who == "faust":
             ratios.append(rate / rates["plain"][-1])
     print()

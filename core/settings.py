@@ -80,8 +80,9 @@ class StreamSettings(BaseModel):
         3 * 24 * 3600, ge=60, description="dedupe window; senders retry ~3 days"
     )
     future_skew_s: int = Field(300, ge=0, description="tolerated clock skew for occurred_at")
-    batch_max: int = Field(1000, ge=1)
-    batch_within_s: float = Field(0.05, gt=0)
+    batch_max: int = Field(
+        1000, ge=1, description="most raw events per batch (one fetch of one partition)"
+    )
     fetch_wait_ms: int = Field(
         20, ge=1, description="broker fetch wait; Tansu holds fetches this long"
     )

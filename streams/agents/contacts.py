@@ -1,13 +1,14 @@
 """The contacts agent: contacts.raw -> validate, dedupe, enrich -> contacts.enriched / .dlq.
 
-Per batch (``noack_take``, concurrency 1):
+Per batch (concurrency 1; a batch is what one fetch brought of one partition, delivered by
+Faust as one event: :mod:`streams.batches`):
 
 1. :func:`streams.logic.process.process_batch` turns every raw message into an outcome;
 2. enriched records and dead letters are produced with confluent-kafka and their broker
    acks awaited (failed deliveries are produced again until they succeed);
 3. only then are the accepted event ids marked seen in the dedupe table (its changelog
    records produced and acked the same way);
-4. only then are the source events acked, so faust may commit past them.
+4. only then is the batch acked, so faust may commit past its last offset.
 
 A crash between any two steps re-delivers the batch; the sink is idempotent. No exception
 leaves the agent: a failing batch is retried from step 1 after a pause.
@@ -34,6 +35,7 @@ from core.producer import KafkaWriter, Record
 from core.settings import Settings
 from core.watch import WatchedFile
 from schemas.registry import codec_for
+from streams.batches import RawBatch
 from streams.logic.process import DLQ, DUPLICATE, ENRICHED, Context, now_ms, process_batch
 from streams.metrics import CONTENT_TYPE_LATEST, StreamMetrics
 from streams.seen import SeenIds
@@ -115,9 +117,10 @@ class ContactsStage:
 
     async def _handle_once(self, events: Sequence[EventT], stream: StreamT) -> None:
         started = time.perf_counter()
-        messages = [
-            (m.value, m.key, m.topic, m.partition, m.offset) for m in (e.message for e in events)
-        ]
+        batches = [batch_of(e) for e in events]
+        messages = (
+            batches[0].messages if len(batches) == 1 else [m for b in batches for m in b.messages]
+        )
         now = now_ms()
         result = process_batch(messages, self.ctx, now)
         t = self.topics
@@ -135,11 +138,11 @@ class ContactsStage:
         ]
         await self.seen.mark(accepted, now)
         for event in events:
-            await stream.ack(event)
+            await stream.ack(event)  # the whole batch: faust may commit past its last offset
         done = self.done_offsets
-        for _value, _key, topic, partition, offset in messages:
-            if offset >= done.get((topic, partition), -1):
-                done[(topic, partition)] = offset + 1
+        for b in batches:
+            if b.last >= done.get((b.topic, b.partition), -1):
+                done[(b.topic, b.partition)] = b.last + 1
         seconds = time.perf_counter() - started
         self.metrics.observe_batch(result, seconds)
         self.metrics.dedupe_keys.set(len(self.seen))
@@ -147,7 +150,7 @@ class ContactsStage:
         unmatched = sum(1 for o in result.outcomes if o.kind == ENRICHED and not o.voter_matched)
         log.info(
             "batch: %d in, %d enriched (%d unmatched), %d dead-lettered, %d duplicates, %.1f ms",
-            len(events),
+            len(messages),
             c[ENRICHED],
             unmatched,
             c[DLQ],
@@ -185,6 +188,15 @@ class ContactsStage:
         await asyncio.to_thread(self.writer.close)
 
 
+def batch_of(event: EventT) -> RawBatch:
+    """The raw batch an event carries (a single record when batch delivery is not installed)."""
+    value = event.value
+    if isinstance(value, RawBatch):
+        return value
+    m = event.message
+    return RawBatch(m.topic, m.partition, [(m.value, m.key, m.topic, m.partition, m.offset)])
+
+
 def register(app: faust.App, settings: Settings) -> ContactsStage:
     """Declare the contacts agent, its timers and the /healthz and /metrics pages on ``app``."""
     s = settings.stream
@@ -201,10 +213,10 @@ def register(app: faust.App, settings: Settings) -> ContactsStage:
     async def contacts(stream: StreamT) -> None:
         await stage.wait_for_voters()
         stage.agent_started = True
-        # noack_take yields the buffered events (not values) and leaves the acks to us
-        taker = cast("faust.Stream[Any]", stream)
-        async for batch in taker.noack_take(s.batch_max, within=s.batch_within_s):
-            await stage.handle(cast("list[EventT]", batch), stream)
+        # one event per fetched batch (streams/batches.py); noack: handle() acks it once its
+        # outputs and seen marks are acknowledged, never before
+        async for event in cast("faust.Stream[Any]", stream).noack().events():
+            await stage.handle([event], stream)
 
     expire_every = min(3600.0, max(10.0, s.dedupe_horizon_s / 100))
 
