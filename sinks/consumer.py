@@ -127,6 +127,8 @@ class SinkConsumer:
         self.columns = {**routes.columns, "dead_letters": DEAD_LETTER_COLUMNS}
         self.writer = writer
         self.metrics = metrics or SinkMetrics()
+        for topic in routes.topics():  # a series at 0 from the start: the boards show a rate
+            self.metrics.undecodable.labels(topic)
         self.batcher = Batcher(batch_rows, flush_interval_s)
         self.retry_max_s = retry_max_s
         self.ledger = ledger

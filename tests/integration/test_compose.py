@@ -209,15 +209,18 @@ def test_a_missing_secret_stops_config(tmp_path: Path) -> None:
 
 
 def test_prometheus_scrapes_every_service() -> None:
-    config = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text())
+    config = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    # every replica of a service (docker compose up --scale) is found by DNS
     targets = {
-        target
+        f"{name}:{sd['port']}"
         for job in config["scrape_configs"]
-        for sc in job["static_configs"]
-        for target in sc["targets"]
+        for sd in job.get("dns_sd_configs", [])
+        for name in sd["names"]
     }
     for name, port in SERVICE_PORTS.items():
         assert f"{name}:{port}" in targets, name
+    assert config["rule_files"] == ["alerts.yml"]
+    assert (ROOT / "deploy" / "prometheus" / "alerts.yml").exists()
 
 
 def test_grafana_provisioning_matches_the_stack(stack: dict[str, Any]) -> None:
