@@ -156,6 +156,12 @@ def parse_pairs(value: str) -> list[tuple[str, str]]:
 
 class SinkSettings(BaseModel):
     group_id: str = "fieldstream-sink"
+    consumers: int = Field(
+        1,
+        ge=1,
+        description="consumers of the sink's group in this process (threads sharing its store "
+        "and ledger; `fieldstream up --workers N` sets N for the embedded chDB)",
+    )
     batch_rows: int = Field(10_000, ge=1)
     flush_interval_s: float = Field(0.25, gt=0)
     fetch_wait_ms: int = 20

@@ -48,6 +48,14 @@ def up(
     rate: Annotated[float | None, typer.Option(help="simulator events/s (with --demo)")] = None,
     board: Annotated[bool, typer.Option(help="show the live board in this terminal")] = True,
     duration: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="stream workers (and sink consumers) in one group over the partitions; "
+            "see docs/scaling.md",
+        ),
+    ] = 1,
 ) -> None:
     """Start the embedded stack (Tansu, sink, stream, gateway); with --demo also load the demo
     data, run the simulator and show the live board. Ctrl-C stops everything."""
@@ -60,12 +68,12 @@ def up(
     # a closed terminal or `kill` stops the stack as cleanly as Ctrl-C does
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
-    with Stack(settings, settings.data_dir / "logs") as stack:
+    with Stack(settings, settings.data_dir / "logs", workers=workers) as stack:
         console.print("starting Tansu and the sink ...")
         stack.start_core()
         if demo:
             _load_demo(settings)
-        console.print("starting the stream worker and the gateway ...")
+        console.print(f"starting {workers} stream worker(s) and the gateway ...")
         stack.start_pipeline()
         console.print(
             f"[green]up[/green]: gateway http://{settings.gateway.host}:{settings.gateway.port}"

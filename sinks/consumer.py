@@ -11,6 +11,7 @@ dead_letters rows (stage 'sink'), never dropped.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -121,6 +122,8 @@ class SinkConsumer:
         ledger: StoredIds | None = None,
         query: Query | None = None,
         clock: Callable[[], float] = time.monotonic,
+        ledger_lock: threading.Lock | None = None,
+        name: str = "sink",
     ) -> None:
         self.conf = consumer_conf
         self.routes = routes
@@ -134,7 +137,12 @@ class SinkConsumer:
         self.ledger = ledger
         self.query = query
         self.clock = clock
+        # several consumers of one process share the ledger: its check, the insert and its
+        # update are one step under this lock
+        self.ledger_lock = ledger_lock if ledger_lock is not None else threading.Lock()
+        self.name = name
         self.held: dict[tuple[str, int], Held] = {}
+        self._lag_labels: set[tuple[str, str]] = set()  # the lag series this consumer set
         self.stop_event = threading.Event()
         self.started = threading.Event()
         self.assigned = threading.Event()
@@ -184,13 +192,14 @@ class SinkConsumer:
         t0 = time.perf_counter()
         written: dict[str, int] = {}
         stored: list[str] = []
-        for table, rows in sorted(batch.rows.items()):
-            insert, ids = self._table_rows(table, rows, batch.token)
-            self.writer(table, self.columns[table], insert, batch.token)
-            written[table] = len(insert)
-            stored += ids
-        if self.ledger is not None and stored:
-            self.ledger.add(stored, batch.token)
+        with self.ledger_lock:
+            for table, rows in sorted(batch.rows.items()):
+                insert, ids = self._table_rows(table, rows, batch.token)
+                self.writer(table, self.columns[table], insert, batch.token)
+                written[table] = len(insert)
+                stored += ids
+            if self.ledger is not None and stored:
+                self.ledger.add(stored, batch.token)
         elapsed = time.perf_counter() - t0
         now = datetime.now(UTC)
         m = self.metrics
@@ -244,8 +253,8 @@ class SinkConsumer:
         pause = min(self.retry_max_s, 0.2 * 2**attempt)
         self.held[key] = Held(batch, attempt, self.clock() + pause)
         self.metrics.insert_failures.inc()
-        self.metrics.paused.set(len(self.held))
         if held is None:
+            self.metrics.paused.inc()  # consumers of one process add up
             self._pause(batch)
         log.warning(
             "insert of %s failed (attempt %d): %s; %s:%d paused, retrying in %.1fs",
@@ -270,7 +279,7 @@ class SinkConsumer:
             log.warning("pausing %s:%d: %s", batch.topic, batch.partition, exc)
 
     def _resume(self, topic: str, partition: int) -> None:
-        self.metrics.paused.set(len(self.held))
+        self.metrics.paused.dec()
         if self._consumer is None:
             return
         try:
@@ -306,19 +315,21 @@ class SinkConsumer:
                 self.ledger.warm(self.query)
             except StoreError as exc:
                 log.warning("could not refresh the stored ids on assignment: %s", exc)
-        log.info("assigned %d partitions", len(partitions))
+        log.info("%s: assigned %d partitions", self.name, len(partitions))
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
             batch = self.batcher.get(tp.topic, tp.partition)
-            self.held.pop((tp.topic, tp.partition), None)
+            if self.held.pop((tp.topic, tp.partition), None) is not None:
+                self.metrics.paused.dec()
             if batch is not None and not self.flush(batch):
                 # not committed: whoever owns the partition next reads these offsets again
                 log.error("dropping unwritten batch %s on revoke", batch.token)
-                self.held.pop((tp.topic, tp.partition), None)
+                if self.held.pop((tp.topic, tp.partition), None) is not None:
+                    self.metrics.paused.dec()
                 self.batcher.drop(tp.topic, tp.partition)
-        self.metrics.paused.set(len(self.held))
-        log.info("revoked %d partitions", len(partitions))
+            self._forget_lag(tp.topic, tp.partition)
+        log.info("%s: revoked %d partitions", self.name, len(partitions))
 
     def run(self, poll_max: int = 5000, poll_timeout_s: float = 0.05) -> None:
         """Consume until :meth:`stop`; then flush and commit what is buffered, and close."""
@@ -382,6 +393,15 @@ class SinkConsumer:
                 continue
             if high >= 0 and tp.offset >= 0:
                 self.metrics.lag.labels(tp.topic, str(tp.partition)).set(max(0, high - tp.offset))
+                self._lag_labels.add((tp.topic, str(tp.partition)))
+
+    def _forget_lag(self, topic: str, partition: int) -> None:
+        """A partition this consumer no longer owns: its lag is its new owner's to report."""
+        labels = (topic, str(partition))
+        if labels in self._lag_labels:
+            self._lag_labels.discard(labels)
+            with contextlib.suppress(KeyError):  # another consumer of this process removed it
+                self.metrics.lag.remove(*labels)
 
     def stop(self) -> None:
         self.stop_event.set()

@@ -17,8 +17,8 @@ message per partition per fetch whose value is a :class:`RawBatch`:
 * :class:`BatchDelivery` (mixed into the Faust consumer) turns each fetched list into one
   message whose offset is the batch's last offset, and remembers each batch's offset range;
 * acking that one message acks the whole range: the committable offset of a partition is the
-  end of the longest run of acked batches, in delivery order (no per-record bookkeeping, no
-  gap tree).
+  end of the run of processed ranges from its last commit (no per-record bookkeeping, no gap
+  tree); a batch Faust dropped on the way is read again (see :class:`BatchDelivery`).
 
 Everything else is Faust's as it ships: group membership, rebalancing, the dedupe table and its
 changelog recovery (changelog records still arrive one by one), flow control, commits on
@@ -28,9 +28,11 @@ acked only after its outputs and seen marks were acknowledged by the broker.
 
 from __future__ import annotations
 
+import asyncio
+import bisect
 import logging
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -109,11 +111,21 @@ class BatchDelivery:
     """Mixed into Faust's consumer: the topics in ``batch_topics`` arrive as one message per
     partition per fetch, acked as a whole (see the module doc).
 
-    Its attributes and Faust's (``_acked``, ``_acked_index``, ``_committed_offset``) are only
+    Commits cover only what was processed: each acked batch adds its offset range to the
+    partition's processed ranges, and the committable offset is the end of the run of
+    processed ranges that starts at the last commit (or the position sought to). A batch that
+    was delivered but never reached the agent (Faust clears the agents' queues when it
+    resumes the flow after a rebalance, even a batch fetched after its seek) leaves a hole:
+    later batches are processed, that one is not. The partition is then read again from the
+    hole (what was processed comes again and is dropped as a duplicate downstream), at most
+    once per ``reread_every_s``.
+
+    Its state and Faust's (``_acked``, ``_acked_index``, ``_committed_offset``) are only
     touched from the worker's event loop.
     """
 
     batch_topics: frozenset[str] = frozenset()
+    reread_every_s: float = 5.0
     # provided by faust's Consumer
     app: Any
     flow_active: bool
@@ -121,12 +133,16 @@ class BatchDelivery:
     scheduler: Any
     _acked: Any
     _acked_index: Any
+    _committed_offset: Any
     _buffered_partitions: Any
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        # per batch partition: the (first, last) offsets of the batches delivered, not yet
-        # committable, in delivery order
-        self._ranges: dict[TP, deque[tuple[int, int]]] = defaultdict(deque)
+        # per batch partition: processed offset ranges not yet committed (sorted, merged),
+        # the offset the next commit starts from, and when it was last read again
+        self._done: dict[TP, list[list[int]]] = defaultdict(list)
+        self._base: dict[TP, int] = {}
+        self._reread_at: dict[TP, float] = {}
+        self._rereads: set[asyncio.Future[None]] = set()
         super().__init__(*args, **kwargs)
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
@@ -163,11 +179,11 @@ class BatchDelivery:
 
     def _batch_message(self, tp: TP, messages: list[RawMessage]) -> ConsumerMessage:
         batch = RawBatch(tp.topic, tp.partition, messages)
-        self._ranges[tp].append((batch.first, batch.last))
+        self._base.setdefault(tp, batch.first)  # nothing committed: the first one read
         return ConsumerMessage(
             tp.topic,
             tp.partition,
-            batch.last,  # acking this message acks the batch: see _new_offset
+            batch.last,
             time.time(),
             0,
             [],
@@ -182,28 +198,51 @@ class BatchDelivery:
 
     # -- acks by offset range ---------------------------------------------------------------
 
+    def ack(self, message: Message) -> bool:
+        batch = message.value
+        if isinstance(batch, RawBatch):
+            add_range(self._done[message.tp], batch.first, batch.last)
+        return bool(super().ack(message))  # type: ignore[misc]
+
     def _new_offset(self, tp: TP) -> int | None:
-        """For a batch topic: the offset after the longest run of acked batches, in the order
-        they were delivered; otherwise faust's own answer."""
+        """For a batch topic: the end of the processed run that starts where the last commit
+        ended; otherwise faust's own answer."""
         if tp.topic not in self.batch_topics:
             return super()._new_offset(tp)  # type: ignore[misc]
-        acked, index = self._acked[tp], self._acked_index[tp]
-        ranges = self._ranges[tp]
+        self._acked[tp].clear()  # faust's per-offset lists: the ranges say it all here
+        self._acked_index[tp].clear()
+        base, done = self._base.get(tp), self._done[tp]
+        if base is None:
+            return None
         new: int | None = None
-        while ranges and ranges[0][1] in index:
-            _first, last = ranges.popleft()
-            index.discard(last)
-            new = last + 1
-        # what is left acked below the oldest batch in flight (or with none in flight) was
-        # delivered before a seek back and is read again: it counts for nothing
-        if not ranges:
-            index.clear()
-        else:
-            floor = ranges[0][0]
-            for stale in [o for o in index if o < floor]:
-                index.discard(stale)
-        acked[:] = sorted(index)
+        while done and done[0][0] <= base:
+            _first, last = done.pop(0)
+            if last >= base:
+                base = last + 1
+                new = base
+        self._base[tp] = base
+        if done and new is None:
+            self._hole(tp, base)
         return new
+
+    def _hole(self, tp: TP, base: int) -> None:
+        """Later batches were processed but not the one at ``base``: read again from there."""
+        now = time.monotonic()
+        if now < self._reread_at.get(tp, 0.0):
+            return
+        self._reread_at[tp] = now + self.reread_every_s
+        log.warning(
+            "%s:%d: the batch at offset %d never reached the agent; reading again from there",
+            tp.topic,
+            tp.partition,
+            base,
+        )
+        self._reread(tp, base)
+
+    def _reread(self, tp: TP, offset: int) -> None:
+        task = asyncio.ensure_future(self.seek(tp, offset))
+        self._rereads.add(task)
+        task.add_done_callback(self._rereads.discard)
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         """A batch topic's message offsets jump by design: no gap to remember."""
@@ -212,13 +251,32 @@ class BatchDelivery:
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         for tp in revoked:
-            self._ranges.pop(tp, None)
+            self._done.pop(tp, None)
+            self._base.pop(tp, None)
         await super().on_partitions_revoked(revoked)  # type: ignore[misc]
 
     async def perform_seek(self) -> None:
-        self._ranges.clear()  # whatever was in flight is read again
         await super().perform_seek()  # type: ignore[misc]
+        for tp in list(self._base):  # commits start again from the committed offsets
+            committed = self._committed_offset.get(tp)
+            if committed is None:
+                self._base.pop(tp)
+            else:
+                self._base[tp] = committed
 
     async def seek(self, partition: TP, offset: int) -> None:
-        self._ranges.pop(partition, None)
         await super().seek(partition, offset)  # type: ignore[misc]
+        if partition.topic in self.batch_topics:
+            self._base[partition] = offset
+
+
+def add_range(ranges: list[list[int]], first: int, last: int) -> None:
+    """Add [first, last] to sorted, merged ``ranges`` (adjacent ones merge too)."""
+    bisect.insort(ranges, [first, last])
+    merged: list[list[int]] = []
+    for r in ranges:
+        if merged and r[0] <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], r[1])
+        else:
+            merged.append(r)
+    ranges[:] = merged

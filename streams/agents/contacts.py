@@ -58,6 +58,7 @@ class ContactsStage:
         self.programs = WatchedFile(s.programs_file, load_programs, "programs")
         self.metrics = StreamMetrics()
         self.done_offsets: dict[tuple[str, int], int] = {}  # raw partition -> next to process
+        self._lag_labels: set[tuple[str, str]] = set()  # lag series this worker exports
         self.voters = VoterDirectory(
             {"bootstrap.servers": kafka.bootstrap_servers},
             kafka.topics.voters,
@@ -164,15 +165,21 @@ class ContactsStage:
         """Processing lag per raw partition: the high watermark aiokafka saw in its last fetch
         (not ListOffsets, which Tansu answers too low) minus the next offset to process (the
         last processed + 1, or the consumer's position before anything was processed)."""
-        for tp in list(consumer.assignment()):
-            if tp.topic != self.topics.raw:
-                continue
+        held = [tp for tp in list(consumer.assignment()) if tp.topic == self.topics.raw]
+        self.metrics.assigned.set(len(held))
+        owned = {(tp.topic, str(tp.partition)) for tp in held}
+        for labels in self._lag_labels - owned:  # moved to another worker: its lag is theirs
+            self.metrics.lag.remove(*labels)
+            self.done_offsets.pop((labels[0], int(labels[1])), None)
+        self._lag_labels &= owned
+        for tp in held:
             high = consumer.highwater(tp)
             done = self.done_offsets.get((tp.topic, tp.partition))
             if done is None:
                 done = await consumer.position(tp)
             if high is not None and done is not None and high >= 0 and done >= 0:
                 self.metrics.lag.labels(tp.topic, str(tp.partition)).set(max(0, high - done))
+                self._lag_labels.add((tp.topic, str(tp.partition)))
 
     def reload_programs(self) -> None:
         """Pick up an edited programs.yaml; a broken edit keeps the previous one."""
