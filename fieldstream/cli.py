@@ -81,6 +81,7 @@ def up(
         )
         if demo:
             stack.spawn_simulator(rate or settings.simulator.rate, None)
+            stack.spawn_backfill()  # weeks of history beside the live traffic, once
         _watch(stack, settings, board, duration, started)
 
 
@@ -312,6 +313,33 @@ def load_universe_cmd(
     finally:
         store.close()
     console.print(f"loaded {n} universe rows")
+
+
+@app.command()
+def backfill(
+    weeks: Annotated[int, typer.Option(min=1, max=12, help="weeks of history")] = 4,
+    force: Annotated[bool, typer.Option(help="send it even if the store holds history")] = False,
+) -> None:
+    """Give the demo program a past: WEEKS weeks of contacts at its goals' rates, sent through
+    the gateway (validated, enriched and stored like live traffic). Sent once: a store that
+    holds history already gets none unless --force."""
+    from producers.demo.backfill import SOURCE, run_backfill
+    from sinks.remote import connect_store
+
+    settings = _demo_settings(cli_settings())
+    if not force:
+        store = connect_store(settings)
+        try:
+            _, rows = store.query(
+                f"SELECT count() FROM contact_events WHERE source_system = '{SOURCE}'"
+            )
+        finally:
+            store.close()
+        if rows and int(rows[0][0]) > 0:
+            console.print(f"the store holds {int(rows[0][0])} history events already")
+            return
+    summary = run_backfill(settings, weeks)
+    console.print(f"backfill: {summary}")
 
 
 @app.command()

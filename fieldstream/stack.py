@@ -98,7 +98,8 @@ class Service:
     retry_at: float = 0.0
 
 
-INTAKE = ("simulator", "gateway")  # stopped first on a clean stop
+INTAKE = ("simulator", "backfill", "gateway")  # stopped first on a clean stop
+ONE_OFF = ("simulator", "backfill")  # finish on their own: never restarted
 
 
 @dataclass
@@ -333,9 +334,13 @@ class Stack:
             args += ["--duration", str(duration_s)]
         return self._spawn("simulator", args)
 
+    def spawn_backfill(self) -> Service:
+        """``fieldstream backfill``: the demo's past, sent once beside the live traffic."""
+        return self._spawn("backfill", [sys.executable, "-m", "fieldstream.cli", "backfill"])
+
     def dead(self) -> list[Service]:
-        """Services that exited on their own (the simulator may finish normally)."""
-        return [s for s in self.services if s.proc.poll() is not None and s.name != "simulator"]
+        """Services that exited on their own (the simulator and the backfill finish)."""
+        return [s for s in self.services if s.proc.poll() is not None and s.name not in ONE_OFF]
 
     # -- supervision -----------------------------------------------------------------------
 
