@@ -44,6 +44,8 @@ from streams.voters import VoterDirectory, open_voter_store
 log = logging.getLogger(__name__)
 
 RETRY_PAUSE_S = 1.0
+MERGE_BATCHES = 8  # fetched batches handled in one go, at most
+MERGE_WITHIN_S = 0.005  # how long a batch waits for others to join it
 
 
 class ContactsStage:
@@ -130,14 +132,14 @@ class ContactsStage:
             for o in result.outcomes
             if o.kind != DUPLICATE
         ]
-        await self.writer.deliver(outputs)
-        # outputs are acked: now the ids may be marked seen (never before)
         accepted = [
             (o.event_id, msg[3])
             for o, msg in zip(result.outcomes, messages, strict=True)
             if o.kind == ENRICHED and o.event_id is not None
         ]
-        await self.seen.mark(accepted, now)
+        # one trip to the writer's thread: the outputs, acked; only then the seen marks
+        await asyncio.to_thread(self._deliver, outputs, self.seen.changelog(accepted, now))
+        self.seen.apply(accepted, now)  # marked here only once the changelog has them
         for event in events:
             await stream.ack(event)  # the whole batch: faust may commit past its last offset
         done = self.done_offsets
@@ -158,6 +160,13 @@ class ContactsStage:
             c[DUPLICATE],
             seconds * 1000,
         )
+
+    def _deliver(self, outputs: list[Record], marks: list[Record]) -> None:
+        """Outputs first, every one acked; then the changelog's seen marks, acked."""
+        if outputs:
+            self.writer.deliver_blocking(outputs)
+        if marks:
+            self.writer.deliver_blocking(marks)
 
     # -- housekeeping ---------------------------------------------------------------------
 
@@ -220,10 +229,12 @@ def register(app: faust.App, settings: Settings) -> ContactsStage:
     async def contacts(stream: StreamT) -> None:
         await stage.wait_for_voters()
         stage.agent_started = True
-        # one event per fetched batch (streams/batches.py); noack: handle() acks it once its
+        # one event per fetched batch (streams/batches.py); the batches fetched meanwhile are
+        # handled together (fewer trips to the broker); noack: handle() acks them once their
         # outputs and seen marks are acknowledged, never before
-        async for event in cast("faust.Stream[Any]", stream).noack().events():
-            await stage.handle([event], stream)
+        taker = cast("faust.Stream[Any]", stream)
+        async for events in taker.noack_take(MERGE_BATCHES, within=MERGE_WITHIN_S):
+            await stage.handle(cast("list[EventT]", events), stream)
 
     expire_every = min(3600.0, max(10.0, s.dedupe_horizon_s / 100))
 
