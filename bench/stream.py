@@ -89,7 +89,12 @@ def output_span(bootstrap: str, topic: str, n: int, timeout_s: float = 120) -> t
 def round_settings(base: Settings, name: str) -> Settings:
     s = base.model_copy(deep=True)
     s.kafka.topics = TopicNames(
-        raw=f"raw.{name}", enriched=f"enriched.{name}", dlq=f"dlq.{name}", voters="voters"
+        raw=f"raw.{name}",
+        enriched=f"enriched.{name}",
+        dlq=f"dlq.{name}",
+        voters="voters",
+        raw_bulk=f"raw-bulk.{name}",
+        enriched_bulk=f"enriched-bulk.{name}",
     )
     s.stream.app_id = f"bench-{name}"
     s.stream.web_port = free_port()

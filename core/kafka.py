@@ -75,6 +75,9 @@ def ensure_topics(kafka: KafkaSettings) -> list[str]:
         t.enriched: NewTopic(t.enriched, kafka.partitions, 1),
         t.dlq: NewTopic(t.dlq, 1, 1),
         t.voters: NewTopic(t.voters, kafka.partitions, 1, config={"cleanup.policy": "compact"}),
+        # the bulk lane, co-partitioned with the live one (the dedupe table covers both)
+        t.raw_bulk: NewTopic(t.raw_bulk, kafka.partitions, 1),
+        t.enriched_bulk: NewTopic(t.enriched_bulk, kafka.partitions, 1),
     }
     return create_missing_topics(kafka.bootstrap_servers, list(wanted.values()))
 

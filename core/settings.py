@@ -26,6 +26,10 @@ class TopicNames(BaseModel):
     enriched: str = "contacts.enriched"
     dlq: str = "contacts.dlq"
     voters: str = "voters"
+    # the bulk lane: imports go here, through the same stream and sink in large batches, so
+    # a big import never delays the live lane (docs/scaling.md)
+    raw_bulk: str = "contacts.raw.bulk"
+    enriched_bulk: str = "contacts.enriched.bulk"
 
 
 class KafkaSettings(BaseModel):
@@ -164,6 +168,8 @@ class SinkSettings(BaseModel):
     )
     batch_rows: int = Field(10_000, ge=1)
     flush_interval_s: float = Field(0.25, gt=0)
+    bulk_batch_rows: int = Field(100_000, ge=1, description="batch size of the bulk lane")
+    bulk_flush_interval_s: float = Field(2.0, gt=0, description="the bulk lane's flush interval")
     fetch_wait_ms: int = 20
     session_timeout_s: float = 6.0
     query_host: str = "127.0.0.1"

@@ -124,6 +124,8 @@ class SinkConsumer:
         clock: Callable[[], float] = time.monotonic,
         ledger_lock: threading.Lock | None = None,
         name: str = "sink",
+        limits: dict[str, tuple[int, float]] | None = None,
+        fresh: frozenset[str] | None = None,
     ) -> None:
         self.conf = consumer_conf
         self.routes = routes
@@ -132,7 +134,9 @@ class SinkConsumer:
         self.metrics = metrics or SinkMetrics()
         for topic in routes.topics():  # a series at 0 from the start: the boards show a rate
             self.metrics.undecodable.labels(topic)
-        self.batcher = Batcher(batch_rows, flush_interval_s)
+        self.batcher = Batcher(batch_rows, flush_interval_s, limits=limits)
+        # topics whose rows the freshness histogram observes (the live lane; None: all)
+        self.fresh = fresh
         self.retry_max_s = retry_max_s
         self.ledger = ledger
         self.query = query
@@ -207,8 +211,9 @@ class SinkConsumer:
         m.last_insert.set(now.timestamp())
         for table, n in written.items():
             m.rows.labels(table).inc(n)
-        for received in batch.received_at:
-            m.freshness.observe(max(0.0, (now - received).total_seconds()))
+        if self.fresh is None or batch.topic in self.fresh:
+            for received in batch.received_at:
+                m.freshness.observe(max(0.0, (now - received).total_seconds()))
         counts = " ".join(f"{t}={n}" for t, n in sorted(written.items())) or "rows=0"
         log.info(
             "flushed %s:%d offsets %d-%d %s in %.0f ms",
@@ -359,7 +364,7 @@ class SinkConsumer:
                     if held and (str(msg.topic()), int(msg.partition() or 0)) in held:
                         continue  # fetched before the pause: read again after the seek back
                     batch = self.handle(msg)
-                    if batch.messages >= self.batcher.batch_rows:
+                    if batch.messages >= self.batcher.rows_of(batch.topic):
                         self.flush(batch)
                 self.flush_due()
                 if held:

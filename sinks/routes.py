@@ -75,7 +75,7 @@ class Routes:
 
 
 def pipeline_routes(topics: TopicNames, codec: AvroCodec) -> Routes:
-    """The routes of contacts.enriched, contacts.dlq and voters."""
+    """The routes of contacts.enriched (and its bulk lane), contacts.dlq and voters."""
     routes = Routes()
 
     def enriched(value: bytes | None, where: Where) -> Routed:
@@ -92,12 +92,13 @@ def pipeline_routes(topics: TopicNames, codec: AvroCodec) -> Routes:
         _, rec = codec.decode(value, expect=schemas.VOTER)
         return Routed("voters", voter_row(rec))
 
-    routes.add(
-        topics.enriched,
-        enriched,
-        {"contact_events": [*CONTACT_COLUMNS, "stored_by"]},
-        ledgered={"contact_events": CONTACT_COLUMNS.index("event_id")},
-    )
+    for topic in (topics.enriched, topics.enriched_bulk):  # the live lane and the bulk lane
+        routes.add(
+            topic,
+            enriched,
+            {"contact_events": [*CONTACT_COLUMNS, "stored_by"]},
+            ledgered={"contact_events": CONTACT_COLUMNS.index("event_id")},
+        )
     routes.add(topics.dlq, dead, {"dead_letters": DEAD_LETTER_COLUMNS})
     routes.add(topics.voters, voter, {"voters": VOTER_COLUMNS})
     return routes

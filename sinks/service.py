@@ -143,6 +143,10 @@ class SinkService:
         # directory), sharing the store, the ledger and the lock around the ledger's check
         ledger_lock = threading.Lock()
         routes = sink_routes(s)
+        # the bulk lane: large batches; freshness is the live lane's figure
+        bulk = {
+            s.kafka.topics.enriched_bulk: (s.sink.bulk_batch_rows, s.sink.bulk_flush_interval_s)
+        }
         for i in range(s.sink.consumers):
             consumer = SinkConsumer(
                 conf,
@@ -156,6 +160,8 @@ class SinkService:
                 query=self._rows,
                 ledger_lock=ledger_lock,
                 name=f"consumer-{i + 1}",
+                limits=bulk,
+                fresh=frozenset(routes.topics()) - set(bulk),
             )
             thread = threading.Thread(
                 target=self._run_consumer, args=(consumer,), name=f"sink-consumer-{i + 1}"

@@ -37,6 +37,8 @@ def kafka_settings(tansu: str, request: pytest.FixtureRequest) -> KafkaSettings:
         enriched=f"enriched.{suffix}",
         dlq=f"dlq.{suffix}",
         voters=f"voters.{suffix}",
+        raw_bulk=f"raw-bulk.{suffix}",
+        enriched_bulk=f"enriched-bulk.{suffix}",
     )
     return KafkaSettings(bootstrap_servers=tansu, topics=topics)
 

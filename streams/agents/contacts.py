@@ -79,6 +79,10 @@ class ContactsStage:
         if not self.ctx.encoder.splicing:
             log.info("enriched records are encoded by the codec (no splicing with this framing)")
         self.agent_started = False
+        self._voters_started: asyncio.Future[None] | None = None
+        # the lanes: where each raw topic's accepted events go
+        self.enriched_of = {kafka.topics.raw: kafka.topics.enriched}
+        self.enriched_of[kafka.topics.raw_bulk] = kafka.topics.enriched_bulk
 
     # -- readiness -----------------------------------------------------------------------
 
@@ -91,6 +95,12 @@ class ContactsStage:
         )
 
     async def wait_for_voters(self) -> None:
+        """Start the voter directory (once, whichever agent comes first) and wait for it."""
+        if self._voters_started is None:
+            self._voters_started = asyncio.ensure_future(self._start_voters())
+        await asyncio.shield(self._voters_started)
+
+    async def _start_voters(self) -> None:
         self.voters.start()
         waited = 0.0
         while not await asyncio.to_thread(self.voters.wait_caught_up, 5.0):
@@ -126,9 +136,9 @@ class ContactsStage:
         )
         now = now_ms()
         result = process_batch(messages, self.ctx, now)
-        t = self.topics
+        dlq, enriched = self.topics.dlq, self.enriched_of[batches[0].topic]  # one lane a call
         outputs: list[Record] = [
-            (t.enriched if o.kind == ENRICHED else t.dlq, None, o.key, o.value)
+            (enriched if o.kind == ENRICHED else dlq, None, o.key, o.value)
             for o in result.outcomes
             if o.kind != DUPLICATE
         ]
@@ -174,8 +184,8 @@ class ContactsStage:
         """Processing lag per raw partition: the high watermark aiokafka saw in its last fetch
         (not ListOffsets, which Tansu answers too low) minus the next offset to process (the
         last processed + 1, or the consumer's position before anything was processed)."""
-        held = [tp for tp in list(consumer.assignment()) if tp.topic == self.topics.raw]
-        self.metrics.assigned.set(len(held))
+        held = [tp for tp in list(consumer.assignment()) if tp.topic in self.enriched_of]
+        self.metrics.assigned.set(sum(1 for tp in held if tp.topic == self.topics.raw))
         owned = {(tp.topic, str(tp.partition)) for tp in held}
         for labels in self._lag_labels - owned:  # moved to another worker: its lag is theirs
             self.metrics.lag.remove(*labels)
@@ -225,8 +235,15 @@ def register(app: faust.App, settings: Settings) -> ContactsStage:
         value_serializer="raw",
     )
 
-    @app.agent(raw, concurrency=1)
-    async def contacts(stream: StreamT) -> None:
+    bulk = app.topic(
+        settings.kafka.topics.raw_bulk,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+
+    async def work(stream: StreamT) -> None:
         await stage.wait_for_voters()
         stage.agent_started = True
         # one event per fetched batch (streams/batches.py); the batches fetched meanwhile are
@@ -235,6 +252,17 @@ def register(app: faust.App, settings: Settings) -> ContactsStage:
         taker = cast("faust.Stream[Any]", stream)
         async for events in taker.noack_take(MERGE_BATCHES, within=MERGE_WITHIN_S):
             await stage.handle(cast("list[EventT]", events), stream)
+
+    @app.agent(raw, concurrency=1)
+    async def contacts(stream: StreamT) -> None:
+        await work(stream)
+
+    # the bulk lane (imports): the same work and dedupe table, its own agent, so a big import
+    # never waits in front of live events; a copy sent on both lanes is stored once (the
+    # sink's ledger keeps the first)
+    @app.agent(bulk, concurrency=1)
+    async def contacts_bulk(stream: StreamT) -> None:
+        await work(stream)
 
     expire_every = min(3600.0, max(10.0, s.dedupe_horizon_s / 100))
 

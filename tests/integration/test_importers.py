@@ -70,7 +70,7 @@ def test_van_export_twice_adds_nothing(tmp_path: Path, kafka_settings: KafkaSett
         path, kafka_settings, org_id="demo-org", campaign_id="gotv-2026", restart=True
     )
     assert restarted.sent == 8
-    raw = _consume(kafka_settings, kafka_settings.topics.raw, 16)
+    raw = _consume(kafka_settings, kafka_settings.topics.raw_bulk, 16)
     assert len(raw) == 16
     ids = {key for key, _ in raw}
     assert len(ids) == 8 and all(key == str(rec["event_id"]) for key, rec in raw)
@@ -99,7 +99,7 @@ def test_resume_after_interrupted_run(tmp_path: Path, kafka_settings: KafkaSetti
     )
     assert (rest.sent, rest.skipped, rest.dead_lettered, rest.complete) == (2, 3, 1, True)
     assert rest.bad_lines == [7, 9]
-    raw = _consume(kafka_settings, kafka_settings.topics.raw, 5)
+    raw = _consume(kafka_settings, kafka_settings.topics.raw_bulk, 5)
     got = sorted(rec["source_event_id"] for _, rec in raw)
     assert got == ["A-1001", "A-1002", "A-1003", "A-1004", "A-1005"]  # no gap, no repeat
 
@@ -135,7 +135,7 @@ def test_mobilize_poll(tmp_path: Path, kafka_settings: KafkaSettings) -> None:
     second = poll_attendances(settings, kafka_settings, client=client, **kwargs)
     assert second.sent == 0
     assert seen[-1].url.params["updated_since"] == str(newest)
-    raw = _consume(kafka_settings, kafka_settings.topics.raw, 4)
+    raw = _consume(kafka_settings, kafka_settings.topics.raw_bulk, 4)
     assert sorted(rec["source_event_id"] for _, rec in raw) == [
         "198001",
         "198002",
