@@ -320,9 +320,9 @@ def backfill(
     weeks: Annotated[int, typer.Option(min=1, max=12, help="weeks of history")] = 4,
     force: Annotated[bool, typer.Option(help="send it even if the store holds history")] = False,
 ) -> None:
-    """Give the demo program a past: WEEKS weeks of contacts at its goals' rates, sent through
-    the gateway (validated, enriched and stored like live traffic). Sent once: a store that
-    holds history already gets none unless --force."""
+    """Give the demo program a past: WEEKS weeks of contacts at its goals' rates, imported
+    through the bulk lane (validated, enriched and stored like any import). Sent once: a
+    store that holds history already gets none unless --force."""
     from producers.demo.backfill import SOURCE, run_backfill
     from sinks.remote import connect_store
 
@@ -338,8 +338,8 @@ def backfill(
         if rows and int(rows[0][0]) > 0:
             console.print(f"the store holds {int(rows[0][0])} history events already")
             return
-    summary = run_backfill(settings, weeks)
-    console.print(f"backfill: {summary}")
+    sent = run_backfill(settings, weeks)
+    console.print(f"backfill: {sent} events of {weeks} weeks imported")
 
 
 @app.command()

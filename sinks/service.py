@@ -33,9 +33,10 @@ from core.errors import FieldstreamError, StoreError
 from core.kafka import consumer_config
 from core.settings import Settings
 from schemas.registry import codec_for
-from sinks.consumer import SinkConsumer, SinkMetrics
+from sinks.consumer import SinkConsumer
 from sinks.exchange_rows import ExchangeInputs
 from sinks.ledger import StoredIds
+from sinks.metrics import SinkMetrics
 from sinks.migrate import migrate
 from sinks.republish import republish_voters
 from sinks.routes import Routes, pipeline_routes

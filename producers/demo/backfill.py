@@ -1,7 +1,7 @@
-"""A past for the demo program: several weeks of contacts at the rates its goals expect, sent
-through the gateway like any other traffic (the stream validates, dedupes and enriches them,
-the sink stores them), so the boards, the report's week-by-week charts and the forecast show
-trends on the first run.
+"""A past for the demo program: several weeks of contacts at the rates its goals expect,
+imported through the bulk lane like any export (the import loop, then the stream validates,
+dedupes and enriches them and the sink stores them), so the boards, the report's week-by-week
+charts and the forecast show trends on the first run, while the live lane stays live.
 
 :func:`history_plan` is pure: how many events each past hour gets. Field work follows the
 week (weekend canvasses, weekday evening phone banks) and the program ramps up: each past
@@ -11,19 +11,16 @@ about 60% four weeks ago to about 95% last week, and this week so far its pace.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import random
-import time
 from collections import defaultdict
 
-import httpx
-
 from core.settings import Settings
-from producers.demo.sender import SimSummary, _headers, _post
 from producers.demo.simulator import Event, generate_events, read_world
 from producers.demo.state import goal_rows
+from producers.importers.runner import run_rows
+from producers.tools.base import AdapterContext
 
 log = logging.getLogger(__name__)
 
@@ -63,36 +60,31 @@ def history_plan(
     return plan
 
 
-async def _send(settings: Settings, weeks: int, s: SimSummary) -> None:
+def run_backfill(settings: Settings, weeks: int = 4) -> int:
+    """Import ``weeks`` weeks of history through the bulk lane; returns the events sent."""
     rng = random.Random(settings.simulator.seed)  # the same past on every machine
     world = read_world(settings.data_dir / "demo", rng)
-    headers = _headers(settings)
-    url = f"http://{settings.gateway.host}:{settings.gateway.port}/v1/events"
-    started = time.monotonic()
-    plan = history_plan(dt.datetime.now(dt.UTC), weeks, settings.simulator.rate)
-    async with httpx.AsyncClient(timeout=httpx.Timeout(30, connect=3)) as client:
-        for i, (hour, n) in enumerate(plan):
-            at = hour + dt.timedelta(minutes=rng.uniform(10, 60))
-            # no bad events in the past (the live simulator sends those); a few retries
-            events = generate_events(
-                world.voters, rng, n, at, bad_share=0.0, duplicate_share=0.01, world=world
-            )
-            batches: dict[str, list[Event]] = defaultdict(list)
-            for event, _kind in events:
-                event["source_system"] = SOURCE
-                batches[event["org_id"]].append(event)
-            s.generated += len(events)
-            posts = (_post(client, url, headers[o], b, s) for o, b in batches.items())
-            await asyncio.gather(*posts)
-            if i % 100 == 0:
-                log.info("backfill: %d of %d hours, %s", i, len(plan), s)
-    s.seconds = time.monotonic() - started
-
-
-def run_backfill(settings: Settings, weeks: int = 4) -> SimSummary:
-    """Send ``weeks`` weeks of history through the gateway; returns what happened."""
-    summary = SimSummary()
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    asyncio.run(_send(settings, weeks, summary))
-    log.info("backfill done: %s", summary)
-    return summary
+    by_org: dict[str, list[Event]] = defaultdict(list)
+    for hour, n in history_plan(dt.datetime.now(dt.UTC), weeks, settings.simulator.rate):
+        at = hour + dt.timedelta(minutes=rng.uniform(10, 60))
+        # no bad events in the past (the live simulator sends those); a few retries
+        made = generate_events(
+            world.voters, rng, n, at, bad_share=0.0, duplicate_share=0.01, world=world
+        )
+        for event, _kind in made:
+            event["source_system"] = SOURCE
+            by_org[event["org_id"]].append(event)
+    sent = 0
+    for org, events in sorted(by_org.items()):
+        ctx = AdapterContext(source_id=f"{org}-simulator", org_id=org, source_system=SOURCE)
+        summary = run_rows(
+            list(enumerate(events, start=1)),
+            lambda row, _ctx: [row],
+            ctx,
+            settings.kafka,
+            source=f"demo-backfill-{org}",
+            checkpoint_path=None,
+        )
+        log.info("backfill: %s", summary)
+        sent += summary.sent
+    return sent
