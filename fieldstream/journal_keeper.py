@@ -64,27 +64,31 @@ def _present(store: StoreAccess, sql: str, keys: Sequence[str]) -> set[str]:
     return found
 
 
+# where each journaled topic's messages end up, by their key
+HELD_BY = {
+    "raw": "SELECT event_id FROM contact_events WHERE event_id IN ({keys}) "
+    "UNION ALL SELECT event_id FROM dead_letters WHERE event_id IN ({keys})",
+    "dlq": "SELECT dead_letter_id FROM dead_letters WHERE dead_letter_id IN ({keys})",
+    "signals": "SELECT event_id FROM person_signals WHERE event_id IN ({keys})",
+    "shifts": "SELECT event_id FROM volunteer_shifts WHERE event_id IN ({keys})",
+}
+
+
 def unstored(store: StoreAccess, entries: Iterable[Entry], settings: Settings) -> int:
-    """How many of ``entries`` the store does not hold."""
+    """How many of ``entries`` the store does not hold (a message of a topic the journal does
+    not know counts as not held: its segment is kept until it expires)."""
     topics = settings.kafka.topics
-    events = sorted({e.key.decode() for e in entries if e.topic == topics.raw and e.key})
-    letters = sorted({e.key.decode() for e in entries if e.topic == topics.dlq and e.key})
+    by_topic = {getattr(topics, name): sql for name, sql in HELD_BY.items()}
+    keys: dict[str, set[str]] = {}
     missing = 0
-    if events:
-        held = _present(
-            store,
-            "SELECT event_id FROM contact_events WHERE event_id IN ({keys}) "
-            "UNION ALL SELECT event_id FROM dead_letters WHERE event_id IN ({keys})",
-            events,
-        )
-        missing += len(set(events) - held)
-    if letters:
-        held = _present(
-            store,
-            "SELECT dead_letter_id FROM dead_letters WHERE dead_letter_id IN ({keys})",
-            letters,
-        )
-        missing += len(set(letters) - held)
+    for e in entries:
+        if e.topic in by_topic and e.key:
+            keys.setdefault(e.topic, set()).add(e.key.decode())
+        else:
+            missing += 1
+    for topic, wanted in keys.items():
+        held = _present(store, by_topic[topic], sorted(wanted))
+        missing += len(wanted - held)
     return missing
 
 

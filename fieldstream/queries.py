@@ -1,7 +1,7 @@
 """The board's own SQL over the ClickHouse model (sinks/ddl), for what no Grafana panel covers.
 
-Goals, channels, who we are reaching and coverage come from the dashboards' panels
-(fieldstream.board_panels); these are the rest: today's voter match, dead letters and flow
+Goals, channels, who we are reaching, coverage and the contacts held back come from the
+dashboards' panels (fieldstream.board_panels); these are the rest: today's voter match and flow
 (events/s, freshness: Prometheus panels on the Grafana board). Each returns a query string;
 the values put in it are dates and times this module formats itself, never user input.
 """
@@ -19,14 +19,6 @@ def match_rate(day: dt.date) -> str:
         "SELECT source_system, sum(events), sum(matched) FROM match_rate "
         f"WHERE day = toDate('{day.isoformat()}') "
         "GROUP BY source_system ORDER BY sum(unmatched) DESC, source_system"
-    )
-
-
-def dead_letters() -> str:
-    """reason_code, count."""
-    return (
-        "SELECT toString(reason_code), count() FROM dead_letters FINAL "
-        "GROUP BY reason_code ORDER BY count() DESC, reason_code"
     )
 
 

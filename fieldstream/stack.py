@@ -49,6 +49,13 @@ def settings_env(settings: Settings) -> dict[str, str]:
                 env[key] = value.get_secret_value()
             elif isinstance(value, bool):
                 env[key] = "true" if value else "false"
+            elif isinstance(value, dict):  # JSON, as pydantic-settings reads it back
+                env[key] = json.dumps(
+                    {
+                        k: v.get_secret_value() if isinstance(v, SecretStr) else v
+                        for k, v in value.items()
+                    }
+                )
             else:
                 env[key] = str(value)
 
@@ -302,7 +309,8 @@ class Stack:
         return n
 
     def start_pipeline(self, timeout_s: float = 90.0) -> None:
-        """The stream worker and the gateway (after voters are on their topic)."""
+        """The stream worker, the quality agent and the gateway (after voters are on their
+        topic)."""
         s = self.settings
         host = s.stream.web_host
         streams = [
@@ -320,8 +328,15 @@ class Stack:
             [sys.executable, "-m", "producers.gateway"],
             f"http://{s.gateway.host}:{s.gateway.port}/healthz",
         )
+        self._spawn("quality", [sys.executable, "-m", "streams.quality"])  # docs/quality.md
         if s.exchange.our_partner_id:  # the data exchange, when this deployment is in one
             self._spawn("exchange", [sys.executable, "-m", "streams.exchange"])
+        if s.writeback.config_file.exists():  # the write-back to VAN, when an org has one
+            self._spawn(
+                "writeback",
+                [sys.executable, "-m", "sinks.writeback"],
+                f"http://{s.writeback.metrics_host}:{s.writeback.metrics_port}/metrics",
+            )
         for service in (gateway, *streams):
             wait_healthy(
                 service.health or "", service.proc, service.name, service.log_path, timeout_s

@@ -9,12 +9,12 @@ start after a crash, the roof replays the journal (:func:`replay_records`); the 
 whatever the store already holds (sinks/ledger.py), so a replay adds only what was lost. The
 roof deletes a segment once the store holds every message in it.
 
-On disk: ``<dir>/<created ms>-<pid>.open`` while a gateway writes it, renamed ``.log`` when
-closed (every ``segment_s`` seconds or ``segment_bytes``); a segment left ``.open`` by a dead
-process is closed by the roof. Records are ``length (4) | crc32 (4) | payload`` with payload
-``topic length (2) | topic | key length (4) | key | value length (4) | value``; a torn tail
-(a crash mid-write) fails its length or CRC and ends the segment there. Directory 0700, files
-0600: the journal holds personal data until it is trimmed.
+On disk: ``<dir>/<created ms>-<pid>-<sequence>.open`` while a gateway writes it, renamed
+``.log`` when closed (every ``segment_s`` seconds or ``segment_bytes``); a segment left
+``.open`` by a dead process is closed by the roof. Records are ``length (4) | crc32 (4) |
+payload`` with payload ``topic length (2) | topic | key length (4) | key | value length (4) |
+value``; a torn tail (a crash mid-write) fails its length or CRC and ends the segment
+there. Directory 0700, files 0600: the journal holds personal data until it is trimmed.
 
 In production Kafka is replicated and durable: the setting ``gateway.journal`` is off there.
 """
@@ -114,9 +114,11 @@ class Journal:
         self._synced = 0  # the last write known to be on disk
         self._sync: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._seq = 0
 
     def _open(self) -> None:
-        name = f"{int(time.time() * 1000):013d}-{os.getpid()}{OPEN}"
+        self._seq += 1  # two segments opened in one millisecond must not share a name
+        name = f"{int(time.time() * 1000):013d}-{os.getpid()}-{self._seq:06d}{OPEN}"
         self._path = self.directory / name
         self._fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._opened, self._size = time.monotonic(), 0
@@ -131,19 +133,21 @@ class Journal:
         self._fd, self._path = None, None
 
     async def append(self, entries: Sequence[Entry]) -> None:
-        """Write ``entries`` and return once they are on disk; JournalError otherwise."""
+        """Write ``entries`` and return once they are on disk; JournalError otherwise.
+
+        Writes, syncs and segment changes take turns under one lock, so a segment is never
+        closed under a sync; requests that wrote while a sync ran share the next one."""
         if not entries:
             return
         data = encode(entries)
-        async with self._lock:  # no write while a segment is being closed
+        async with self._lock:
             try:
                 if self._fd is not None and (
                     self._size >= self.segment_bytes
                     or time.monotonic() - self._opened >= self.segment_s
                 ):
-                    if self._sync is not None:
-                        await asyncio.shield(self._sync)
-                    await asyncio.to_thread(self._close)
+                    await asyncio.to_thread(self._close)  # syncs what it holds first
+                    self._synced = self._written
                 if self._fd is None:
                     self._open()
                 assert self._fd is not None
@@ -159,11 +163,12 @@ class Journal:
             await asyncio.shield(self._sync)
 
     async def _fsync(self) -> None:
-        target, fd = self._written, self._fd
         try:
-            if fd is not None:
-                await asyncio.to_thread(os.fdatasync, fd)
-            self._synced = max(self._synced, target)
+            async with self._lock:
+                target, fd = self._written, self._fd
+                if fd is not None and target > self._synced:
+                    await asyncio.to_thread(os.fdatasync, fd)
+                self._synced = max(self._synced, target)
         except OSError as exc:
             raise JournalError(f"cannot sync the journal in {self.directory}: {exc}") from exc
         finally:
@@ -190,7 +195,7 @@ def close_orphans(directory: Path) -> int:
     for path in segments(directory, include_open=True):
         if path.suffix != OPEN:
             continue
-        pid = int(path.stem.rsplit("-", 1)[1])
+        pid = int(path.stem.split("-")[1])
         if _alive(pid) and pid != os.getpid():
             continue
         path.rename(path.with_suffix(CLOSED))

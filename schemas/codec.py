@@ -33,6 +33,8 @@ DEAD_LETTER = f"{NAMESPACE}.DeadLetter"
 SHARED_CONTACT = f"{NAMESPACE}.SharedContact"  # what partners receive (streams/exchange)
 EXCHANGE_AUDIT = f"{NAMESPACE}.ExchangeAudit"  # private
 VOTER_PSEUDONYM = f"{NAMESPACE}.VoterPseudonym"  # private
+WRITEBACK_STATUS = f"{NAMESPACE}.WritebackStatus"  # the write-back to VAN, per contact
+QUALITY_FLAG = f"{NAMESPACE}.QualityFlag"  # quality.flags (streams/quality)
 
 SINGLE_OBJECT_MAGIC = b"\xc3\x01"
 CONFLUENT_MAGIC = 0

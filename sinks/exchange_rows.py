@@ -26,7 +26,7 @@ PARTNER_CONTACT_COLUMNS = [
     "responses.question_id", "responses.answer", "responses.support_level",
     "activist_codes", "canvasser_pseudonym", "geography_level",
     "state", "county", "congressional_district", "precinct",
-    "age_band", "sex", "race", "race_source", "ethnicity", "ethnicity_source",
+    "age_band", "sex", "race", "race_source", "ethnicity", "ethnicity_source", "org_id",
 ]  # fmt: skip
 
 EXCHANGE_AUDIT_COLUMNS = [
@@ -37,8 +37,14 @@ EXCHANGE_AUDIT_COLUMNS = [
 VOTER_PSEUDONYM_COLUMNS = ["state", "voter_id", "key_id", "person_pseudonym"]
 
 
-def partner_contact_row(rec: Record, partner: str, recipient: str) -> Row:
-    """One partner_contacts row; InputError if the record names another recipient."""
+def partner_contact_row(
+    rec: Record, partner: str, recipient: str, readers: dict[str, str] | None = None
+) -> Row:
+    """One partner_contacts row; InputError if the record names another recipient.
+
+    Its org_id (whose analysts may read it, as on every table with org data) is the sharing
+    org for our own contacts, and for a partner's the org ``readers`` names for that partner
+    ('' when none: only fieldstream's own users read it)."""
     expected = SELF_PARTNER if partner == SELF_PARTNER else recipient
     if rec["partner_id"] != expected:
         raise InputError(
@@ -58,7 +64,8 @@ def partner_contact_row(rec: Record, partner: str, recipient: str) -> Row:
         list(rec.get("activist_codes") or []),
         rec.get("canvasser_pseudonym"),
         rec["geography_level"],
-        *(rec.get(name) for name in columns[20:]),  # state .. ethnicity_source
+        *(rec.get(name) for name in columns[20:-1]),  # state .. ethnicity_source
+        rec["sharing_org"] if partner == SELF_PARTNER else (readers or {}).get(partner, ""),
     ]
 
 
@@ -81,6 +88,7 @@ class ExchangeInputs:
     inbound: dict[str, str] = field(default_factory=dict)  # topic -> partner ('self': ours)
     audit: str | None = None
     pseudonyms: str | None = None
+    readers: dict[str, str] = field(default_factory=dict)  # partner -> our org reading it
 
     @classmethod
     def from_settings(cls, ex: ExchangeSettings) -> ExchangeInputs | None:
@@ -89,7 +97,11 @@ class ExchangeInputs:
             return None
         inbound = {ex.topic(ex.self_topic): SELF_PARTNER, **ex.inbound_topics()}
         return cls(
-            ex.our_partner_id, inbound, ex.topic(ex.audit_topic), ex.topic(ex.pseudonyms_topic)
+            ex.our_partner_id,
+            inbound,
+            ex.topic(ex.audit_topic),
+            ex.topic(ex.pseudonyms_topic),
+            ex.reader_orgs(),
         )
 
     def register(self, routes: Routes, codec: AvroCodec) -> None:
@@ -97,7 +109,7 @@ class ExchangeInputs:
 
         def inbound(value: bytes | None, where: Where) -> Routed:
             _, rec = codec.decode(value or b"", expect=SHARED_CONTACT)
-            row = partner_contact_row(rec, self.inbound[where[0]], self.recipient)
+            row = partner_contact_row(rec, self.inbound[where[0]], self.recipient, self.readers)
             return Routed("partner_contacts", row)
 
         def audit(value: bytes | None, where: Where) -> Routed:

@@ -1,5 +1,9 @@
 """The store is the ledger: which contacts are already stored, and by which batch.
 
+A contact is known by its ledger key (schemas.ids.dedupe_key): its event id, and for a partial
+contact (some survey answers held) the answers it holds too, so the same contact filled in by
+``fieldstream dlq replay`` is stored once more, replacing the partial row.
+
 Exactness may not rest on the broker remembering anything (the embedded broker keeps nothing
 across a restart, and a production topic can be recreated): before the sink inserts a batch
 of contacts it drops those whose event id the store already holds from ANOTHER batch. So a
@@ -10,7 +14,11 @@ the one they count.
 
 A retried batch is kept whole and identical (same rows, same insert token): ClickHouse drops
 the repeat in the table and still lets it reach a materialized view that missed it, so a
-crash between a table's insert and its view's heals on the retry.
+crash between a table's insert and its view's heals on the retry. After a restart the batch
+read again is rarely the same batch (its boundaries follow the clock), so the ids the store
+held before this process started are *unsure*: when one of them arrives again, the sink
+feeds the rollups those contacts again (sinks/heal.py; the rollups keep idempotent states, so
+this never counts twice) and from then on it is sure.
 
 The ids stored within ``horizon_s`` are held here (warmed from the store at start and again
 when partitions are assigned, kept up to date by every insert): a lookup per contact costs a
@@ -28,11 +36,14 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from schemas.ids import DEDUPE_KEY_SQL
 from sinks.sql import datetime64
 
 log = logging.getLogger(__name__)
 
 Query = Callable[[str], list[list[Any]]]
+
+UNSURE = "?"  # marks an id stored before this process started: its rollups may lag
 
 
 def _key(event_id: str) -> bytes:
@@ -61,7 +72,7 @@ class StoredIds:
         now = self.clock()
         since = now - self.horizon_s if self._warmed_to is None else self._warmed_to - 60
         sql = (
-            "SELECT event_id, stored_by FROM contact_events "
+            f"SELECT {DEDUPE_KEY_SQL}, stored_by FROM contact_events "
             f"WHERE inserted_at >= {datetime64(dt.datetime.fromtimestamp(since, dt.UTC))}"
         )
         rows = query(sql)
@@ -69,22 +80,36 @@ class StoredIds:
         for event_id, stored_by in rows:
             key = _key(str(event_id))
             if key not in self._by_id:
-                self._by_id[key] = str(stored_by)
+                self._by_id[key] = UNSURE + str(stored_by)
                 keys.append(key)
         if keys:
             self._added.append((now, keys))
         self._warmed_to = now
         return len(rows)
 
-    def unstored(self, event_ids: Sequence[str], token: str) -> list[int]:
-        """Indexes of the ids not stored by another batch than ``token`` (keep these)."""
+    def unstored(self, event_ids: Sequence[str], token: str) -> tuple[list[int], list[str]]:
+        """Indexes of the ids not stored by another batch than ``token`` (insert these), and
+        the ids stored by another batch before this process started (feed their rollups
+        again: :meth:`make_sure` once done)."""
         by_id = self._by_id
-        keep = []
+        keep: list[int] = []
+        unsure: list[str] = []
         for i, event_id in enumerate(event_ids):
             stored_by = by_id.get(_key(event_id))
-            if stored_by is None or stored_by == token:
+            if stored_by is None or stored_by.removeprefix(UNSURE) == token:
                 keep.append(i)
-        return keep
+            elif stored_by.startswith(UNSURE):
+                unsure.append(event_id)
+        return keep, unsure
+
+    def make_sure(self, event_ids: Iterable[str]) -> None:
+        """The rollups of these stored contacts were fed again: they are sure now."""
+        by_id = self._by_id
+        for event_id in event_ids:
+            key = _key(event_id)
+            stored_by = by_id.get(key)
+            if stored_by is not None:
+                by_id[key] = stored_by.removeprefix(UNSURE)
 
     def add(self, event_ids: Iterable[str], token: str) -> None:
         """Record ids as stored by ``token`` (after its insert succeeded)."""

@@ -48,6 +48,11 @@ class SinkMetrics(Metrics):
             "Rows not inserted because the store already held them from another batch",
             ["table"],
         )
+        self.healed = self.counter(
+            "fieldstream_sink_rollups_fed_again",
+            "Stored contacts whose rollups were fed again (stored before a restart, sent again)",
+            ["table"],
+        )
         self.paused = self.gauge(
             "fieldstream_sink_paused_partitions",
             "Partitions paused because their batch's insert failed (retried with backoff)",

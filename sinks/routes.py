@@ -21,14 +21,19 @@ from datetime import datetime
 import schemas
 from core.settings import TopicNames
 from schemas.codec import AvroCodec
+from schemas.recordjson import PERSON_SIGNAL, VOLUNTEER_SHIFT
+from sinks.people_rows import SHIFT_COLUMNS, SIGNAL_COLUMNS, shift_row, signal_row
 from sinks.rows import (
     CONTACT_COLUMNS,
     DEAD_LETTER_COLUMNS,
     VOTER_COLUMNS,
+    WRITEBACK_COLUMNS,
     Row,
+    contact_ledger_key,
     contact_row,
     dead_letter_row,
     voter_row,
+    writeback_row,
 )
 
 Where = tuple[str, int, int]
@@ -51,9 +56,10 @@ class Routes:
 
     by_topic: dict[str, Route] = field(default_factory=dict)
     columns: dict[str, Sequence[str]] = field(default_factory=dict)
-    ledgered: dict[str, int] = field(default_factory=dict)
+    ledgered: dict[str, Callable[[Row], str]] = field(default_factory=dict)
     """Tables whose rows the sink checks against the ledger (sinks/ledger.py) before it
-    inserts: table -> position of the event id in a row. Their last column is the batch token
+    inserts: table -> the row's ledger key (for contacts: the event id, and for a partial
+    contact its held answers: schemas.ids.dedupe_key). Their last column is the batch token
     that stored the row (``stored_by``), which the consumer appends."""
 
     def add(
@@ -61,7 +67,7 @@ class Routes:
         topic: str,
         route: Route,
         columns: dict[str, Sequence[str]],
-        ledgered: dict[str, int] | None = None,
+        ledgered: dict[str, Callable[[Row], str]] | None = None,
     ) -> None:
         """Route ``topic`` through ``route``, which writes the tables in ``columns``."""
         if topic in self.by_topic:
@@ -75,7 +81,8 @@ class Routes:
 
 
 def pipeline_routes(topics: TopicNames, codec: AvroCodec) -> Routes:
-    """The routes of contacts.enriched (and its bulk lane), contacts.dlq and voters."""
+    """The routes of contacts.enriched (and its bulk lane), contacts.dlq, voters,
+    person.signals, volunteer.shifts and the write-back's states."""
     routes = Routes()
 
     def enriched(value: bytes | None, where: Where) -> Routed:
@@ -92,13 +99,29 @@ def pipeline_routes(topics: TopicNames, codec: AvroCodec) -> Routes:
         _, rec = codec.decode(value, expect=schemas.VOTER)
         return Routed("voters", voter_row(rec))
 
+    def signal(value: bytes | None, where: Where) -> Routed:
+        _, rec = codec.decode(value or b"", expect=PERSON_SIGNAL)
+        return Routed("person_signals", signal_row(rec), rec["received_at"])
+
+    def shift(value: bytes | None, where: Where) -> Routed:
+        _, rec = codec.decode(value or b"", expect=VOLUNTEER_SHIFT)
+        return Routed("volunteer_shifts", shift_row(rec), rec["received_at"])
+
     for topic in (topics.enriched, topics.enriched_bulk):  # the live lane and the bulk lane
         routes.add(
             topic,
             enriched,
             {"contact_events": [*CONTACT_COLUMNS, "stored_by"]},
-            ledgered={"contact_events": CONTACT_COLUMNS.index("event_id")},
+            ledgered={"contact_events": contact_ledger_key},
         )
     routes.add(topics.dlq, dead, {"dead_letters": DEAD_LETTER_COLUMNS})
     routes.add(topics.voters, voter, {"voters": VOTER_COLUMNS})
+    routes.add(topics.signals, signal, {"person_signals": SIGNAL_COLUMNS})
+    routes.add(topics.shifts, shift, {"volunteer_shifts": SHIFT_COLUMNS})
+
+    def writeback(value: bytes | None, where: Where) -> Routed:
+        _, rec = codec.decode(value or b"", expect=schemas.WRITEBACK_STATUS)
+        return Routed("van_writeback", writeback_row(rec))
+
+    routes.add(topics.writeback, writeback, {"van_writeback": WRITEBACK_COLUMNS})
     return routes

@@ -43,8 +43,21 @@ class LockedStore:
                 result = self.client.query(sql)
         except Exception as exc:
             raise StoreError(str(exc)) from exc
-        types = [t.name for t in result.column_types]
-        return list(result.column_names), types, [list(r) for r in result.result_rows]
+        names, types = list(result.column_names), [t.name for t in result.column_types]
+        if not names and not result.result_rows:
+            names, types = self._described(sql)
+        return names, types, [list(r) for r in result.result_rows]
+
+    def _described(self, sql: str) -> tuple[list[str], list[str]]:
+        """The columns of a query that returned no rows: chDB sends none with an empty result
+        (a server does), so ask ClickHouse to describe the query; ([], []) when it cannot
+        (a SHOW, say)."""
+        try:
+            with self.lock:
+                rows = self.client.query(f"DESCRIBE ({sql.strip().rstrip(';')})").result_rows
+        except Exception:
+            return [], []
+        return [str(r[0]) for r in rows], [str(r[1]) for r in rows]
 
     def insert(
         self,
@@ -67,6 +80,14 @@ class LockedStore:
                 self.client.insert(table, rows, column_names=list(columns), settings=settings)
         except Exception as exc:
             raise StoreError(f"insert into {table} failed: {exc}") from exc
+
+    def command(self, sql: str) -> None:
+        """Run a statement that returns nothing (an INSERT ... SELECT); StoreError on failure."""
+        try:
+            with self.lock:
+                self.client.command(sql, settings={"async_insert": 0})
+        except Exception as exc:
+            raise StoreError(f"statement failed: {exc}") from exc
 
     def write(
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], token: str

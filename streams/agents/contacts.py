@@ -17,8 +17,10 @@ leaves the agent: a failing batch is retried from step 1 after a pause.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
+import signal
 import time
 from collections.abc import Sequence
 from typing import Any, cast
@@ -143,9 +145,9 @@ class ContactsStage:
             if o.kind != DUPLICATE
         ]
         accepted = [
-            (o.event_id, msg[3])
+            (o.seen_key, msg[3])
             for o, msg in zip(result.outcomes, messages, strict=True)
-            if o.kind == ENRICHED and o.event_id is not None
+            if o.kind == ENRICHED and o.seen_key is not None
         ]
         # one trip to the writer's thread: the outputs, acked; only then the seen marks
         await asyncio.to_thread(self._deliver, outputs, self.seen.changelog(accepted, now))
@@ -200,9 +202,10 @@ class ContactsStage:
                 self.metrics.lag.labels(tp.topic, str(tp.partition)).set(max(0, high - done))
                 self._lag_labels.add((tp.topic, str(tp.partition)))
 
-    def reload_programs(self) -> None:
-        """Pick up an edited programs.yaml; a broken edit keeps the previous one."""
-        if self.programs.refresh():
+    def reload_programs(self, force: bool = False) -> None:
+        """Pick up an edited programs.yaml (checked every 5 s; ``force`` on SIGHUP); a broken
+        edit is refused, logged, and the previous one kept."""
+        if self.programs.refresh(force):
             self.ctx = dataclasses.replace(self.ctx, programs=self.programs.value)
 
     async def stop(self) -> None:
@@ -255,6 +258,10 @@ def register(app: faust.App, settings: Settings) -> ContactsStage:
 
     @app.agent(raw, concurrency=1)
     async def contacts(stream: StreamT) -> None:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().add_signal_handler(
+                signal.SIGHUP, lambda: stage.reload_programs(force=True)
+            )
         await work(stream)
 
     # the bulk lane (imports): the same work and dedupe table, its own agent, so a big import

@@ -37,6 +37,7 @@ from fieldstream.stack import settings_env
 from producers.demo.state import generate_demo
 from producers.voterfile.load import load_voters
 from sinks.loaders import load_goals, load_universe
+from sinks.query_tokens import admin_token
 from sinks.remote import HttpSinkAccess
 
 REPO = Path(__file__).resolve().parents[2]
@@ -181,7 +182,7 @@ class DrillStack:
         _wait_gone(children)
 
     def store(self) -> HttpSinkAccess:
-        return HttpSinkAccess(self.sink_base)
+        return HttpSinkAccess(self.sink_base, admin_token(self.settings.query))
 
     def wait_new_pid(self, name: str, old_pid: int, timeout_s: float = 120.0) -> int:
         """Until the stack has started ``name`` under a pid other than ``old_pid``."""

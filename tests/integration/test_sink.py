@@ -30,6 +30,7 @@ from fieldstream.stack import settings_env
 from schemas import DEAD_LETTER, ENRICHED_CONTACT, AvroCodec
 from sinks.loaders import load_goals
 from sinks.migrate import migrate
+from sinks.query_tokens import admin_header
 from sinks.remote import DirectAccess, HttpSinkAccess, connect_store
 from sinks.rows import CONTACT_COLUMNS, contact_row
 from sinks.store import LockedStore, open_store
@@ -274,12 +275,19 @@ def test_sink_service_is_idempotent_under_redelivery(
         assert load_goals(store, write_goals(tmp_path)) == 4
         assert goal_actuals(store.query(GOALS)[1]) == want
 
-        refused = httpx.post(f"{base}/query", content=b"INSERT INTO goals VALUES ('x')")
+        admin = admin_header(settings.query)
+        anonymous = httpx.post(f"{base}/query", content=b"SELECT 1")
+        assert anonymous.status_code == 401
+        refused = httpx.post(
+            f"{base}/query", content=b"INSERT INTO goals VALUES ('x')", headers=admin
+        )
         assert refused.status_code == 400 and "only" in refused.json()["error"]
-        bad = httpx.post(f"{base}/query", content=b"SELECT nope FROM contact_events")
+        bad = httpx.post(f"{base}/query", content=b"SELECT nope FROM contact_events", headers=admin)
         assert bad.status_code == 400 and "nope" in bad.json()["error"]
         ok = httpx.post(
-            f"{base}/query", content=b"SELECT max(occurred_at) AS t FROM contact_events"
+            f"{base}/query",
+            content=b"SELECT max(occurred_at) AS t FROM contact_events",
+            headers=admin,
         )
         assert ok.json()["rows"][0][0].startswith(NOW.date().isoformat())
     finally:

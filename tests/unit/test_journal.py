@@ -66,6 +66,9 @@ def test_append_is_on_disk_rotates_and_closes(tmp_path: Path) -> None:
         return journal
 
     journal = asyncio.run(run())
+    # every segment has a name of its own, however fast they were opened
+    names = [p.name for p in segments(directory, include_open=True)]
+    assert len(set(names)) == len(names) == 4
     assert stat.S_IMODE(directory.stat().st_mode) == 0o700
     files = segments(directory, include_open=True)
     assert len(files) > 1 and files[-1].suffix == OPEN
@@ -80,8 +83,8 @@ def test_append_is_on_disk_rotates_and_closes(tmp_path: Path) -> None:
 def test_segments_of_dead_processes_are_closed(tmp_path: Path) -> None:
     directory = tmp_path / "journal"
     directory.mkdir()
-    dead = directory / f"0000000000001-{2**22 + 17}{OPEN}"  # no such pid
-    mine = directory / f"0000000000002-{os.getpid()}{OPEN}"
+    dead = directory / f"0000000000001-{2**22 + 17}-000001{OPEN}"  # no such pid
+    mine = directory / f"0000000000002-{os.getpid()}-000001{OPEN}"
     dead.write_bytes(encode([Entry("raw", b"a", b"1")]))
     mine.write_bytes(b"")
     assert close_orphans(directory) == 2  # ours too: close_orphans runs before a gateway

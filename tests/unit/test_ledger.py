@@ -23,16 +23,17 @@ def ids(n: int) -> list[str]:
 def test_another_batch_s_ids_are_dropped_and_a_retry_keeps_its_own() -> None:
     ledger = StoredIds(3600, Clock())
     first = ids(5)
-    assert ledger.unstored(first, "tok-a") == [0, 1, 2, 3, 4]
+    assert ledger.unstored(first, "tok-a") == ([0, 1, 2, 3, 4], [])
     ledger.add(first, "tok-a")
-    # a redelivery with other offsets: another token, every id already stored
-    assert ledger.unstored(first, "tok-b") == []
+    # a redelivery with other offsets: another token, every id already stored (and sure:
+    # this process stored them, its rollups got them)
+    assert ledger.unstored(first, "tok-b") == ([], [])
     # the same batch retried (same token): kept whole, so the retry is identical
-    assert ledger.unstored(first, "tok-a") == [0, 1, 2, 3, 4]
+    assert ledger.unstored(first, "tok-a") == ([0, 1, 2, 3, 4], [])
     mixed = [first[0], "not-a-uuid", ids(7)[6]]
-    assert ledger.unstored(mixed, "tok-c") == [1, 2]
+    assert ledger.unstored(mixed, "tok-c") == ([1, 2], [])
     ledger.add(mixed[1:], "tok-c")
-    assert ledger.unstored(mixed, "tok-d") == [] and len(ledger) == 7
+    assert ledger.unstored(mixed, "tok-d") == ([], []) and len(ledger) == 7
 
 
 def test_warm_reads_what_the_store_holds_and_ids_expire() -> None:
@@ -47,10 +48,15 @@ def test_warm_reads_what_the_store_holds_and_ids_expire() -> None:
 
     assert ledger.warm(query) == 3
     assert "inserted_at >=" in seen[0]
-    assert ledger.unstored(stored, "tok-new") == []
+    # stored before this process started: dropped, and named for their rollups to be fed
+    assert ledger.unstored(stored, "tok-new") == ([], stored)
+    # the same batch as before the restart (its own token) is kept whole
+    assert ledger.unstored(stored, "tok-old") == ([0, 1, 2], [])
+    ledger.make_sure(stored[:2])
+    assert ledger.unstored(stored, "tok-new") == ([], stored[2:])
     clock.now += 1800
     ledger.add(ids(4)[3:], "tok-new")
     clock.now += 1801  # the warmed ids are past the horizon, the added one is not
     assert ledger.expire() == 3
-    assert ledger.unstored(stored, "tok-new") == [0, 1, 2]
-    assert ledger.unstored(ids(4)[3:], "tok-other") == []
+    assert ledger.unstored(stored, "tok-new") == ([0, 1, 2], [])
+    assert ledger.unstored(ids(4)[3:], "tok-other") == ([], [])

@@ -136,6 +136,8 @@ def test_dead_letter_rows() -> None:
     assert dead_letter_row(moved)[0] == row["dead_letter_id"]
     known = CODEC.decode(CODEC.encode(DEAD_LETTER, dict(dead, event_id="e-1")))[1]
     assert dead_letter_row(known)[0] == "validate:e-1"
+    # kept byte for byte (a replay decodes it again), and not counted unless it says so
+    assert row["original"] == b"\x00bad" and row["counted"] == 0
     gateway = dict(dead, stage="gateway", source_topic="gateway:van-1")
     gateway |= {"source_partition": -1, "source_offset": -1}
     rec = CODEC.decode(CODEC.encode(DEAD_LETTER, gateway))[1]
@@ -146,4 +148,4 @@ def test_dead_letter_rows() -> None:
         -1,
     )
     own = as_dict(DEAD_LETTER_COLUMNS, sink_dead_letter_row("t", 0, 7, b"junk", "x", "why"))
-    assert own["stage"] == "sink" and own["original"] == "junk" and own["source_offset"] == 7
+    assert own["stage"] == "sink" and own["original"] == b"junk" and own["source_offset"] == 7
