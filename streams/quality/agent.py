@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from core.errors import BrokerError, FieldstreamError
 from core.producer import KafkaWriter
@@ -138,7 +138,7 @@ class QualityAgent:
                 batch = consumer.consume(self.batch_max, timeout=0.2)
                 if batch:
                     self._handle(batch)
-                    consumer.commit(asynchronous=False)
+                    self._commit(consumer)
                 self._beat()
                 if time.monotonic() >= next_evict:
                     self.monitor.evict(self.monitor.watermark - KEEP_S)
@@ -148,6 +148,17 @@ class QualityAgent:
         finally:
             consumer.close()
             self.writer.close()
+
+    @staticmethod
+    def _commit(consumer: Consumer) -> None:
+        """Commit what was handled. A batch of only errors (the broker restarting, say) stored
+        no offset: nothing to commit, and no reason to stop."""
+        try:
+            consumer.commit(asynchronous=False)
+        except KafkaException as exc:
+            if exc.args and exc.args[0].code() == KafkaError._NO_OFFSET:
+                return
+            raise
 
     def _beat(self) -> None:
         """Touch the heartbeat file (at most every 5 s): the container's health probe."""
