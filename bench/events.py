@@ -100,3 +100,23 @@ def good_events(
             }
         )
     return out
+
+
+def encoded_contacts(
+    state: BenchState, n: int, source_system: str, seed: int = 3
+) -> list[tuple[bytes, bytes]]:
+    """``n`` good events as the gateway puts them on contacts.raw: (event id, Avro bytes)."""
+    # imported here: the other benchmarks that use this module do not need the codec
+    from schemas import CONTACT_EVENT, AvroCodec
+    from schemas.jsonconv import ContactJson
+
+    now = dt.datetime.now(dt.UTC)
+    converter, codec = ContactJson(), AvroCodec()
+    received = int(now.timestamp() * 1000)
+    out = []
+    for event in good_events(state, random.Random(seed), n, now, source_system):
+        record, problems = converter.convert(event, received)
+        if record is None:
+            raise SystemExit(f"bench event does not fit the standard: {problems}")
+        out.append((str(record["event_id"]).encode(), codec.encode(CONTACT_EVENT, record)))
+    return out

@@ -7,7 +7,9 @@
 2. fieldstream: the same number of events POSTed to the gateway in 100-event batches over 8
    connections, through the Faust stream and the sink, until all are queryable in chDB;
 3. freshness: a steady --rate events/s for --seconds, then gateway receipt (received_at) to
-   queryable (inserted_at) p50/p99.
+   queryable (inserted_at) p50/p99;
+4. the bulk lane: the same number of events through the import loop (producers/importers) to
+   contacts.raw.bulk, until all are queryable.
 
 Both runs share one Tansu broker and this machine; the ratio is what to compare across runs.
 """
@@ -28,10 +30,12 @@ from typing import Any
 
 import httpx
 
-from bench.events import BenchState, good_events
+from bench.events import ORG, SOURCE, BenchState, good_events
 from core.settings import KafkaSettings, Settings, TopicNames
 from fieldstream.embedded import free_port, start_tansu
 from fieldstream.stack import Stack
+from producers.importers.runner import run_rows
+from producers.tools.base import AdapterContext
 from sinks.query_tokens import admin_header
 
 
@@ -169,6 +173,21 @@ def main() -> None:
                     "FROM contact_events FINAL WHERE source_system = 'steady')"
                 ),
             )[0]
+
+            print(f"bulk lane: {args.events} events imported ...", flush=True)
+            imported = good_events(state, rng, args.events, now, "imported")
+            ctx = AdapterContext(source_id=SOURCE, org_id=ORG, source_system="imported")
+            t2 = time.perf_counter()
+            run_rows(
+                list(enumerate(imported, start=2)),
+                lambda row, _ctx: [row],
+                ctx,
+                settings.kafka,
+                source="bench-import",
+                checkpoint_path=None,
+            )
+            t3 = wait_count(settings, "source_system = 'imported'", args.events)
+            bulk_s = t3 - t2
     finally:
         tansu.terminate()
         tansu.wait(10)
@@ -182,7 +201,11 @@ def main() -> None:
         f"{base_rate:>11.0f}"
     )
     print(f"{'fieldstream end to end':<34}{args.events:>9}{pipeline_s:>10.2f}{pipe_rate:>11.0f}")
+    bulk_rate = args.events / bulk_s
+    label = "fieldstream bulk lane (import)"
+    print(f"{label:<34}{args.events:>9}{bulk_s:>10.2f}{bulk_rate:>11.0f}")
     print(f"ratio fieldstream / baseline: {pipe_rate / base_rate:.2f}")
+    print(f"ratio bulk lane / baseline: {bulk_rate / base_rate:.2f}")
     print(
         f"freshness at {args.rate:.0f} events/s, gateway receipt -> queryable: "
         f"p50 {float(p50):.2f}s  p99 {float(p99):.2f}s  max {float(mx):.2f}s"

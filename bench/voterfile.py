@@ -71,7 +71,14 @@ def peak_rss_mb() -> float:
 
 
 def kafka_settings(bootstrap: str, name: str) -> KafkaSettings:
-    topics = TopicNames(raw=f"r-{name}", enriched=f"e-{name}", dlq=f"d-{name}", voters=name)
+    topics = TopicNames(
+        raw=f"r-{name}",
+        enriched=f"e-{name}",
+        dlq=f"d-{name}",
+        voters=name,
+        raw_bulk=f"rb-{name}",
+        enriched_bulk=f"eb-{name}",
+    )
     return KafkaSettings(bootstrap_servers=bootstrap, topics=topics)
 
 

@@ -76,6 +76,9 @@ def ensure_topics(kafka: KafkaSettings) -> list[str]:
         t.dlq: NewTopic(t.dlq, 1, 1),
         t.writeback: NewTopic(t.writeback, 1, 1),
         t.voters: NewTopic(t.voters, kafka.partitions, 1, config={"cleanup.policy": "compact"}),
+        # the bulk lane, co-partitioned with the live one (the dedupe table covers both)
+        t.raw_bulk: NewTopic(t.raw_bulk, kafka.partitions, 1),
+        t.enriched_bulk: NewTopic(t.enriched_bulk, kafka.partitions, 1),
         t.signals: NewTopic(t.signals, kafka.partitions, 1),
         t.shifts: NewTopic(t.shifts, kafka.partitions, 1),
         t.quality_flags: NewTopic(t.quality_flags, 1, 1),

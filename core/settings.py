@@ -29,6 +29,10 @@ class TopicNames(BaseModel):
     enriched: str = "contacts.enriched"
     dlq: str = "contacts.dlq"
     voters: str = "voters"
+    # the bulk lane: imports go here, through the same stream and sink in large batches, so
+    # a big import never delays the live lane (docs/scaling.md)
+    raw_bulk: str = "contacts.raw.bulk"
+    enriched_bulk: str = "contacts.enriched.bulk"
     signals: str = "person.signals"  # activist codes, tags, opt-ins/outs: never attempts
     shifts: str = "volunteer.shifts"  # volunteers' shift sign-ups: never contacts
     writeback: str = "van.writeback"  # the write-back's per-contact states (sinks/writeback)
@@ -102,8 +106,9 @@ class StreamSettings(BaseModel):
         3 * 24 * 3600, ge=60, description="dedupe window; senders retry ~3 days"
     )
     future_skew_s: int = Field(300, ge=0, description="tolerated clock skew for occurred_at")
-    batch_max: int = Field(1000, ge=1)
-    batch_within_s: float = Field(0.05, gt=0)
+    batch_max: int = Field(
+        1000, ge=1, description="most raw events per batch (one fetch of one partition)"
+    )
     fetch_wait_ms: int = Field(
         20, ge=1, description="broker fetch wait; Tansu holds fetches this long"
     )
@@ -206,8 +211,16 @@ class QualityAgentSettings(BaseModel):
 
 class SinkSettings(BaseModel):
     group_id: str = "fieldstream-sink"
+    consumers: int = Field(
+        1,
+        ge=1,
+        description="consumers of the sink's group in this process (threads sharing its store "
+        "and ledger; `fieldstream up --workers N` sets N for the embedded chDB)",
+    )
     batch_rows: int = Field(10_000, ge=1)
     flush_interval_s: float = Field(0.25, gt=0)
+    bulk_batch_rows: int = Field(100_000, ge=1, description="batch size of the bulk lane")
+    bulk_flush_interval_s: float = Field(2.0, gt=0, description="the bulk lane's flush interval")
     fetch_wait_ms: int = 20
     session_timeout_s: float = 6.0
     query_host: str = "127.0.0.1"

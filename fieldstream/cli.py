@@ -70,6 +70,14 @@ def up(
     rate: Annotated[float | None, typer.Option(help="simulator events/s (with --demo)")] = None,
     board: Annotated[bool, typer.Option(help="show the live board in this terminal")] = True,
     duration: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="stream workers (and sink consumers) in one group over the partitions; "
+            "see docs/scaling.md",
+        ),
+    ] = 1,
 ) -> None:
     """Start the embedded stack (Tansu, sink, stream, gateway); with --demo also load the demo
     data, run the simulator and show the live board. Ctrl-C stops everything."""
@@ -82,12 +90,12 @@ def up(
     # a closed terminal or `kill` stops the stack as cleanly as Ctrl-C does
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
-    with Stack(settings, settings.data_dir / "logs") as stack:
+    with Stack(settings, settings.data_dir / "logs", workers=workers) as stack:
         console.print("starting Tansu and the sink ...")
         stack.start_core()
         if demo:
             _load_demo(settings)
-        console.print("starting the stream worker and the gateway ...")
+        console.print(f"starting {workers} stream worker(s) and the gateway ...")
         stack.start_pipeline()
         console.print(
             f"[green]up[/green]: gateway http://{settings.gateway.host}:{settings.gateway.port}"
@@ -95,6 +103,7 @@ def up(
         )
         if demo:
             stack.spawn_simulator(rate or settings.simulator.rate, None)
+            stack.spawn_backfill()  # weeks of history beside the live traffic, once
         _watch(stack, settings, board, duration, started)
 
 
@@ -382,6 +391,33 @@ def load_universe_cmd(
 
 app.command("load-vote-history")(load_vote_history_cmd)
 app.command("export-universe")(export_universe_cmd)
+
+
+@app.command()
+def backfill(
+    weeks: Annotated[int, typer.Option(min=1, max=12, help="weeks of history")] = 4,
+    force: Annotated[bool, typer.Option(help="send it even if the store holds history")] = False,
+) -> None:
+    """Give the demo program a past: WEEKS weeks of contacts at its goals' rates, imported
+    through the bulk lane (validated, enriched and stored like any import). Sent once: a
+    store that holds history already gets none unless --force."""
+    from producers.demo.backfill import SOURCE, run_backfill
+    from sinks.remote import connect_store
+
+    settings = _demo_settings(cli_settings())
+    if not force:
+        store = connect_store(settings)
+        try:
+            _, rows = store.query(
+                f"SELECT count() FROM contact_events WHERE source_system = '{SOURCE}'"
+            )
+        finally:
+            store.close()
+        if rows and int(rows[0][0]) > 0:
+            console.print(f"the store holds {int(rows[0][0])} history events already")
+            return
+    sent = run_backfill(settings, weeks)
+    console.print(f"backfill: {sent} events of {weeks} weeks imported")
 
 
 @app.command()

@@ -26,7 +26,7 @@ from pydantic import BaseModel, SecretStr
 from core.errors import FieldstreamError
 from core.kafka import ensure_topics
 from core.settings import Settings
-from fieldstream.embedded import die_with_parent, start_tansu
+from fieldstream.embedded import die_with_parent, free_port, start_tansu
 from fieldstream.journal_keeper import replay, trim
 from sinks.remote import connect_store
 
@@ -99,11 +99,14 @@ class Service:
     log_path: Path
     args: list[str] | None = None  # how to start it again (None: not restarted alone)
     health: str | None = None  # its /healthz, waited for after a restart
+    env: dict[str, str] = field(default_factory=dict)  # its settings beyond the stack's
+    metrics: str | None = None  # its /metrics (the drain before a clean stop reads its lag)
     restarts: list[float] = field(default_factory=list)  # monotonic times, recent ones
     retry_at: float = 0.0
 
 
-INTAKE = ("simulator", "gateway")  # stopped first on a clean stop
+INTAKE = ("simulator", "backfill", "gateway")  # stopped first on a clean stop
+ONE_OFF = ("simulator", "backfill")  # finish on their own: never restarted
 
 
 @dataclass
@@ -126,6 +129,7 @@ class Stack:
     settings: Settings
     log_dir: Path
     start_broker: bool = True
+    workers: int = 1
     services: list[Service] = field(default_factory=list)
     max_restarts: int = 5
     restart_window_s: float = 300.0
@@ -133,6 +137,17 @@ class Stack:
     trim_every_s: float = 30.0
     _pipeline: bool = False
     _next_trim: float = 0.0
+    _ports: dict[str, int] = field(default_factory=dict)  # of the second and later workers
+
+    def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise FieldstreamError("--workers must be at least 1")
+        kafka = self.settings.kafka
+        if self.workers > kafka.partitions:
+            # each worker of a group needs a partition of its own; the embedded broker's
+            # topics are created at start, so they get enough
+            log.info("%d workers: contacts topics get %d partitions", self.workers, self.workers)
+            kafka.partitions = self.workers
 
     def __enter__(self) -> Stack:
         return self
@@ -140,13 +155,16 @@ class Stack:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _env(self) -> dict[str, str]:
+    def _env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("FIELDSTREAM_")}
         env.update(settings_env(self.settings))
+        env.update(extra or {})
         env["PYTHONUNBUFFERED"] = "1"
         return env
 
-    def _popen(self, name: str, args: list[str]) -> tuple[subprocess.Popen[bytes], Path]:
+    def _popen(
+        self, name: str, args: list[str], extra: dict[str, str] | None = None
+    ) -> tuple[subprocess.Popen[bytes], Path]:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{name}.log"
         out = open(log_path, "ab")  # noqa: SIM115 - the child owns it
@@ -154,23 +172,30 @@ class Stack:
             args,
             stdout=out,
             stderr=subprocess.STDOUT,
-            env=self._env(),
+            env=self._env(extra),
             start_new_session=True,  # Ctrl-C reaches only us; we stop them in order
             preexec_fn=die_with_parent,
         )
         out.close()
         return proc, log_path
 
-    def _spawn(self, name: str, args: list[str], health: str | None = None) -> Service:
-        proc, log_path = self._popen(name, args)
-        service = Service(name, proc, log_path, args, health)
+    def _spawn(
+        self,
+        name: str,
+        args: list[str],
+        health: str | None = None,
+        env: dict[str, str] | None = None,
+        metrics: str | None = None,
+    ) -> Service:
+        proc, log_path = self._popen(name, args, env)
+        service = Service(name, proc, log_path, args, health, env or {}, metrics)
         self.services.append(service)
         self._record()
         return service
 
     def _record(self) -> None:
-        """Write ``<data dir>/run/stack.json``: each running child's pid (for operators and
-        the fault drills)."""
+        """Write ``<data dir>/run/stack.json`` (each running child's pid) and
+        ``run/pages.json`` (its /healthz and /metrics), for operators and the fault drills."""
         run = self.settings.data_dir / "run"
         run.mkdir(parents=True, exist_ok=True)
         pids = {s.name: s.proc.pid for s in self.services if s.proc.poll() is None}
@@ -178,6 +203,11 @@ class Stack:
         tmp = run / "stack.json.tmp"
         tmp.write_text(json.dumps(pids))
         tmp.replace(run / "stack.json")
+        # where each child answers (its /healthz and /metrics), for operators and drills
+        pages = {s.name: {"health": s.health, "metrics": s.metrics} for s in self.services}
+        tmp = run / "pages.json.tmp"
+        tmp.write_text(json.dumps(pages))
+        tmp.replace(run / "pages.json")
 
     def service(self, name: str) -> Service | None:
         return next((s for s in self.services if s.name == name), None)
@@ -222,13 +252,51 @@ class Stack:
         if self.start_broker:
             self._start_broker()
         ensure_topics(s.kafka)
-        sink = self._spawn(
-            "sink",
-            [sys.executable, "-m", "sinks"],
-            f"http://{s.sink.query_host}:{s.sink.query_port}/healthz",
-        )
-        wait_healthy(sink.health or "", sink.proc, "sink", sink.log_path, timeout_s)
+        sinks = [
+            self._spawn(
+                name,
+                [sys.executable, "-m", "sinks"],
+                f"http://{s.sink.query_host}:{port}/healthz",
+                env,
+                f"http://{s.sink.query_host}:{port}/metrics",
+            )
+            for name, port, env in self._sinks()
+        ]
+        for sink in sinks:
+            wait_healthy(sink.health or "", sink.proc, sink.name, sink.log_path, timeout_s)
         self.replay_journal()
+
+    def _port(self, name: str) -> int:
+        """A port for a second or later worker, chosen once and kept across restarts."""
+        if name not in self._ports:
+            self._ports[name] = free_port()
+        return self._ports[name]
+
+    def _sinks(self) -> list[tuple[str, int, dict[str, str]]]:
+        """(name, query port, settings) of each sink process.
+
+        chDB allows one process per data directory: the embedded store gets ONE sink process
+        whose group has ``workers`` consumers (threads sharing the store and the ledger). A
+        ClickHouse server takes ``workers`` sink processes, one consumer each.
+        """
+        s = self.settings
+        if s.clickhouse.dsn.get_secret_value().startswith("chdb:"):
+            env = {"FIELDSTREAM_SINK__CONSUMERS": str(self.workers)} if self.workers > 1 else {}
+            return [("sink", s.sink.query_port, env)]
+        out = []
+        for i in range(self.workers):
+            name = "sink" if i == 0 else f"sink-{i + 1}"
+            port = s.sink.query_port if i == 0 else self._port(name)
+            out.append((name, port, {"FIELDSTREAM_SINK__QUERY_PORT": str(port)}))
+        return out
+
+    def stream_workers(self) -> list[tuple[str, int]]:
+        """(name, web port) of each stream worker: ``stream``, ``stream-2``, ..."""
+        s = self.settings.stream
+        return [
+            ("stream", s.web_port) if i == 0 else (f"stream-{i + 1}", self._port(f"stream-{i + 1}"))
+            for i in range(self.workers)
+        ]
 
     def replay_journal(self) -> int:
         """Put what the gateway journaled back on the broker (what the store holds is dropped
@@ -244,11 +312,17 @@ class Stack:
         """The stream worker, the quality agent and the gateway (after voters are on their
         topic)."""
         s = self.settings
-        stream = self._spawn(
-            "stream",
-            [sys.executable, "-m", "streams"],
-            f"http://{s.stream.web_host}:{s.stream.web_port}/healthz",
-        )
+        host = s.stream.web_host
+        streams = [
+            self._spawn(
+                name,
+                [sys.executable, "-m", "streams"],
+                f"http://{host}:{port}/healthz",
+                {"FIELDSTREAM_STREAM__WEB_PORT": str(port)},
+                f"http://{host}:{port}/metrics",
+            )
+            for name, port in self.stream_workers()
+        ]
         gateway = self._spawn(
             "gateway",
             [sys.executable, "-m", "producers.gateway"],
@@ -263,7 +337,7 @@ class Stack:
                 [sys.executable, "-m", "sinks.writeback"],
                 f"http://{s.writeback.metrics_host}:{s.writeback.metrics_port}/metrics",
             )
-        for service in (gateway, stream):
+        for service in (gateway, *streams):
             wait_healthy(
                 service.health or "", service.proc, service.name, service.log_path, timeout_s
             )
@@ -275,9 +349,13 @@ class Stack:
             args += ["--duration", str(duration_s)]
         return self._spawn("simulator", args)
 
+    def spawn_backfill(self) -> Service:
+        """``fieldstream backfill``: the demo's past, sent once beside the live traffic."""
+        return self._spawn("backfill", [sys.executable, "-m", "fieldstream.cli", "backfill"])
+
     def dead(self) -> list[Service]:
-        """Services that exited on their own (the simulator may finish normally)."""
-        return [s for s in self.services if s.proc.poll() is not None and s.name != "simulator"]
+        """Services that exited on their own (the simulator and the backfill finish)."""
+        return [s for s in self.services if s.proc.poll() is not None and s.name not in ONE_OFF]
 
     # -- supervision -----------------------------------------------------------------------
 
@@ -323,7 +401,7 @@ class Stack:
     def _restart(self, service: Service) -> None:
         if service.args is None:
             raise FieldstreamError(f"{service.name} cannot be restarted on its own")
-        service.proc, service.log_path = self._popen(service.name, service.args)
+        service.proc, service.log_path = self._popen(service.name, service.args, service.env)
         self._record()
         if service.health:
             try:
@@ -384,12 +462,8 @@ class Stack:
         self._pipeline = False
 
     def _wait_drained(self) -> None:
-        """Until every lag gauge of the stream and the sink reads 0 twice in a row."""
-        s = self.settings
-        pages = [
-            f"http://{s.stream.web_host}:{s.stream.web_port}/metrics",
-            f"http://{s.sink.query_host}:{s.sink.query_port}/metrics",
-        ]
+        """Until every lag gauge of the stream workers and the sinks reads 0 twice in a row."""
+        pages = [s.metrics for s in self.services if s.metrics]
         deadline = time.monotonic() + self.drain_timeout_s
         calm = 0
         while time.monotonic() < deadline:

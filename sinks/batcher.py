@@ -6,7 +6,8 @@ pure function of that range AND of the bytes of its messages, so a retried inser
 batch is identical and ClickHouse drops the repeat, while a broker that starts its offsets
 again at 0 (the embedded broker after a restart, a recreated topic) never makes a new batch
 look like an old one. A batch is due when it holds ``batch_rows`` messages or
-``flush_interval_s`` passed since its first message.
+``flush_interval_s`` passed since its first message (a topic may have limits of its own: the
+bulk lane's batches are large).
 """
 
 from __future__ import annotations
@@ -62,11 +63,18 @@ class Batcher:
         batch_rows: int,
         flush_interval_s: float,
         clock: Callable[[], float] = time.monotonic,
+        limits: dict[str, tuple[int, float]] | None = None,
     ) -> None:
         self.batch_rows = batch_rows
         self.flush_interval_s = flush_interval_s
         self.clock = clock
+        # topic -> (batch rows, flush interval) where they differ (the bulk lane's are large)
+        self.limits = dict(limits or {})
         self._batches: dict[Key, Batch] = {}
+
+    def rows_of(self, topic: str) -> int:
+        """How many messages make a batch of ``topic`` due."""
+        return self.limits.get(topic, (self.batch_rows, 0.0))[0]
 
     def add(
         self,
@@ -103,7 +111,8 @@ class Batcher:
 
     def is_due(self, batch: Batch, now: float | None = None) -> bool:
         now = self.clock() if now is None else now
-        return batch.messages >= self.batch_rows or now - batch.started >= self.flush_interval_s
+        rows, interval = self.limits.get(batch.topic, (self.batch_rows, self.flush_interval_s))
+        return batch.messages >= rows or now - batch.started >= interval
 
     def due(self, now: float | None = None) -> list[Batch]:
         """Batches to flush now (full, or older than the flush interval)."""

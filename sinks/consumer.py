@@ -11,6 +11,8 @@ dead_letters rows (stage 'sink'), never dropped.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import logging
 import threading
 import time
@@ -20,17 +22,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
-from prometheus_client import CollectorRegistry
 
 from core.errors import BrokerError, FieldstreamError, StoreError
-from core.metrics import Metrics
 from schemas.ids import event_id_of
 from sinks.batcher import Batch, Batcher, Row
 from sinks.ledger import Query, StoredIds
+from sinks.metrics import SinkMetrics
 from sinks.routes import Routes
 from sinks.rows import DEAD_LETTER_COLUMNS, sink_dead_letter_row
 
 log = logging.getLogger(__name__)
+
+__all__ = ["SinkConsumer", "SinkMetrics"]
 
 Writer = Callable[[str, Sequence[str], Sequence[Sequence[Any]], str], None]
 """write(table, columns, rows, dedup_token); raises StoreError on failure."""
@@ -39,70 +42,30 @@ Writer = Callable[[str, Sequence[str], Sequence[Sequence[Any]], str], None]
 LAG_EVERY_S = 1.0  # how often the lag gauge is refreshed
 
 
-class SinkMetrics(Metrics):
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        super().__init__(registry)
-        self.rows = self.counter(
-            "fieldstream_sink_rows_inserted",
-            "Rows inserted, by table",
-            ["table"],
-        )
-        self.insert_seconds = self.histogram(
-            "fieldstream_sink_insert_seconds",
-            "Time to insert one batch (all its tables)",
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-        )
-        self.freshness = self.histogram(
-            "fieldstream_sink_freshness_seconds",
-            "From gateway receipt (received_at) to insert into ClickHouse",
-            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
-        )
-        self.last_insert = self.gauge(
-            "fieldstream_sink_last_insert_timestamp_seconds",
-            "Unix time of the last successful insert",
-        )
-        self.insert_failures = self.counter(
-            "fieldstream_sink_insert_failures",
-            "Failed insert attempts (retried)",
-        )
-        self.undecodable = self.counter(
-            "fieldstream_sink_undecodable",
-            "Messages the sink could not decode (written to dead_letters)",
-            ["topic"],
-        )
-        self.without_row = self.counter(
-            "fieldstream_sink_messages_without_row",
-            "Messages with nothing to store (voter tombstones), by topic",
-            ["topic"],
-        )
-        self.already_stored = self.counter(
-            "fieldstream_sink_already_stored",
-            "Rows not inserted because the store already held them from another batch",
-            ["table"],
-        )
-        self.healed = self.counter(
-            "fieldstream_sink_rollups_fed_again",
-            "Stored contacts whose rollups were fed again (stored before a restart, sent again)",
-            ["table"],
-        )
-        self.paused = self.gauge(
-            "fieldstream_sink_paused_partitions",
-            "Partitions paused because their batch's insert failed (retried with backoff)",
-        )
-        self.lag = self.gauge(
-            "fieldstream_sink_consumer_lag",
-            "Messages on the broker the sink has not read yet (high watermark - position)",
-            ["topic", "partition"],
-        )
-
-
 @dataclass
 class Held:
-    """A batch whose insert failed: its partition is paused until the retry at ``retry_at``."""
+    """Batches whose insert failed together: their partitions are paused until the retry at
+    ``retry_at``, which inserts exactly these batches again."""
 
-    batch: Batch
+    batches: list[Batch]
     attempt: int
     retry_at: float
+
+
+def group_token(batches: Sequence[Batch]) -> str:
+    """The insert token of batches written together: a batch's own token, or a digest of the
+    members' tokens (each a function of its offset range and bytes), in their order."""
+    if len(batches) == 1:
+        return batches[0].token
+    digest = hashlib.blake2b(digest_size=16)
+    for batch in batches:
+        digest.update(batch.token.encode())
+        digest.update(b"\0")
+    return f"group:{len(batches)}:{digest.hexdigest()}"
+
+
+def key_of(batch: Batch) -> tuple[str, int]:
+    return (batch.topic, batch.partition)
 
 
 class SinkConsumer:
@@ -128,19 +91,32 @@ class SinkConsumer:
         query: Query | None = None,
         heal: Callable[[str, list[str]], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        ledger_lock: threading.Lock | None = None,
+        name: str = "sink",
+        limits: dict[str, tuple[int, float]] | None = None,
+        fresh: frozenset[str] | None = None,
     ) -> None:
         self.conf = consumer_conf
         self.routes = routes
         self.columns = {**routes.columns, "dead_letters": DEAD_LETTER_COLUMNS}
         self.writer = writer
         self.metrics = metrics or SinkMetrics()
-        self.batcher = Batcher(batch_rows, flush_interval_s)
+        for topic in routes.topics():  # a series at 0 from the start: the boards show a rate
+            self.metrics.undecodable.labels(topic)
+        self.batcher = Batcher(batch_rows, flush_interval_s, clock=clock, limits=limits)
+        # topics whose rows the freshness histogram observes (the live lane; None: all)
+        self.fresh = fresh
         self.retry_max_s = retry_max_s
         self.ledger = ledger
         self.query = query
         self.heal = heal
         self.clock = clock
+        # several consumers of one process share the ledger: its check, the insert and its
+        # update are one step under this lock
+        self.ledger_lock = ledger_lock if ledger_lock is not None else threading.Lock()
+        self.name = name
         self.held: dict[tuple[str, int], Held] = {}
+        self._lag_labels: set[tuple[str, str]] = set()  # the lag series this consumer set
         self.stop_event = threading.Event()
         self.started = threading.Event()
         self.assigned = threading.Event()
@@ -189,19 +165,25 @@ class SinkConsumer:
             self.metrics.already_stored.labels(table).inc(dropped)
         return [[*rows[i], token] for i in keep], [ids[i] for i in keep]
 
-    def write_batch(self, batch: Batch) -> None:
-        """Insert every table of ``batch`` once; StoreError if any insert failed (the caller
-        holds the batch and retries it whole)."""
+    def write_group(self, batches: Sequence[Batch]) -> None:
+        """Insert the rows of ``batches`` (one insert per table, one token for them all);
+        StoreError if any insert failed (the caller holds them and retries them whole)."""
         t0 = time.perf_counter()
+        token = group_token(batches)
+        tables: dict[str, list[Row]] = {}
+        for batch in batches:
+            for table, rows in batch.rows.items():
+                tables.setdefault(table, []).extend(rows)
         written: dict[str, int] = {}
         stored: list[str] = []
-        for table, rows in sorted(batch.rows.items()):
-            insert, ids = self._table_rows(table, rows, batch.token)
-            self.writer(table, self.columns[table], insert, batch.token)
-            written[table] = len(insert)
-            stored += ids
-        if self.ledger is not None and stored:
-            self.ledger.add(stored, batch.token)
+        with self.ledger_lock:
+            for table, rows in sorted(tables.items()):
+                insert, ids = self._table_rows(table, rows, token)
+                self.writer(table, self.columns[table], insert, token)
+                written[table] = len(insert)
+                stored += ids
+            if self.ledger is not None and stored:
+                self.ledger.add(stored, token)
         elapsed = time.perf_counter() - t0
         now = datetime.now(UTC)
         m = self.metrics
@@ -209,62 +191,66 @@ class SinkConsumer:
         m.last_insert.set(now.timestamp())
         for table, n in written.items():
             m.rows.labels(table).inc(n)
-        for received in batch.received_at:
-            m.freshness.observe(max(0.0, (now - received).total_seconds()))
+        for batch in batches:
+            if self.fresh is None or batch.topic in self.fresh:
+                for received in batch.received_at:
+                    m.freshness.observe(max(0.0, (now - received).total_seconds()))
         counts = " ".join(f"{t}={n}" for t, n in sorted(written.items())) or "rows=0"
-        log.info(
-            "flushed %s:%d offsets %d-%d %s in %.0f ms",
-            batch.topic,
-            batch.partition,
-            batch.first,
-            batch.last,
-            counts,
-            elapsed * 1000,
-        )
+        ranges = " + ".join(f"{b.topic}:{b.partition} offsets {b.first}-{b.last}" for b in batches)
+        log.info("flushed %s %s in %.0f ms", ranges, counts, elapsed * 1000)
 
-    def commit(self, batch: Batch) -> None:
+    def write_batch(self, batch: Batch) -> None:
+        self.write_group([batch])
+
+    def commit(self, batches: Sequence[Batch]) -> None:
         if self._consumer is None:
             return
-        tp = TopicPartition(batch.topic, batch.partition, batch.commit_offset)
+        tps = [TopicPartition(b.topic, b.partition, b.commit_offset) for b in batches]
         try:
-            self._consumer.commit(offsets=[tp], asynchronous=False)
+            self._consumer.commit(offsets=tps, asynchronous=False)
         except KafkaException as exc:
             # the rows are written; a redelivery is dropped by the token and the ledger
-            log.warning("commit of %s failed: %s (it will be redelivered)", batch.token, exc)
+            token = group_token(batches)
+            log.warning("commit of %s failed: %s (it will be redelivered)", token, exc)
 
     def flush(self, batch: Batch) -> bool:
-        """Write, commit and forget ``batch``; on a store failure hold it (its partition
-        paused, retried later) and return False."""
-        key = (batch.topic, batch.partition)
+        """:meth:`flush_group` of one batch."""
+        return self.flush_group([batch])
+
+    def flush_group(self, batches: Sequence[Batch]) -> bool:
+        """Write, commit and forget ``batches`` together; on a store failure hold them (their
+        partitions paused, retried later, together) and return False."""
+        batches = list(batches)
         try:
-            self.write_batch(batch)
+            self.write_group(batches)
         except StoreError as exc:
-            self._hold(batch, exc)
+            self._hold(batches, exc)
             return False
-        self.commit(batch)
-        self.batcher.done(batch)
-        if self.held.pop(key, None) is not None:
-            self._resume(batch.topic, batch.partition)
-            log.info("insert of %s succeeded; %s:%d resumed", batch.token, *key)
+        self.commit(batches)
+        for batch in batches:
+            self.batcher.done(batch)
+            if self.held.pop(key_of(batch), None) is not None:
+                self._resume(batch.topic, batch.partition)
+                log.info("insert succeeded; %s:%d resumed", *key_of(batch))
         return True
 
-    def _hold(self, batch: Batch, exc: StoreError) -> None:
-        key = (batch.topic, batch.partition)
-        held = self.held.get(key)
-        attempt = held.attempt + 1 if held is not None else 1
+    def _hold(self, batches: list[Batch], exc: StoreError) -> None:
+        before = self.held.get(key_of(batches[0]))
+        attempt = before.attempt + 1 if before is not None else 1
         pause = min(self.retry_max_s, 0.2 * 2**attempt)
-        self.held[key] = Held(batch, attempt, self.clock() + pause)
+        held = Held(batches, attempt, self.clock() + pause)
         self.metrics.insert_failures.inc()
-        self.metrics.paused.set(len(self.held))
-        if held is None:
-            self._pause(batch)
+        for batch in batches:
+            if key_of(batch) not in self.held:
+                self.metrics.paused.inc()  # consumers of one process add up
+                self._pause(batch)
+            self.held[key_of(batch)] = held
         log.warning(
-            "insert of %s failed (attempt %d): %s; %s:%d paused, retrying in %.1fs",
-            batch.token,
+            "insert of %s failed (attempt %d): %s; %s paused, retrying in %.1fs",
+            group_token(batches),
             attempt,
             exc,
-            batch.topic,
-            batch.partition,
+            ", ".join(f"{b.topic}:{b.partition}" for b in batches),
             pause,
         )
 
@@ -281,7 +267,7 @@ class SinkConsumer:
             log.warning("pausing %s:%d: %s", batch.topic, batch.partition, exc)
 
     def _resume(self, topic: str, partition: int) -> None:
-        self.metrics.paused.set(len(self.held))
+        self.metrics.paused.dec()
         if self._consumer is None:
             return
         try:
@@ -291,21 +277,46 @@ class SinkConsumer:
 
     def retry_held(self) -> None:
         now = self.clock()
-        for held in list(self.held.values()):
+        for held in list({id(h): h for h in self.held.values()}.values()):
             if held.retry_at <= now:
-                self.flush(held.batch)
+                self.flush_group(held.batches)
+
+    def _lane(self, topic: str) -> str:
+        """Batches of one lane are written together (the bulk lane's apart: it waits for
+        large batches; the others flush at the live pace)."""
+        return topic if topic in self.batcher.limits else ""
+
+    def companions(self, batch: Batch) -> list[Batch]:
+        """``batch`` and every other pending, not held batch of its lane, in a fixed order:
+        written together, one insert per table instead of one per partition."""
+        lane = self._lane(batch.topic)
+        return sorted(
+            (
+                b
+                for b in self.batcher.pending()
+                if self._lane(b.topic) == lane and key_of(b) not in self.held
+            ),
+            key=key_of,
+        )
 
     def flush_due(self) -> None:
+        lanes: set[str] = set()
         for batch in self.batcher.due():
-            if (batch.topic, batch.partition) not in self.held:
-                self.flush(batch)
+            lane = self._lane(batch.topic)
+            if key_of(batch) not in self.held and lane not in lanes:
+                lanes.add(lane)
+                self.flush_group(self.companions(batch))
 
     def flush_all(self, attempts: int = 3) -> None:
-        """Write what is buffered (at stop): a few tries each, then leave it uncommitted (it is
-        read again at the next start)."""
-        for batch in self.batcher.pending():
+        """Write what is buffered (at stop): held batches as they were held, the rest by lane,
+        a few tries each; what fails stays uncommitted (it is read again at the next start)."""
+        groups = [h.batches for h in {id(h): h for h in self.held.values()}.values()]
+        rest = [b for b in self.batcher.pending() if key_of(b) not in self.held]
+        for lane in sorted({self._lane(b.topic) for b in rest}):
+            groups.append(sorted((b for b in rest if self._lane(b.topic) == lane), key=key_of))
+        for group in groups:
             for _ in range(attempts):
-                if self.flush(batch):
+                if self.flush_group(group):
                     break
                 time.sleep(min(self.retry_max_s, 0.5))
 
@@ -317,19 +328,32 @@ class SinkConsumer:
                 self.ledger.warm(self.query)
             except StoreError as exc:
                 log.warning("could not refresh the stored ids on assignment: %s", exc)
-        log.info("assigned %d partitions", len(partitions))
+        log.info("%s: assigned %d partitions", self.name, len(partitions))
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        for tp in partitions:
-            batch = self.batcher.get(tp.topic, tp.partition)
-            self.held.pop((tp.topic, tp.partition), None)
-            if batch is not None and not self.flush(batch):
-                # not committed: whoever owns the partition next reads these offsets again
-                log.error("dropping unwritten batch %s on revoke", batch.token)
-                self.held.pop((tp.topic, tp.partition), None)
-                self.batcher.drop(tp.topic, tp.partition)
-        self.metrics.paused.set(len(self.held))
-        log.info("revoked %d partitions", len(partitions))
+        revoked = {(tp.topic, tp.partition) for tp in partitions}
+        groups: dict[int, list[Batch]] = {}
+        for key in revoked:
+            held = self.held.get(key)
+            if held is not None:
+                groups[id(held)] = held.batches
+            elif (batch := self.batcher.get(*key)) is not None:
+                groups[id(batch)] = [batch]
+        for group in groups.values():
+            if self.flush_group(group):
+                continue
+            # not committed: whoever owns these partitions next reads them again
+            log.error("dropping unwritten batches %s on revoke", group_token(group))
+            for batch in group:
+                if self.held.pop(key_of(batch), None) is not None:
+                    if key_of(batch) in revoked:
+                        self.metrics.paused.dec()
+                    else:  # still ours: sought back past it, so resuming reads it again
+                        self._resume(batch.topic, batch.partition)
+                self.batcher.drop(batch.topic, batch.partition)
+        for topic, partition in revoked:
+            self._forget_lag(topic, partition)
+        log.info("%s: revoked %d partitions", self.name, len(partitions))
 
     def run(self, poll_max: int = 5000, poll_timeout_s: float = 0.05) -> None:
         """Consume until :meth:`stop`; then flush and commit what is buffered, and close."""
@@ -359,8 +383,8 @@ class SinkConsumer:
                     if held and (str(msg.topic()), int(msg.partition() or 0)) in held:
                         continue  # fetched before the pause: read again after the seek back
                     batch = self.handle(msg)
-                    if batch.messages >= self.batcher.batch_rows:
-                        self.flush(batch)
+                    if batch.messages >= self.batcher.rows_of(batch.topic):
+                        self.flush_group(self.companions(batch))
                 self.flush_due()
                 if held:
                     self.retry_held()
@@ -393,6 +417,15 @@ class SinkConsumer:
                 continue
             if high >= 0 and tp.offset >= 0:
                 self.metrics.lag.labels(tp.topic, str(tp.partition)).set(max(0, high - tp.offset))
+                self._lag_labels.add((tp.topic, str(tp.partition)))
+
+    def _forget_lag(self, topic: str, partition: int) -> None:
+        """A partition this consumer no longer owns: its lag is its new owner's to report."""
+        labels = (topic, str(partition))
+        if labels in self._lag_labels:
+            self._lag_labels.discard(labels)
+            with contextlib.suppress(KeyError):  # another consumer of this process removed it
+                self.metrics.lag.remove(*labels)
 
     def stop(self) -> None:
         self.stop_event.set()

@@ -81,8 +81,8 @@ class Routes:
 
 
 def pipeline_routes(topics: TopicNames, codec: AvroCodec) -> Routes:
-    """The routes of contacts.enriched, contacts.dlq, voters, person.signals,
-    volunteer.shifts and the write-back's states."""
+    """The routes of contacts.enriched (and its bulk lane), contacts.dlq, voters,
+    person.signals, volunteer.shifts and the write-back's states."""
     routes = Routes()
 
     def enriched(value: bytes | None, where: Where) -> Routed:
@@ -107,12 +107,13 @@ def pipeline_routes(topics: TopicNames, codec: AvroCodec) -> Routes:
         _, rec = codec.decode(value or b"", expect=VOLUNTEER_SHIFT)
         return Routed("volunteer_shifts", shift_row(rec), rec["received_at"])
 
-    routes.add(
-        topics.enriched,
-        enriched,
-        {"contact_events": [*CONTACT_COLUMNS, "stored_by"]},
-        ledgered={"contact_events": contact_ledger_key},
-    )
+    for topic in (topics.enriched, topics.enriched_bulk):  # the live lane and the bulk lane
+        routes.add(
+            topic,
+            enriched,
+            {"contact_events": [*CONTACT_COLUMNS, "stored_by"]},
+            ledgered={"contact_events": contact_ledger_key},
+        )
     routes.add(topics.dlq, dead, {"dead_letters": DEAD_LETTER_COLUMNS})
     routes.add(topics.voters, voter, {"voters": VOTER_COLUMNS})
     routes.add(topics.signals, signal, {"person_signals": SIGNAL_COLUMNS})

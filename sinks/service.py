@@ -32,10 +32,11 @@ from core.sealing import Sealer
 from core.settings import Settings
 from schemas.registry import codec_for
 from sinks import at_rest
-from sinks.consumer import SinkConsumer, SinkMetrics
+from sinks.consumer import SinkConsumer
 from sinks.exchange_rows import ExchangeInputs
 from sinks.heal import RollupFeeds
 from sinks.ledger import StoredIds
+from sinks.metrics import SinkMetrics
 from sinks.migrate import migrate
 from sinks.quality_rows import register_quality
 from sinks.query_api import InsertFirst, QueryDoor
@@ -53,8 +54,8 @@ class SinkService:
         self.settings = settings
         self.metrics = SinkMetrics()
         self.store: LockedStore | None = None
-        self.consumer: SinkConsumer | None = None
-        self.thread: threading.Thread | None = None
+        self.consumers: list[SinkConsumer] = []
+        self.threads: list[threading.Thread] = []
         self.migrated = False
         self.failed: BaseException | None = None
         self.gate = InsertFirst()
@@ -94,21 +95,39 @@ class SinkService:
         ledger = StoredIds(s.sink.ledger_horizon_s)
         held = ledger.warm(self._rows)
         log.info("ledger: %d contacts stored in the last %ds", held, s.sink.ledger_horizon_s)
-        self.consumer = SinkConsumer(
-            conf,
-            sink_routes(s),
-            self.write,
-            batch_rows=s.sink.batch_rows,
-            flush_interval_s=s.sink.flush_interval_s,
-            metrics=self.metrics,
-            retry_max_s=s.sink.retry_max_s,
-            ledger=ledger,
-            query=self._rows,
-            heal=self._heal,
-        )
-        self.thread = threading.Thread(target=self._run_consumer, name="sink-consumer")
-        self.thread.start()
-        self.consumer.started.wait(30)
+        # one or more consumers of the group in this process (chDB: one process per data
+        # directory), sharing the store, the ledger and the lock around the ledger's check
+        ledger_lock = threading.Lock()
+        routes = sink_routes(s)
+        # the bulk lane: large batches; freshness is the live lane's figure
+        bulk = {
+            s.kafka.topics.enriched_bulk: (s.sink.bulk_batch_rows, s.sink.bulk_flush_interval_s)
+        }
+        for i in range(s.sink.consumers):
+            consumer = SinkConsumer(
+                conf,
+                routes,
+                self.write,
+                batch_rows=s.sink.batch_rows,
+                flush_interval_s=s.sink.flush_interval_s,
+                metrics=self.metrics,
+                retry_max_s=s.sink.retry_max_s,
+                ledger=ledger,
+                query=self._rows,
+                heal=self._heal,
+                ledger_lock=ledger_lock,
+                name=f"consumer-{i + 1}",
+                limits=bulk,
+                fresh=frozenset(routes.topics()) - set(bulk),
+            )
+            thread = threading.Thread(
+                target=self._run_consumer, args=(consumer,), name=f"sink-consumer-{i + 1}"
+            )
+            self.consumers.append(consumer)
+            self.threads.append(thread)
+            thread.start()
+        for consumer in self.consumers:
+            consumer.started.wait(30)
 
     def _rows(self, sql: str) -> list[list[Any]]:
         assert self.store is not None
@@ -146,20 +165,19 @@ class SinkService:
         with self.gate.inserting():
             self.store.write(table, columns, rows, token)
 
-    def _run_consumer(self) -> None:
-        assert self.consumer is not None
+    def _run_consumer(self, consumer: SinkConsumer) -> None:
         try:
-            self.consumer.run()
+            consumer.run()
         except BaseException as exc:  # reported on /healthz and at exit
             self.failed = exc
             log.exception("the sink consumer stopped")
 
     def stop(self) -> None:
         """Stop the loop (it flushes and commits what is buffered), then close the store."""
-        if self.consumer is not None:
-            self.consumer.stop()
-        if self.thread is not None:
-            self.thread.join(60)
+        for consumer in self.consumers:
+            consumer.stop()
+        for thread in self.threads:
+            thread.join(60)
         if self.door is not None:
             self.door.close()
         if self.store is not None:
@@ -169,8 +187,8 @@ class SinkService:
                 log.warning("%s", exc)
 
     def ready(self) -> bool:
-        alive = self.thread is not None and self.thread.is_alive()
-        started = self.consumer is not None and self.consumer.started.is_set()
+        alive = bool(self.threads) and all(t.is_alive() for t in self.threads)
+        started = bool(self.consumers) and all(c.started.is_set() for c in self.consumers)
         return self.migrated and started and alive and self.failed is None
 
     # --- handlers -------------------------------------------------------------------

@@ -27,13 +27,14 @@ def check_partitions(settings: Settings, changelog_topic: str) -> None:
         topics = admin.list_topics(timeout=10).topics
     except KafkaException as exc:
         raise BrokerError(f"cannot list topics at {kafka.bootstrap_servers}: {exc}") from exc
-    raw = topics.get(kafka.topics.raw)
-    if raw is not None and len(raw.partitions) != kafka.partitions:
-        raise ConfigError(
-            f"topic {kafka.topics.raw} has {len(raw.partitions)} partitions but "
-            f"kafka.partitions is {kafka.partitions}: set FIELDSTREAM_KAFKA__PARTITIONS="
-            f"{len(raw.partitions)} (the dedupe table is co-partitioned with it)"
-        )
+    for name in (kafka.topics.raw, kafka.topics.raw_bulk):
+        raw = topics.get(name)
+        if raw is not None and len(raw.partitions) != kafka.partitions:
+            raise ConfigError(
+                f"topic {name} has {len(raw.partitions)} partitions but "
+                f"kafka.partitions is {kafka.partitions}: set FIELDSTREAM_KAFKA__PARTITIONS="
+                f"{len(raw.partitions)} (the dedupe table is co-partitioned with it)"
+            )
     changelog = topics.get(changelog_topic)
     if changelog is not None and len(changelog.partitions) != kafka.partitions:
         raise ConfigError(

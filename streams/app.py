@@ -30,6 +30,10 @@ def create_app(settings: Settings) -> faust.App:
         web_host=s.web_host,
         web_port=s.web_port,
         datadir=str(datadir),
+        # contacts.raw and its bulk lane arrive as whole fetched batches (streams/batches.py):
+        # a fetch returns at most batch_max records, and a few batches queued are plenty
+        broker_max_poll_records=s.batch_max,
+        stream_buffer_maxsize=8,
     )
-    transport.install(app, s.fetch_wait_ms)
+    transport.install(app, s.fetch_wait_ms, frozenset({kafka.topics.raw, kafka.topics.raw_bulk}))
     return app

@@ -65,6 +65,11 @@ class StreamMetrics(Metrics):
             ["topic", "partition"],
         )
 
+        self.assigned = self.gauge(
+            "fieldstream_stream_assigned_partitions",
+            "Partitions of contacts.raw this worker holds in its group",
+        )
+
     def observe_batch(self, result: BatchResult, seconds: float) -> None:
         counts = result.counts
         self.events_in.inc(counts[ENRICHED] + counts[DLQ] + counts[DUPLICATE])

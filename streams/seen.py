@@ -16,7 +16,7 @@ import faust
 import orjson
 from faust.types import EventT
 
-from core.producer import KafkaWriter
+from core.producer import KafkaWriter, Record
 from streams.logic.dedupe import Dedupe
 
 log = logging.getLogger(__name__)
@@ -46,17 +46,24 @@ class SeenIds:
     def is_seen(self, event_id: str) -> bool:
         return self.dedupe.is_duplicate(event_id)
 
-    async def mark(self, accepted: list[tuple[str, int]], now: int) -> None:
-        """Mark (event id, raw partition) pairs seen at ``now``: changelog first, acked."""
+    def changelog(self, accepted: list[tuple[str, int]], now: int) -> list[Record]:
+        """The changelog records marking (event id, raw partition) pairs seen at ``now``:
+        deliver them (after the outputs were acked), then :meth:`apply`."""
         stamp = str(now).encode()
         topic = self.changelog_topic
-        await self.writer.deliver(
-            [(topic, p, json_key(event_id), stamp) for event_id, p in accepted]
-        )
+        return [(topic, p, json_key(event_id), stamp) for event_id, p in accepted]
+
+    def apply(self, accepted: list[tuple[str, int]], now: int) -> None:
+        """Mark the pairs seen locally, once their changelog records were acked."""
         mark, partition_of = self.dedupe.mark_seen, self._partition_of
         for event_id, p in accepted:
             mark(event_id, now)
             partition_of[event_id] = p
+
+    async def mark(self, accepted: list[tuple[str, int]], now: int) -> None:
+        """Mark (event id, raw partition) pairs seen at ``now``: changelog first, acked."""
+        await self.writer.deliver(self.changelog(accepted, now))
+        self.apply(accepted, now)
 
     def expire(self, now: int) -> int:
         """Forget ids older than the horizon; their tombstones go to the changelog."""

@@ -1,5 +1,8 @@
-"""Faust's aiokafka transport with a configurable fetch wait and checked end offsets.
+"""Faust's aiokafka transport with whole fetched batches, a configurable fetch wait and checked
+end offsets.
 
+* the topics named in ``batch_topics`` (contacts.raw) reach their agent as one message per
+  partition per fetch, acked as a whole (:mod:`streams.batches`);
 * faust's aiokafka driver builds its worker consumer with ``fetch_max_wait_ms=1500``
   hard-coded. Tansu holds every fetch for the consumer's full max wait even when data is
   there, so every event would wait up to 1.5 s in the broker. This transport sets the wait of
@@ -29,11 +32,18 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, ConsumerT
 
 from core.errors import ConfigError
+from streams.batches import BatchDelivery, raw_fetches
 
 log = logging.getLogger(__name__)
 
 
 class ShortFetchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    async def on_start(self) -> None:
+        await super().on_start()
+        topics: frozenset[str] = getattr(self.transport, "batch_topics", frozenset())
+        if topics and self._consumer is not None:
+            raw_fetches(self._consumer._fetcher, topics)
+
     async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:
         reported = await super()._highwaters(partitions)
         bootstrap = ",".join(f"{u.host}:{u.port or 9092}" for u in self.transport.url)
@@ -53,7 +63,11 @@ class ShortFetchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         return consumer
 
 
-class ShortFetchConsumer(faust_aiokafka.Consumer):
+class ShortFetchConsumer(BatchDelivery, faust_aiokafka.Consumer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.batch_topics = frozenset(getattr(self.transport, "batch_topics", ()))
+
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return ShortFetchConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
@@ -63,11 +77,18 @@ class ShortFetchTransport(faust_aiokafka.Transport):
 
     Consumer: ClassVar[type[ConsumerT]] = ShortFetchConsumer
 
-    def __init__(self, *args: Any, fetch_wait_ms: int = 20, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        fetch_wait_ms: int = 20,
+        batch_topics: frozenset[str] = frozenset(),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         if fetch_wait_ms < 1:
             raise ConfigError("stream.fetch_wait_ms must be at least 1")
         self.fetch_wait_ms = fetch_wait_ms
+        self.batch_topics = batch_topics
 
 
 def true_end_offsets(
@@ -118,8 +139,13 @@ def true_end_offsets(
     return out
 
 
-def install(app: faust.App, fetch_wait_ms: int) -> ShortFetchTransport:
-    """Make ``app`` consume through :class:`ShortFetchTransport` (producers are unchanged)."""
-    transport = ShortFetchTransport(app.conf.broker_consumer, app, fetch_wait_ms=fetch_wait_ms)
+def install(
+    app: faust.App, fetch_wait_ms: int, batch_topics: frozenset[str] = frozenset()
+) -> ShortFetchTransport:
+    """Make ``app`` consume through :class:`ShortFetchTransport` (producers are unchanged);
+    ``batch_topics`` arrive as whole fetched batches (:mod:`streams.batches`)."""
+    transport = ShortFetchTransport(
+        app.conf.broker_consumer, app, fetch_wait_ms=fetch_wait_ms, batch_topics=batch_topics
+    )
     app.transport = transport
     return transport

@@ -43,6 +43,8 @@ def kafka_settings(tansu: str, request: pytest.FixtureRequest) -> KafkaSettings:
         enriched=f"enriched.{suffix}",
         dlq=f"dlq.{suffix}",
         voters=f"voters.{suffix}",
+        raw_bulk=f"raw-bulk.{suffix}",
+        enriched_bulk=f"enriched-bulk.{suffix}",
         signals=f"signals.{suffix}",
         shifts=f"shifts.{suffix}",
         writeback=f"writeback.{suffix}",

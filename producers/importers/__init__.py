@@ -2,5 +2,6 @@
 
 Each tool has a pure row adapter (row -> canonical events, the contract of
 producers/tools/base.py); :mod:`producers.importers.runner` reads the input, converts,
-produces to contacts.raw (unmapped codes to the DLQ) and keeps a resumable checkpoint.
+produces to the bulk lane, contacts.raw.bulk (unmapped codes to the DLQ) and keeps a
+resumable checkpoint.
 """

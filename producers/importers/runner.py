@@ -1,10 +1,11 @@
-"""The shared import loop: rows -> adapter -> the intake hallway -> Avro on contacts.raw.
+"""The shared import loop: rows -> adapter -> the intake hallway -> Avro on the bulk lane.
 
 Each importer supplies a pure row adapter (``adapt(row, ctx) -> list[Item]``, the contract of
 producers/tools/base.py); this module does the rest, the same way for every tool:
 
 - every canonical event is converted by the intake hallway (producers/intake.py) and produced
-  Avro-encoded to ``kafka.topics.raw``, key = event id, with the project's producer config
+  Avro-encoded to ``kafka.topics.raw_bulk`` (the bulk lane: the same stream and sink, in large
+  batches, beside the live lane), key = event id, with the project's producer config
   (acks=all, idempotent). Event ids come from (org, source system, source_event_id):
   re-importing a row gives the same id, and the pipeline's dedupe drops the copy.
 - an :class:`Unmapped` item goes to ``kafka.topics.dlq`` as a DeadLetter (the hallway's);
@@ -163,7 +164,7 @@ def run_rows(
     out = sender or KafkaWriter(producer_config(kafka))
     hallway = Hallway(codec_for(kafka.schema_registry_url))
     summary = ImportSummary(
-        source, kafka.topics.raw, last_line=state.line, rejects_file=rejects_path
+        source, kafka.topics.raw_bulk, last_line=state.line, rejects_file=rejects_path
     )
     dlq_topic = import_topic(source)
     hold = state.spec.get("partial_contacts") == "hold"
@@ -203,7 +204,7 @@ def run_rows(
             bad(line, "; ".join(f"{p.field}: {p.problem}" for p in prepared.problems))
             return
         for key, value in prepared.raw:
-            out.send(kafka.topics.raw, key, value)
+            out.send(kafka.topics.raw_bulk, key, value)
         for key, value in prepared.dlq:
             out.send(kafka.topics.dlq, key, value)
         for key, value in prepared.shifts:

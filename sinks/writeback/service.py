@@ -65,7 +65,8 @@ def targets_for(
 
 
 class Intake:
-    """contacts.enriched -> the ledger; offsets committed after the ledger has the rows."""
+    """contacts.enriched and its bulk lane -> the ledger; offsets committed after the ledger
+    has the rows."""
 
     def __init__(
         self,
@@ -90,7 +91,8 @@ class Intake:
     def run(self) -> None:
         try:
             consumer = Consumer(self.conf)
-            consumer.subscribe([self.settings.kafka.topics.enriched])
+            topics = self.settings.kafka.topics
+            consumer.subscribe([topics.enriched, topics.enriched_bulk])  # live and imports
         except KafkaException as exc:
             raise BrokerError(f"the write-back cannot subscribe: {exc}") from exc
         try:

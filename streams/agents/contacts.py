@@ -1,13 +1,14 @@
 """The contacts agent: contacts.raw -> validate, dedupe, enrich -> contacts.enriched / .dlq.
 
-Per batch (``noack_take``, concurrency 1):
+Per batch (concurrency 1; a batch is what one fetch brought of one partition, delivered by
+Faust as one event: :mod:`streams.batches`):
 
 1. :func:`streams.logic.process.process_batch` turns every raw message into an outcome;
 2. enriched records and dead letters are produced with confluent-kafka and their broker
    acks awaited (failed deliveries are produced again until they succeed);
 3. only then are the accepted event ids marked seen in the dedupe table (its changelog
    records produced and acked the same way);
-4. only then are the source events acked, so faust may commit past them.
+4. only then is the batch acked, so faust may commit past its last offset.
 
 A crash between any two steps re-delivers the batch; the sink is idempotent. No exception
 leaves the agent: a failing batch is retried from step 1 after a pause.
@@ -36,6 +37,7 @@ from core.producer import KafkaWriter, Record
 from core.settings import Settings
 from core.watch import WatchedFile
 from schemas.registry import codec_for
+from streams.batches import RawBatch
 from streams.logic.process import DLQ, DUPLICATE, ENRICHED, Context, now_ms, process_batch
 from streams.metrics import CONTENT_TYPE_LATEST, StreamMetrics
 from streams.seen import SeenIds
@@ -44,6 +46,8 @@ from streams.voters import VoterDirectory, open_voter_store
 log = logging.getLogger(__name__)
 
 RETRY_PAUSE_S = 1.0
+MERGE_BATCHES = 8  # fetched batches handled in one go, at most
+MERGE_WITHIN_S = 0.005  # how long a batch waits for others to join it
 
 
 class ContactsStage:
@@ -58,6 +62,7 @@ class ContactsStage:
         self.programs = WatchedFile(s.programs_file, load_programs, "programs")
         self.metrics = StreamMetrics()
         self.done_offsets: dict[tuple[str, int], int] = {}  # raw partition -> next to process
+        self._lag_labels: set[tuple[str, str]] = set()  # lag series this worker exports
         self.voters = VoterDirectory(
             {"bootstrap.servers": kafka.bootstrap_servers},
             kafka.topics.voters,
@@ -76,6 +81,10 @@ class ContactsStage:
         if not self.ctx.encoder.splicing:
             log.info("enriched records are encoded by the codec (no splicing with this framing)")
         self.agent_started = False
+        self._voters_started: asyncio.Future[None] | None = None
+        # the lanes: where each raw topic's accepted events go
+        self.enriched_of = {kafka.topics.raw: kafka.topics.enriched}
+        self.enriched_of[kafka.topics.raw_bulk] = kafka.topics.enriched_bulk
 
     # -- readiness -----------------------------------------------------------------------
 
@@ -88,6 +97,12 @@ class ContactsStage:
         )
 
     async def wait_for_voters(self) -> None:
+        """Start the voter directory (once, whichever agent comes first) and wait for it."""
+        if self._voters_started is None:
+            self._voters_started = asyncio.ensure_future(self._start_voters())
+        await asyncio.shield(self._voters_started)
+
+    async def _start_voters(self) -> None:
         self.voters.start()
         waited = 0.0
         while not await asyncio.to_thread(self.voters.wait_caught_up, 5.0):
@@ -117,31 +132,32 @@ class ContactsStage:
 
     async def _handle_once(self, events: Sequence[EventT], stream: StreamT) -> None:
         started = time.perf_counter()
-        messages = [
-            (m.value, m.key, m.topic, m.partition, m.offset) for m in (e.message for e in events)
-        ]
+        batches = [batch_of(e) for e in events]
+        messages = (
+            batches[0].messages if len(batches) == 1 else [m for b in batches for m in b.messages]
+        )
         now = now_ms()
         result = process_batch(messages, self.ctx, now)
-        t = self.topics
+        dlq, enriched = self.topics.dlq, self.enriched_of[batches[0].topic]  # one lane a call
         outputs: list[Record] = [
-            (t.enriched if o.kind == ENRICHED else t.dlq, None, o.key, o.value)
+            (enriched if o.kind == ENRICHED else dlq, None, o.key, o.value)
             for o in result.outcomes
             if o.kind != DUPLICATE
         ]
-        await self.writer.deliver(outputs)
-        # outputs are acked: now the ids may be marked seen (never before)
         accepted = [
             (o.seen_key, msg[3])
             for o, msg in zip(result.outcomes, messages, strict=True)
             if o.kind == ENRICHED and o.seen_key is not None
         ]
-        await self.seen.mark(accepted, now)
+        # one trip to the writer's thread: the outputs, acked; only then the seen marks
+        await asyncio.to_thread(self._deliver, outputs, self.seen.changelog(accepted, now))
+        self.seen.apply(accepted, now)  # marked here only once the changelog has them
         for event in events:
-            await stream.ack(event)
+            await stream.ack(event)  # the whole batch: faust may commit past its last offset
         done = self.done_offsets
-        for _value, _key, topic, partition, offset in messages:
-            if offset >= done.get((topic, partition), -1):
-                done[(topic, partition)] = offset + 1
+        for b in batches:
+            if b.last >= done.get((b.topic, b.partition), -1):
+                done[(b.topic, b.partition)] = b.last + 1
         seconds = time.perf_counter() - started
         self.metrics.observe_batch(result, seconds)
         self.metrics.dedupe_keys.set(len(self.seen))
@@ -149,7 +165,7 @@ class ContactsStage:
         unmatched = sum(1 for o in result.outcomes if o.kind == ENRICHED and not o.voter_matched)
         log.info(
             "batch: %d in, %d enriched (%d unmatched), %d dead-lettered, %d duplicates, %.1f ms",
-            len(events),
+            len(messages),
             c[ENRICHED],
             unmatched,
             c[DLQ],
@@ -157,21 +173,34 @@ class ContactsStage:
             seconds * 1000,
         )
 
+    def _deliver(self, outputs: list[Record], marks: list[Record]) -> None:
+        """Outputs first, every one acked; then the changelog's seen marks, acked."""
+        if outputs:
+            self.writer.deliver_blocking(outputs)
+        if marks:
+            self.writer.deliver_blocking(marks)
+
     # -- housekeeping ---------------------------------------------------------------------
 
     async def measure_lag(self, consumer: Any) -> None:
         """Processing lag per raw partition: the high watermark aiokafka saw in its last fetch
         (not ListOffsets, which Tansu answers too low) minus the next offset to process (the
         last processed + 1, or the consumer's position before anything was processed)."""
-        for tp in list(consumer.assignment()):
-            if tp.topic != self.topics.raw:
-                continue
+        held = [tp for tp in list(consumer.assignment()) if tp.topic in self.enriched_of]
+        self.metrics.assigned.set(sum(1 for tp in held if tp.topic == self.topics.raw))
+        owned = {(tp.topic, str(tp.partition)) for tp in held}
+        for labels in self._lag_labels - owned:  # moved to another worker: its lag is theirs
+            self.metrics.lag.remove(*labels)
+            self.done_offsets.pop((labels[0], int(labels[1])), None)
+        self._lag_labels &= owned
+        for tp in held:
             high = consumer.highwater(tp)
             done = self.done_offsets.get((tp.topic, tp.partition))
             if done is None:
                 done = await consumer.position(tp)
             if high is not None and done is not None and high >= 0 and done >= 0:
                 self.metrics.lag.labels(tp.topic, str(tp.partition)).set(max(0, high - done))
+                self._lag_labels.add((tp.topic, str(tp.partition)))
 
     def reload_programs(self, force: bool = False) -> None:
         """Pick up an edited programs.yaml (checked every 5 s; ``force`` on SIGHUP); a broken
@@ -188,6 +217,15 @@ class ContactsStage:
         await asyncio.to_thread(self.writer.close)
 
 
+def batch_of(event: EventT) -> RawBatch:
+    """The raw batch an event carries (a single record when batch delivery is not installed)."""
+    value = event.value
+    if isinstance(value, RawBatch):
+        return value
+    m = event.message
+    return RawBatch(m.topic, m.partition, [(m.value, m.key, m.topic, m.partition, m.offset)])
+
+
 def register(app: faust.App, settings: Settings) -> ContactsStage:
     """Declare the contacts agent, its timers and the /healthz and /metrics pages on ``app``."""
     s = settings.stream
@@ -200,18 +238,38 @@ def register(app: faust.App, settings: Settings) -> ContactsStage:
         value_serializer="raw",
     )
 
+    bulk = app.topic(
+        settings.kafka.topics.raw_bulk,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+
+    async def work(stream: StreamT) -> None:
+        await stage.wait_for_voters()
+        stage.agent_started = True
+        # one event per fetched batch (streams/batches.py); the batches fetched meanwhile are
+        # handled together (fewer trips to the broker); noack: handle() acks them once their
+        # outputs and seen marks are acknowledged, never before
+        taker = cast("faust.Stream[Any]", stream)
+        async for events in taker.noack_take(MERGE_BATCHES, within=MERGE_WITHIN_S):
+            await stage.handle(cast("list[EventT]", events), stream)
+
     @app.agent(raw, concurrency=1)
     async def contacts(stream: StreamT) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             asyncio.get_running_loop().add_signal_handler(
                 signal.SIGHUP, lambda: stage.reload_programs(force=True)
             )
-        await stage.wait_for_voters()
-        stage.agent_started = True
-        # noack_take yields the buffered events (not values) and leaves the acks to us
-        taker = cast("faust.Stream[Any]", stream)
-        async for batch in taker.noack_take(s.batch_max, within=s.batch_within_s):
-            await stage.handle(cast("list[EventT]", batch), stream)
+        await work(stream)
+
+    # the bulk lane (imports): the same work and dedupe table, its own agent, so a big import
+    # never waits in front of live events; a copy sent on both lanes is stored once (the
+    # sink's ledger keeps the first)
+    @app.agent(bulk, concurrency=1)
+    async def contacts_bulk(stream: StreamT) -> None:
+        await work(stream)
 
     expire_every = min(3600.0, max(10.0, s.dedupe_horizon_s / 100))
 

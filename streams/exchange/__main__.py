@@ -65,6 +65,7 @@ def main() -> int:
             producer_config(kafka),
             ex,
             enriched_topic=kafka.topics.enriched,
+            bulk_topic=kafka.topics.enriched_bulk,
             dlq_topic=kafka.topics.dlq,
             agreements_path=ex.agreements_file,
             keys=keys,

@@ -156,6 +156,7 @@ class ExchangeAgent:
         exchange: ExchangeSettings,
         *,
         enriched_topic: str,
+        bulk_topic: str | None = None,
         dlq_topic: str,
         agreements_path: Path,
         keys: KeyRing,
@@ -166,7 +167,8 @@ class ExchangeAgent:
     ) -> None:
         self.consumer_conf = consumer_conf
         self.exchange = exchange
-        self.enriched_topic = enriched_topic
+        # the live lane and, when given, the bulk lane (imports are shared like live contacts)
+        self.enriched_topics = [t for t in (enriched_topic, bulk_topic) if t]
         self.dlq_topic = dlq_topic
         self.agreements_path = agreements_path
         self.keys = keys
@@ -284,7 +286,7 @@ class ExchangeAgent:
         """Consume until :meth:`stop`."""
         try:
             consumer = Consumer(self.consumer_conf)
-            consumer.subscribe([self.enriched_topic], on_revoke=self._on_revoke)
+            consumer.subscribe(self.enriched_topics, on_revoke=self._on_revoke)
         except KafkaException as exc:
             raise BrokerError(f"the exchange agent cannot subscribe: {exc}") from exc
         self.started.set()

@@ -44,6 +44,7 @@ def main() -> int:
             QualityMonitor(policies),
             codec_for(kafka.schema_registry_url),
             enriched_topic=kafka.topics.enriched,
+            bulk_topic=kafka.topics.enriched_bulk,
             flags_topic=kafka.topics.quality_flags,
             dlq_topic=kafka.topics.dlq,
             rebuild_s=q.rebuild_hours * 3600,

@@ -91,6 +91,7 @@ class QualityAgent:
         codec: AvroCodec,
         *,
         enriched_topic: str,
+        bulk_topic: str | None = None,
         flags_topic: str,
         dlq_topic: str,
         rebuild_s: float,
@@ -100,7 +101,8 @@ class QualityAgent:
         self.consumer_conf = consumer_conf
         self.monitor = monitor
         self.codec = codec
-        self.enriched_topic = enriched_topic
+        # the live lane and, when given, the bulk lane (imports): shifts come from both
+        self.enriched_topics = [t for t in (enriched_topic, bulk_topic) if t]
         self.flags_topic = flags_topic
         self.dlq_topic = dlq_topic
         self.rebuild_s = rebuild_s
@@ -130,7 +132,7 @@ class QualityAgent:
     def run(self) -> None:
         consumer = Consumer(self.consumer_conf)
         try:
-            consumer.subscribe([self.enriched_topic], on_assign=self._rewind)
+            consumer.subscribe(self.enriched_topics, on_assign=self._rewind)
             next_evict = time.monotonic() + EVICT_EVERY_S
             while not self.stop_event.is_set():
                 batch = consumer.consume(self.batch_max, timeout=0.2)

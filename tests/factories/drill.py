@@ -67,8 +67,9 @@ def drill_settings(data_dir: Path) -> Settings:
 class DrillStack:
     """``fieldstream up --no-board`` as a subprocess, its children found by their pid file."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, workers: int = 1) -> None:
         self.settings = settings
+        self.workers = workers
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = settings.data_dir / "up.log"
         self.base = f"http://{settings.gateway.host}:{settings.gateway.port}"
@@ -81,7 +82,15 @@ class DrillStack:
         (self.settings.data_dir / "run" / "stack.json").unlink(missing_ok=True)
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "fieldstream.cli", "up", "--no-board"],
+                [
+                    sys.executable,
+                    "-m",
+                    "fieldstream.cli",
+                    "up",
+                    "--no-board",
+                    "--workers",
+                    str(self.workers),
+                ],
                 cwd=REPO,
                 env=env,
                 stdout=out,
@@ -99,6 +108,27 @@ class DrillStack:
             time.sleep(0.5)
         raise AssertionError(f"the stack was not up in {timeout_s:.0f}s:\n{self.tail()}")
 
+    def pages(self) -> dict[str, dict[str, str | None]]:
+        """Each child's /healthz and /metrics, as the stack recorded them."""
+        try:
+            path = self.settings.data_dir / "run" / "pages.json"
+            return dict(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            return {}
+
+    def metric(self, name: str, metric: str) -> float | None:
+        """The sum of ``metric``'s samples on child ``name``'s /metrics (None: unreadable)."""
+        url = self.pages().get(name, {}).get("metrics")
+        try:
+            text = httpx.get(url or "", timeout=2).text
+        except httpx.HTTPError:
+            return None
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith(metric) and not line.startswith("#")
+        )
+
     def _healthy(self) -> bool:
         s = self.settings
         urls = [
@@ -106,6 +136,7 @@ class DrillStack:
             f"{self.sink_base}/healthz",
             f"http://{s.stream.web_host}:{s.stream.web_port}/healthz",
         ]
+        urls += [str(p["health"]) for p in self.pages().values() if p.get("health")]
         try:
             return all(httpx.get(u, timeout=2).status_code == 200 for u in urls)
         except httpx.HTTPError:

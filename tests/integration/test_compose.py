@@ -162,7 +162,6 @@ def test_state_lives_in_named_volumes(stack: dict[str, Any]) -> None:
     mounts = {
         "kafka": "/var/lib/kafka/data",
         "clickhouse": "/var/lib/clickhouse",
-        "stream": "/var/lib/fieldstream",
         "prometheus": "/prometheus",
         "grafana": "/var/lib/grafana",
     }
@@ -173,7 +172,11 @@ def test_state_lives_in_named_volumes(stack: dict[str, Any]) -> None:
         }
         assert sources and sources <= named, f"{service}:{target} is not on a named volume"
     assert stack["services"]["kafka"]["environment"]["KAFKA_LOG_DIRS"] == mounts["kafka"]
-    assert stack["services"]["stream"]["environment"]["FIELDSTREAM_DATA_DIR"] == mounts["stream"]
+    # each stream replica (--scale stream=N) keeps its RocksDB voter store on a volume of its
+    # own: an anonymous one, kept across `up` (a named volume would be shared by the replicas)
+    stream = "/var/lib/fieldstream"
+    assert stream in stack["services"]["stream"]["volumes"]
+    assert stack["services"]["stream"]["environment"]["FIELDSTREAM_DATA_DIR"] == stream
 
 
 def _field_for(model: type[BaseModel], path: list[str]) -> bool:
@@ -228,15 +231,18 @@ def test_a_missing_secret_stops_config(tmp_path: Path) -> None:
 
 
 def test_prometheus_scrapes_every_service() -> None:
-    config = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text())
+    config = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    # every replica of a service (docker compose up --scale) is found by DNS
     targets = {
-        target
+        f"{name}:{sd['port']}"
         for job in config["scrape_configs"]
-        for sc in job["static_configs"]
-        for target in sc["targets"]
+        for sd in job.get("dns_sd_configs", [])
+        for name in sd["names"]
     }
     for name, port in SERVICE_PORTS.items():
         assert f"{name}:{port}" in targets, name
+    assert config["rule_files"] == ["alerts.yml"]
+    assert (ROOT / "deploy" / "prometheus" / "alerts.yml").exists()
 
 
 def test_grafana_provisioning_matches_the_stack(stack: dict[str, Any]) -> None:

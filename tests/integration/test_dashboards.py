@@ -51,7 +51,7 @@ UIDS = {CLICKHOUSE_TYPE: "clickhouse", PROMETHEUS_TYPE: "prometheus"}
 METRIC_MODULES = (
     "producers/gateway/metrics.py",
     "streams/metrics.py",
-    "sinks/consumer.py",
+    "sinks/metrics.py",
     "sinks/writeback/metrics.py",
 )
 PANEL_TYPES = {"bargauge", "table", "timeseries", "barchart", "geomap", "stat", "piechart"}

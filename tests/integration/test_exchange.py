@@ -175,6 +175,8 @@ def org_settings(name: str, other: str, kafka: KafkaSettings, tmp: Path, tag: st
         enriched=f"{t.enriched}.{name}",
         dlq=f"{t.dlq}.{name}",
         voters=f"{t.voters}.{name}",
+        raw_bulk=f"{t.raw_bulk}.{name}",
+        enriched_bulk=f"{t.enriched_bulk}.{name}",
     )
     ex = ExchangeSettings(
         our_partner_id=name,

@@ -84,7 +84,7 @@ def test_van_export_twice_adds_nothing(tmp_path: Path, kafka_settings: KafkaSett
         path, kafka_settings, checkpoint_path=ckpt, restart=True, **kwargs
     )
     assert restarted.sent == 8
-    raw = _consume(kafka_settings, kafka_settings.topics.raw, 16)
+    raw = _consume(kafka_settings, kafka_settings.topics.raw_bulk, 16)
     assert len(raw) == 16
     ids = {key for key, _ in raw}
     assert len(ids) == 8 and all(key == str(rec["event_id"]) for key, rec in raw)
@@ -114,7 +114,7 @@ def test_resume_after_interrupted_run(tmp_path: Path, kafka_settings: KafkaSetti
     )
     assert (rest.sent, rest.skipped, rest.dead_lettered, rest.complete) == (2, 3, 1, True)
     assert rest.bad_lines == [7, 9]
-    raw = _consume(kafka_settings, kafka_settings.topics.raw, 5)
+    raw = _consume(kafka_settings, kafka_settings.topics.raw_bulk, 5)
     got = sorted(rec["source_event_id"] for _, rec in raw)
     assert got == ["A-1001", "A-1002", "A-1003", "A-1004", "A-1005"]  # no gap, no repeat
 
@@ -187,7 +187,7 @@ def test_pipeline_tables_land_each_contact_with_its_answers(
     assert not summary.rejected and "name no contact" in str(summary)
     raw = {
         rec["source_event_id"]: rec
-        for _, rec in _consume(kafka_settings, kafka_settings.topics.raw, 7)
+        for _, rec in _consume(kafka_settings, kafka_settings.topics.raw_bulk, 7)
     }
     assert len(raw) == 7
     partial = raw["800000201"]
