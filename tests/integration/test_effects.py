@@ -274,4 +274,6 @@ def test_loads_through_the_sinks_routes(chdb_dsn: str, tmp_path: Path) -> None:
         access.close()
         server.should_exit = True
         thread.join(10)
+        if service.door is not None:
+            service.door.close()  # its own chDB clients: chDB allows one path per process
         locked.close()

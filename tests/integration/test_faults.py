@@ -169,5 +169,6 @@ def test_new_events_and_dead_letters_land_after_the_broker_restarts(
     finally:
         store.close()
     assert all(rows[r[0]] == r for r in first), "an old contact changed after the restart"
-    matched = sum(1 for r in rows.values() if r[1] != "unknown")
+    # a matched voter always has a precinct (race is "unknown" for some matched voters)
+    matched = sum(1 for r in rows.values() if r[2] != "unknown")
     assert matched > 0.9 * len(rows), "new contacts were not enriched: voters did not come back"
