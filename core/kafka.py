@@ -74,6 +74,7 @@ def ensure_topics(kafka: KafkaSettings) -> list[str]:
         t.raw: NewTopic(t.raw, kafka.partitions, 1),
         t.enriched: NewTopic(t.enriched, kafka.partitions, 1),
         t.dlq: NewTopic(t.dlq, 1, 1),
+        t.corrections: NewTopic(t.corrections, 1, 1),
         t.voters: NewTopic(t.voters, kafka.partitions, 1, config={"cleanup.policy": "compact"}),
     }
     return create_missing_topics(kafka.bootstrap_servers, list(wanted.values()))

@@ -26,6 +26,7 @@ class TopicNames(BaseModel):
     enriched: str = "contacts.enriched"
     dlq: str = "contacts.dlq"
     voters: str = "voters"
+    corrections: str = "contacts.corrections"  # voids and their undoing (one partition: in order)
 
 
 class KafkaSettings(BaseModel):
@@ -156,6 +157,16 @@ class SinkSettings(BaseModel):
     query_host: str = "127.0.0.1"
     query_port: int = 8082
     dedup_window: int = Field(1000, ge=1, description="non_replicated_deduplication_window")
+    keeper_interval_s: float = Field(
+        2.0, gt=0, description="how often the ledger keeper finalises what the boards read"
+    )
+    keeper_overlap_s: float = Field(
+        10.0, ge=0, description="re-read this much of the inbox each cycle (slow inserts land late)"
+    )
+    verify_interval_s: float = Field(
+        600.0, ge=0, description="recount the boards from contact_events this often (0: never)"
+    )
+    forecast_interval_s: float = Field(60.0, gt=0, description="how often forecasts are redone")
 
 
 class SimulatorSettings(BaseModel):

@@ -63,13 +63,22 @@ class Routes:
         return list(self.by_topic)
 
 
-def pipeline_routes(topics: TopicNames, codec: AvroCodec) -> Routes:
-    """The routes of contacts.enriched, contacts.dlq and voters."""
+def utc(org_id: str, campaign_id: str) -> str:
+    return "UTC"
+
+
+def pipeline_routes(
+    topics: TopicNames, codec: AvroCodec, zone_of: Callable[[str, str], str] = utc
+) -> Routes:
+    """The routes of contacts.enriched, contacts.dlq and voters; ``zone_of(org, campaign)``
+    is each contact's clock (sinks/zones.py: programs.yaml)."""
     routes = Routes()
 
     def enriched(value: bytes | None, where: Where) -> Routed:
         _, rec = codec.decode(value or b"", expect=schemas.ENRICHED_CONTACT)
-        return Routed("contact_events", contact_row(rec), rec["contact"]["received_at"])
+        c = rec["contact"]
+        row = contact_row(rec, zone_of(c["org_id"], c["campaign_id"]))
+        return Routed("contact_events", row, c["received_at"])
 
     def dead(value: bytes | None, where: Where) -> Routed:
         _, rec = codec.decode(value or b"", expect=schemas.DEAD_LETTER)

@@ -34,7 +34,7 @@ class LockedStore:
 
     def __init__(self, client: Any) -> None:
         self.client = client
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # re-entrant: a rewrite holds it over DELETE + INSERT
 
     def query(self, sql: str) -> tuple[list[str], list[str], list[list[Any]]]:
         """(column names, type names, rows) of a query; errors become StoreError."""
@@ -45,6 +45,22 @@ class LockedStore:
             raise StoreError(str(exc)) from exc
         types = [t.name for t in result.column_types]
         return list(result.column_names), types, [list(r) for r in result.result_rows]
+
+    def atomic(self) -> threading.RLock:
+        """Hold the store over several statements (sinks.ledger.Sql)."""
+        return self.lock
+
+    def rows(self, sql: str) -> list[list[Any]]:
+        """The rows of a query (sinks.cells.Sql)."""
+        return self.query(sql)[2]
+
+    def command(self, sql: str, settings: dict[str, Any] | None = None) -> None:
+        """Run a statement that returns nothing (DDL, DELETE, INSERT ... SELECT, ALTER)."""
+        try:
+            with self.lock:
+                self.client.command(sql, settings=settings)
+        except Exception as exc:
+            raise StoreError(f"{sql.split(None, 1)[0]} failed: {exc}") from exc
 
     def insert(
         self,

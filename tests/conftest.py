@@ -37,6 +37,7 @@ def kafka_settings(tansu: str, request: pytest.FixtureRequest) -> KafkaSettings:
         enriched=f"enriched.{suffix}",
         dlq=f"dlq.{suffix}",
         voters=f"voters.{suffix}",
+        corrections=f"corrections.{suffix}",
     )
     return KafkaSettings(bootstrap_servers=tansu, topics=topics)
 

@@ -171,6 +171,7 @@ def org_settings(name: str, other: str, kafka: KafkaSettings, tmp: Path, tag: st
         enriched=f"{t.enriched}.{name}",
         dlq=f"{t.dlq}.{name}",
         voters=f"{t.voters}.{name}",
+        corrections=f"{t.corrections}.{name}",
     )
     ex = ExchangeSettings(
         our_partner_id=name,

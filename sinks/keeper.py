@@ -1,0 +1,278 @@
+"""The ledger keeper: a thread of the sink that keeps everything derived from contact_events right.
+
+Every ``keeper_interval_s`` it reads what the sink stored since its last pass (contact_inbox,
+in insertion order; ``keeper_overlap_s`` of it again, since a slow insert can become visible
+after a faster later one: every step is idempotent) and
+
+1. applies new corrections, and every standing correction to the new contacts
+   (sinks/corrections.py), and folds new contacts into their copy from another path
+   (sinks/folds.py): contacts to suppress;
+2. numbers the new people and adds them to the reach bitmaps, finalises the cells and
+   five-minute buckets they touched (sinks/board_tables.py);
+3. recounts from the ledger every cell whose contacts were suppressed or came back, and every
+   cell holding a suppressed contact that was stored again (sinks/cells.py);
+4. builds the coverage groups of newly loaded universes (sinks/people.py) and redoes the goal
+   forecasts (sinks/forecast_job.py) every ``forecast_interval_s``;
+5. every ``verify_interval_s``, recounts every figure the boards show from contact_events
+   (sinks/verify.py), repairs what differs and exports the difference as a metric.
+
+Its marks (how far it has read) are in keeper_state, so a restarted sink resumes; a store with
+no mark (new, or migrated from before the keeper) is finalised whole first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry
+
+from core.errors import FieldstreamError
+from core.metrics import Metrics
+from sinks import board_tables, cells
+from sinks.cells import Cell
+from sinks.sql import datetime64, string_literal
+from sinks.store import LockedStore
+from sinks.zones import ProgramClock, sync_zones
+
+log = logging.getLogger(__name__)
+
+WATERMARK = "inbox_watermark"
+MAX_ROWS = 200_000  # inbox rows per pass; the rest waits for the next
+
+
+class KeeperMetrics(Metrics):
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        super().__init__(registry)
+        self.cycle_seconds = self.histogram(
+            "fieldstream_keeper_cycle_seconds",
+            "Time of one pass of the ledger keeper",
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        )
+        self.lag = self.gauge(
+            "fieldstream_keeper_lag_seconds",
+            "Seconds between now and the newest stored contact the boards' tables include",
+        )
+        self.recounted = self.counter(
+            "fieldstream_keeper_cells_recounted",
+            "Cells (org, campaign, local day) recounted from the ledger, by why",
+            ["reason"],
+        )
+        self.suppressed = self.counter(
+            "fieldstream_keeper_suppressed",
+            "Contacts taken out of every count, by kind (void, fold)",
+            ["kind"],
+        )
+        self.drift = self.gauge(
+            "fieldstream_verify_differences",
+            "Figures the boards read that differ from a recount of contact_events, by table "
+            "(before the last verify repaired them)",
+            ["table"],
+        )
+        self.verified_at = self.gauge(
+            "fieldstream_verify_last_run_timestamp_seconds", "Unix time of the last verify"
+        )
+        self.failures = self.counter(
+            "fieldstream_keeper_failures", "Keeper passes that failed (retried next pass)"
+        )
+
+
+@dataclass
+class Pass:
+    """What one pass did."""
+
+    rows: int = 0
+    numbered: int = 0
+    cells: set[Cell] = field(default_factory=set)
+    recounted: dict[str, set[Cell]] = field(default_factory=lambda: defaultdict(set))
+    watermark: dt.datetime | None = None
+
+
+Step = Callable[["Keeper", str, Pass, dt.datetime], None]
+
+
+class Keeper:
+    """Keeps the derived tables of one store; :meth:`run_pass` does one pass (tests call it)."""
+
+    def __init__(
+        self,
+        store: LockedStore,
+        clock: ProgramClock,
+        *,
+        interval_s: float = 2.0,
+        overlap_s: float = 10.0,
+        verify_interval_s: float = 600.0,
+        forecast_interval_s: float = 60.0,
+        metrics: KeeperMetrics | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.interval_s = interval_s
+        self.overlap = dt.timedelta(seconds=overlap_s)
+        self.verify_interval_s = verify_interval_s
+        self.forecast_interval_s = forecast_interval_s
+        self.metrics = metrics or KeeperMetrics()
+        self.stop_event = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.steps: list[Step] = []  # before finalising: corrections, folds (they suppress)
+        self.after: list[Step] = []  # after: universes, forecasts
+        self.last_verify = time.monotonic()
+        self.last_forecast = 0.0
+        self.verify: Callable[[Keeper], None] | None = None
+        self.forecast: Callable[[Keeper, dt.datetime], None] | None = None
+
+    # --- marks ------------------------------------------------------------------------
+    def watermark(self) -> dt.datetime | None:
+        rows = self.store.rows(
+            f"SELECT argMax(value, updated_at) FROM keeper_state WHERE key = '{WATERMARK}'"
+        )
+        text = str(rows[0][0]) if rows and rows[0][0] else ""
+        return dt.datetime.fromisoformat(text) if text else None
+
+    def set_watermark(self, at: dt.datetime) -> None:
+        self.store.insert(
+            "keeper_state",
+            ["key", "value", "updated_at"],
+            [[WATERMARK, at.isoformat(), dt.datetime.now(dt.UTC)]],
+        )
+
+    # --- passes ---------------------------------------------------------------------
+    def start_up(self) -> None:
+        """Put zones right, and finalise everything when the store has no mark yet."""
+        sync_zones(self.store, self.clock.programs)
+        if self.watermark() is None:
+            newest = self.store.rows("SELECT max(inserted_at) FROM contact_inbox")
+            mark = newest[0][0] if newest and newest[0][0] else None
+            campaigns = self.store.rows(
+                "SELECT DISTINCT toString(org_id), toString(campaign_id) FROM contact_events"
+            )
+            if campaigns:
+                log.info(
+                    "no keeper mark: finalising %d campaign(s) from the ledger", len(campaigns)
+                )
+                cells.rewrite(
+                    self.store,
+                    [],
+                    self.clock.zone_of,
+                    whole=[(str(o), str(c)) for o, c in campaigns],
+                )
+            at = _aware(mark) if mark is not None else dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+            self.set_watermark(at)
+
+    def run_pass(self, now: dt.datetime | None = None) -> Pass:
+        """One pass over what was stored since the last (see the module doc)."""
+        t0 = time.perf_counter()
+        now = now or dt.datetime.now(dt.UTC)
+        done = Pass()
+        if self.clock.refresh():
+            sync_zones(self.store, self.clock.programs)
+        mark = self.watermark() or dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+        window = (
+            f"SELECT * FROM contact_inbox WHERE inserted_at > {datetime64(mark - self.overlap)}"
+        )
+        top = self.store.rows(
+            f"SELECT count(), max(inserted_at) FROM (SELECT inserted_at FROM ({window}) "
+            f"ORDER BY inserted_at LIMIT {MAX_ROWS})"
+        )
+        done.rows = int(top[0][0]) if top else 0
+        newest = _aware(top[0][1]) if done.rows else None
+        if newest is not None:
+            window += f" AND inserted_at <= {datetime64(newest)}"
+            for step in self.steps:
+                step(self, window, done, now)
+            counted = (
+                f"{window} AND (org_id, campaign_id, event_id) NOT IN "
+                "(SELECT org_id, campaign_id, event_id FROM suppressed_events)"
+            )
+            done.numbered = board_tables.number_people(self.store, counted)
+            board_tables.add_reach(self.store, counted)
+            self._finalise(window, done)
+            self._stored_again(window, done)
+        self._recount(done)
+        for step in self.after:
+            step(self, "", done, now)
+        if self.forecast is not None and time.monotonic() - self.last_forecast >= (
+            self.forecast_interval_s
+        ):
+            self.forecast(self, now)
+            self.last_forecast = time.monotonic()
+        if newest is not None:
+            self.set_watermark(max(newest, mark))
+            done.watermark = newest
+            self.metrics.lag.set(max(0.0, (now - newest).total_seconds()))
+        self.metrics.cycle_seconds.observe(time.perf_counter() - t0)
+        return done
+
+    def _finalise(self, window: str, done: Pass) -> None:
+        touched = self.store.rows(
+            "SELECT toString(org_id), toString(campaign_id), groupUniqArray(local_day), "
+            "groupUniqArray(toStartOfFiveMinutes(occurred_at)) "
+            f"FROM ({window}) GROUP BY org_id, campaign_id"
+        )
+        for org, campaign, days, buckets in touched:
+            board_tables.finalise_buckets(self.store, org, campaign, [_aware(b) for b in buckets])
+            board_tables.finalise_days(self.store, org, campaign, list(days))
+            done.cells.update(Cell(org, campaign, d) for d in days)
+
+    def _stored_again(self, window: str, done: Pass) -> None:
+        """Cells where a suppressed contact was stored again: its rollups counted it."""
+        again = self.store.rows(
+            "SELECT DISTINCT toString(org_id), toString(campaign_id), local_day "
+            f"FROM ({window}) WHERE (org_id, campaign_id, event_id) IN "
+            "(SELECT org_id, campaign_id, event_id FROM suppressed_events)"
+        )
+        done.recounted["stored again"].update(Cell(o, c, d) for o, c, d in again)
+
+    def _recount(self, done: Pass) -> None:
+        todo: set[Cell] = set().union(*done.recounted.values()) if done.recounted else set()
+        if not todo:
+            return
+        cells.rewrite(self.store, todo, self.clock.zone_of)
+        for reason, found in done.recounted.items():
+            self.metrics.recounted.labels(reason).inc(len(found))
+
+    # --- the thread -----------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            self.start_up()
+        except FieldstreamError:
+            log.exception("the ledger keeper could not start; boards will not move")
+            return
+        while not self.stop_event.is_set():
+            try:
+                self.run_pass()
+                if (
+                    self.verify is not None
+                    and self.verify_interval_s > 0
+                    and (time.monotonic() - self.last_verify >= self.verify_interval_s)
+                ):
+                    self.verify(self)
+                    self.last_verify = time.monotonic()
+            except FieldstreamError:
+                self.metrics.failures.inc()
+                log.exception("a keeper pass failed; trying again")
+            self.stop_event.wait(self.interval_s)
+
+    def start(self) -> None:
+        self.thread = threading.Thread(target=self._run, name="ledger-keeper", daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        if self.thread is not None:
+            self.thread.join(60)
+
+
+def _aware(value: object) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.UTC)
+
+
+def quoted(values: list[str]) -> str:
+    return ", ".join(string_literal(v) for v in values)
