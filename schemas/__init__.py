@@ -2,6 +2,7 @@
 
 from schemas.codec import (
     CONTACT_EVENT,
+    CORRECTION,
     DEAD_LETTER,
     ENRICHED_CONTACT,
     EXCHANGE_AUDIT,
@@ -15,6 +16,7 @@ from schemas.codec import (
 
 __all__ = [
     "CONTACT_EVENT",
+    "CORRECTION",
     "DEAD_LETTER",
     "ENRICHED_CONTACT",
     "EXCHANGE_AUDIT",

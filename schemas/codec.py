@@ -33,6 +33,7 @@ DEAD_LETTER = f"{NAMESPACE}.DeadLetter"
 SHARED_CONTACT = f"{NAMESPACE}.SharedContact"  # what partners receive (streams/exchange)
 EXCHANGE_AUDIT = f"{NAMESPACE}.ExchangeAudit"  # private
 VOTER_PSEUDONYM = f"{NAMESPACE}.VoterPseudonym"  # private
+CORRECTION = f"{NAMESPACE}.Correction"  # voids and their undoing (contacts.corrections)
 
 SINGLE_OBJECT_MAGIC = b"\xc3\x01"
 CONFLUENT_MAGIC = 0

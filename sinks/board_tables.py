@@ -53,31 +53,52 @@ def _merged(names: Sequence[str]) -> str:
     return ", ".join(f"uniqExactMerge({n}) AS {n}" for n in names)
 
 
+def replace_sums(
+    sql: Sql, table: str, keys: Sequence[str], measures: Sequence[str], where: str, recount: str
+) -> None:
+    """Make ``table``'s sums over the rows of ``where`` equal ``recount`` (a SELECT of ``keys``
+    and ``measures``): one INSERT of the differences, so readers never see a half-done cell."""
+    k = ", ".join(keys)
+    held = ", ".join(f"sum({m}) AS {m}" for m in measures)
+    diff = ", ".join(f"toInt64(n.{m}) - toInt64(o.{m})" for m in measures)
+    changed = " OR ".join(f"toInt64(n.{m}) != toInt64(o.{m})" for m in measures)
+    sql.command(
+        f"INSERT INTO {table} ({k}, {', '.join(measures)}) SELECT {k}, {diff} "
+        f"FROM ({recount}) AS n FULL OUTER JOIN "
+        f"(SELECT {k}, {held} FROM {table} WHERE {where} GROUP BY {k}) AS o USING ({k}) "
+        f"WHERE {changed} SETTINGS join_use_nulls = 0"
+    )
+
+
+DAILY_KEYS = ("org_id", "campaign_id", "day", "channel", "by_group", *GROUPS.split(", "))
+DAILY_MEASURES = ("attempts", *EVENT_MEASURES)
+
+
 def finalise_days(sql: Sql, org_id: str, campaign_id: str, days: Sequence[dt.date] | None) -> None:
     """counts_daily and match_daily for those local days (None: every day) from the daily
     rollups, then goal_actuals for their weeks."""
-    scope = _scope(org_id, campaign_id)
-    with sql.atomic():
-        sql.command(f"DELETE FROM counts_daily WHERE {scope}{_in_days('day', days)}")
-        measures = _merged(("attempts", *EVENT_MEASURES))
-        rollup = f"FROM contact_rollup_daily WHERE {scope}{_in_days('day', days)}"
-        sql.command(
-            f"INSERT INTO counts_daily SELECT org_id, campaign_id, day, channel, 1, {GROUPS}, "
-            f"{measures} {rollup} GROUP BY org_id, campaign_id, day, channel, {GROUPS}"
-        )
-        totals = ", ".join(f"'' AS {g.strip()}" for g in GROUPS.split(","))
-        sql.command(
-            f"INSERT INTO counts_daily SELECT org_id, campaign_id, day, channel, 0, {totals}, "
-            f"{measures} {rollup} GROUP BY org_id, campaign_id, day, channel"
-        )
-    with sql.atomic():
-        sql.command(f"DELETE FROM match_daily WHERE {scope}{_in_days('day', days)}")
-        sql.command(
-            "INSERT INTO match_daily SELECT org_id, campaign_id, day, source_system, "
-            "uniqExactMerge(events), uniqExactMerge(matched) FROM match_rollup_daily "
-            f"WHERE {scope}{_in_days('day', days)} "
-            "GROUP BY org_id, campaign_id, day, source_system"
-        )
+    where = f"{_scope(org_id, campaign_id)}{_in_days('day', days)}"
+    measures = _merged(DAILY_MEASURES)
+    totals = ", ".join(f"'' AS {g}" for g in GROUPS.split(", "))
+    recount = (
+        f"SELECT org_id, campaign_id, day, channel, toUInt8(1) AS by_group, {GROUPS}, {measures} "
+        f"FROM contact_rollup_daily WHERE {where} "
+        f"GROUP BY org_id, campaign_id, day, channel, {GROUPS} "
+        f"UNION ALL SELECT org_id, campaign_id, day, channel, toUInt8(0) AS by_group, {totals}, "
+        f"{measures} FROM contact_rollup_daily WHERE {where} "
+        "GROUP BY org_id, campaign_id, day, channel"
+    )
+    replace_sums(sql, "counts_daily", DAILY_KEYS, DAILY_MEASURES, where, recount)
+    replace_sums(
+        sql,
+        "match_daily",
+        ("org_id", "campaign_id", "day", "source_system"),
+        ("events", "matched"),
+        where,
+        "SELECT org_id, campaign_id, day, source_system, uniqExactMerge(events) AS events, "
+        f"uniqExactMerge(matched) AS matched FROM match_rollup_daily WHERE {where} "
+        "GROUP BY org_id, campaign_id, day, source_system",
+    )
     weeks = None if days is None else sorted({d - dt.timedelta(days=d.weekday()) for d in days})
     finalise_weeks(sql, org_id, campaign_id, weeks)
 
@@ -87,20 +108,27 @@ def finalise_weeks(
 ) -> None:
     """goal_actuals for those local weeks (their Mondays; None: every week)."""
     scope = _scope(org_id, campaign_id)
-    where = _in_days("toMonday(day)", weeks)
+    in_weeks = _in_days("toMonday(day)", weeks)
     org, campaign = string_literal(org_id), string_literal(campaign_id)
-    with sql.atomic():
-        sql.command(f"DELETE FROM goal_actuals WHERE {scope}{_in_days('week_start', weeks)}")
-        sql.command(
-            "INSERT INTO goal_actuals SELECT "
-            f"{org}, {campaign}, week, a.attempts, a.contacts, a.ids, p.people "
-            "FROM (SELECT toMonday(day) AS week, sum(attempts) AS attempts, "
-            "sum(contacts) AS contacts, sum(ids) AS ids "
-            f"FROM counts_daily WHERE {scope} AND by_group = 0{where} GROUP BY week) AS a "
-            "FULL OUTER JOIN (SELECT toMonday(day) AS week, groupBitmapMerge(reached) AS people "
-            f"FROM reach_daily WHERE {scope} AND dim = 'all'{where} GROUP BY week) AS p "
-            "USING week"
-        )
+    recount = (
+        f"SELECT {org} AS org_id, {campaign} AS campaign_id, week AS week_start, "
+        "a.attempts AS attempts, a.contacts AS contacts, a.ids AS ids, "
+        "p.people AS people_reached "
+        "FROM (SELECT toMonday(day) AS week, sum(attempts) AS attempts, "
+        "sum(contacts) AS contacts, sum(ids) AS ids "
+        f"FROM counts_daily WHERE {scope} AND by_group = 0{in_weeks} GROUP BY week) AS a "
+        "FULL OUTER JOIN (SELECT toMonday(day) AS week, groupBitmapMerge(reached) AS people "
+        f"FROM reach_daily WHERE {scope} AND dim = 'all'{in_weeks} GROUP BY week) AS p "
+        "USING week"
+    )
+    replace_sums(
+        sql,
+        "goal_actuals",
+        ("org_id", "campaign_id", "week_start"),
+        ("attempts", "contacts", "ids", "people_reached"),
+        f"{scope}{_in_days('week_start', weeks)}",
+        recount,
+    )
 
 
 def finalise_buckets(
@@ -120,13 +148,15 @@ def finalise_buckets(
         where += f" AND bucket IN ({stamps})"
     elif days:
         where += f" AND toDate(bucket, {string_literal(zone)}) IN ({dates(days)})"
-    with sql.atomic():
-        sql.command(f"DELETE FROM counts_5m WHERE {where}")
-        sql.command(
-            f"INSERT INTO counts_5m SELECT org_id, campaign_id, bucket, channel, "
-            f"{_merged(EVENT_MEASURES)} FROM contact_rollup_5m WHERE {where} "
-            "GROUP BY org_id, campaign_id, bucket, channel"
-        )
+    replace_sums(
+        sql,
+        "counts_5m",
+        ("org_id", "campaign_id", "bucket", "channel"),
+        EVENT_MEASURES,
+        where,
+        f"SELECT org_id, campaign_id, bucket, channel, {_merged(EVENT_MEASURES)} "
+        f"FROM contact_rollup_5m WHERE {where} GROUP BY org_id, campaign_id, bucket, channel",
+    )
 
 
 def number_people(sql: Sql, source: str) -> int:

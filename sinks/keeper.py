@@ -34,7 +34,7 @@ from prometheus_client import CollectorRegistry
 
 from core.errors import FieldstreamError
 from core.metrics import Metrics
-from sinks import board_tables, cells
+from sinks import board_tables, cells, corrections
 from sinks.cells import Cell
 from sinks.sql import datetime64, string_literal
 from sinks.store import LockedStore
@@ -63,9 +63,9 @@ class KeeperMetrics(Metrics):
             "Cells (org, campaign, local day) recounted from the ledger, by why",
             ["reason"],
         )
-        self.suppressed = self.counter(
-            "fieldstream_keeper_suppressed",
-            "Contacts taken out of every count, by kind (void, fold)",
+        self.suppressed = self.gauge(
+            "fieldstream_suppressed_contacts",
+            "Stored contacts that count nowhere, by why (void, fold), at the last verify",
             ["kind"],
         )
         self.drift = self.gauge(
@@ -93,7 +93,8 @@ class Pass:
     watermark: dt.datetime | None = None
 
 
-Step = Callable[["Keeper", str, Pass, dt.datetime], None]
+Step = Callable[["Keeper", str | None, Pass, dt.datetime], None]
+"""step(keeper, the inbox rows of this pass as SQL (None: nothing new), what it did, now)."""
 
 
 class Keeper:
@@ -119,7 +120,7 @@ class Keeper:
         self.metrics = metrics or KeeperMetrics()
         self.stop_event = threading.Event()
         self.thread: threading.Thread | None = None
-        self.steps: list[Step] = []  # before finalising: corrections, folds (they suppress)
+        self.steps: list[Step] = [corrections_step]  # before finalising: they suppress
         self.after: list[Step] = []  # after: universes, forecasts
         self.last_verify = time.monotonic()
         self.last_forecast = 0.0
@@ -183,8 +184,9 @@ class Keeper:
         newest = _aware(top[0][1]) if done.rows else None
         if newest is not None:
             window += f" AND inserted_at <= {datetime64(newest)}"
-            for step in self.steps:
-                step(self, window, done, now)
+        for step in self.steps:
+            step(self, window if newest is not None else None, done, now)
+        if newest is not None:
             counted = (
                 f"{window} AND (org_id, campaign_id, event_id) NOT IN "
                 "(SELECT org_id, campaign_id, event_id FROM suppressed_events)"
@@ -192,10 +194,10 @@ class Keeper:
             done.numbered = board_tables.number_people(self.store, counted)
             board_tables.add_reach(self.store, counted)
             self._finalise(window, done)
-            self._stored_again(window, done)
+            self._stored_again(f"{window} AND inserted_at > {datetime64(mark)}", done)
         self._recount(done)
         for step in self.after:
-            step(self, "", done, now)
+            step(self, None, done, now)
         if self.forecast is not None and time.monotonic() - self.last_forecast >= (
             self.forecast_interval_s
         ):
@@ -220,7 +222,8 @@ class Keeper:
             done.cells.update(Cell(org, campaign, d) for d in days)
 
     def _stored_again(self, window: str, done: Pass) -> None:
-        """Cells where a suppressed contact was stored again: its rollups counted it."""
+        """Cells where a suppressed contact was stored again since the last pass: the views
+        counted it."""
         again = self.store.rows(
             "SELECT DISTINCT toString(org_id), toString(campaign_id), local_day "
             f"FROM ({window}) WHERE (org_id, campaign_id, event_id) IN "
@@ -266,6 +269,14 @@ class Keeper:
         self.stop_event.set()
         if self.thread is not None:
             self.thread.join(60)
+
+
+def corrections_step(keeper: Keeper, window: str | None, done: Pass, now: dt.datetime) -> None:
+    """New corrections on every stored contact; every correction on the new contacts."""
+    found = corrections.apply_new(keeper.store)
+    if window is not None:
+        found |= corrections.apply_standing(keeper.store, window)
+    done.recounted["correction"] |= found
 
 
 def _aware(value: object) -> dt.datetime:

@@ -21,6 +21,7 @@ from datetime import datetime
 import schemas
 from core.settings import TopicNames
 from schemas.codec import AvroCodec
+from sinks.corrections import CORRECTION_COLUMNS, correction_row
 from sinks.rows import (
     CONTACT_COLUMNS,
     DEAD_LETTER_COLUMNS,
@@ -92,5 +93,11 @@ def pipeline_routes(
 
     routes.add(topics.enriched, enriched, {"contact_events": CONTACT_COLUMNS})
     routes.add(topics.dlq, dead, {"dead_letters": DEAD_LETTER_COLUMNS})
+
+    def correction(value: bytes | None, where: Where) -> Routed:
+        _, rec = codec.decode(value or b"", expect=schemas.CORRECTION)
+        return Routed("corrections", correction_row(rec))
+
     routes.add(topics.voters, voter, {"voters": VOTER_COLUMNS})
+    routes.add(topics.corrections, correction, {"corrections": CORRECTION_COLUMNS})
     return routes

@@ -78,3 +78,30 @@ SELECT org_id, campaign_id, event_id AS folded_event_id, ref AS kept_event_id, r
     decided_at
 FROM contact_suppressions FINAL
 WHERE kind = 'fold' AND active = 1;
+
+-- Each correction with the selector it applies: an undo takes the selector of the void it
+-- undoes. A correction whose selector is empty, or undoes a void not stored, matches nothing.
+CREATE VIEW IF NOT EXISTS corrections_resolved AS
+SELECT
+    c.correction_id AS correction_id,
+    toString(c.org_id) AS org_id,
+    toString(c.action) AS action,
+    if(c.undo = '', c.campaign_id, u.campaign_id) AS campaign_id,
+    if(c.undo = '', c.event_ids, u.event_ids) AS event_ids,
+    if(c.undo = '', c.canvasser_id, u.canvasser_id) AS canvasser_id,
+    if(c.undo = '', c.source_system, u.source_system) AS source_system,
+    if(c.undo = '', c.import_run, u.import_run) AS import_run,
+    if(c.undo = '', c.time_from, u.time_from) AS time_from,
+    if(c.undo = '', c.time_to, u.time_to) AS time_to,
+    c.undo AS undo,
+    c.reason AS reason,
+    c.requested_by AS requested_by,
+    c.requested_at AS requested_at,
+    toUInt64(toUnixTimestamp64Milli(c.requested_at)) AS version
+FROM corrections AS c FINAL
+LEFT JOIN (SELECT * FROM corrections FINAL) AS u
+    ON c.undo = u.correction_id AND c.org_id = u.org_id
+WHERE (c.undo = '' OR u.correction_id != '')
+    AND (notEmpty(event_ids) OR import_run != '' OR
+         (time_from IS NOT NULL AND time_to IS NOT NULL AND
+          (canvasser_id != '' OR source_system != '')));

@@ -14,6 +14,10 @@ ENGINE = MergeTree
 ORDER BY person
 SETTINGS index_granularity = 256;
 
+-- Each table below is a SummingMergeTree the keeper writes differences into: to put a cell
+-- right it inserts, in one statement, the recount minus what the table holds for that cell, so
+-- a reader's sum() is exact at every moment and nothing is ever deleted.
+
 -- Counts by local day, channel and who was reached (by_group = 1), and by local day and
 -- channel alone (by_group = 0, the groups ''). Every measure adds up over days and channels
 -- (an event, or a texted person-day, belongs to one day and channel). Over groups, events add
@@ -32,16 +36,16 @@ CREATE TABLE IF NOT EXISTS counts_daily
     ethnicity_source LowCardinality(String),
     sex LowCardinality(String),
     age_band LowCardinality(String),
-    attempts UInt64,
-    contacts UInt64,
-    ids UInt64,
-    ids_support UInt64,
-    ids_undecided UInt64,
-    ids_oppose UInt64,
-    scripts_known UInt64,
-    scripts_completed UInt64
+    attempts Int64,
+    contacts Int64,
+    ids Int64,
+    ids_support Int64,
+    ids_undecided Int64,
+    ids_oppose Int64,
+    scripts_known Int64,
+    scripts_completed Int64
 )
-ENGINE = MergeTree
+ENGINE = SummingMergeTree
 PARTITION BY toYYYYMM(day)
 ORDER BY (org_id, campaign_id, day, channel, by_group, race, race_source, ethnicity,
           ethnicity_source, sex, age_band);
@@ -54,15 +58,15 @@ CREATE TABLE IF NOT EXISTS counts_5m
     campaign_id LowCardinality(String),
     bucket DateTime('UTC'),
     channel LowCardinality(String),
-    contacts UInt64,
-    ids UInt64,
-    ids_support UInt64,
-    ids_undecided UInt64,
-    ids_oppose UInt64,
-    scripts_known UInt64,
-    scripts_completed UInt64
+    contacts Int64,
+    ids Int64,
+    ids_support Int64,
+    ids_undecided Int64,
+    ids_oppose Int64,
+    scripts_known Int64,
+    scripts_completed Int64
 )
-ENGINE = MergeTree
+ENGINE = SummingMergeTree
 PARTITION BY toYYYYMM(bucket)
 ORDER BY (org_id, campaign_id, bucket, channel);
 
@@ -103,10 +107,10 @@ CREATE TABLE IF NOT EXISTS match_daily
     campaign_id LowCardinality(String),
     day Date,
     source_system LowCardinality(String),
-    events UInt64,
-    matched UInt64
+    events Int64,
+    matched Int64
 )
-ENGINE = MergeTree
+ENGINE = SummingMergeTree
 PARTITION BY toYYYYMM(day)
 ORDER BY (org_id, campaign_id, day, source_system);
 
@@ -116,12 +120,12 @@ CREATE TABLE IF NOT EXISTS goal_actuals
     org_id LowCardinality(String),
     campaign_id LowCardinality(String),
     week_start Date,
-    attempts UInt64,
-    contacts UInt64,
-    ids UInt64,
-    people_reached UInt64
+    attempts Int64,
+    contacts Int64,
+    ids Int64,
+    people_reached Int64
 )
-ENGINE = MergeTree
+ENGINE = SummingMergeTree
 ORDER BY (org_id, campaign_id, week_start);
 
 -- Each current universe cut into groups, one dimension at a time, as bitmaps of its members'
