@@ -166,6 +166,9 @@ class SinkSettings(BaseModel):
     verify_interval_s: float = Field(
         600.0, ge=0, description="recount the boards from contact_events this often (0: never)"
     )
+    verify_days: int = Field(
+        14, ge=0, description="the sink's periodic verify covers this many recent days (0: all)"
+    )
     forecast_interval_s: float = Field(60.0, gt=0, description="how often forecasts are redone")
 
 

@@ -209,7 +209,7 @@ def add_reach(sql: Sql, source: str) -> None:
 
 def rewrite_reach(sql: Sql, org_id: str, campaign_id: str, days: Sequence[dt.date] | None) -> None:
     """reach_daily for those days (None: every day) recounted from the counted contacts, and
-    the campaign's reach_ever rebuilt from reach_daily."""
+    the campaign's reach_ever rebuilt from it."""
     scope = _scope(org_id, campaign_id)
     source = counted_sql(org_id, campaign_id, days)
     number_people(sql, source)
@@ -222,6 +222,12 @@ def rewrite_reach(sql: Sql, org_id: str, campaign_id: str, days: Sequence[dt.dat
             f"FROM ({numbered}) ARRAY JOIN {DIMS} AS d "
             "GROUP BY org_id, campaign_id, d.1, local_day, channel, d.2, d.3"
         )
+    rebuild_reach_ever(sql, org_id, campaign_id)
+
+
+def rebuild_reach_ever(sql: Sql, org_id: str, campaign_id: str) -> None:
+    """A campaign's reach_ever as the union of its reach_daily."""
+    scope = _scope(org_id, campaign_id)
     with sql.atomic():
         sql.command(f"DELETE FROM reach_ever WHERE {scope}")
         sql.command(

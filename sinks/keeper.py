@@ -34,7 +34,7 @@ from prometheus_client import CollectorRegistry
 
 from core.errors import FieldstreamError
 from core.metrics import Metrics
-from sinks import board_tables, cells, corrections
+from sinks import board_tables, cells, corrections, folds, verify
 from sinks.cells import Cell
 from sinks.sql import datetime64, string_literal
 from sinks.store import LockedStore
@@ -120,11 +120,11 @@ class Keeper:
         self.metrics = metrics or KeeperMetrics()
         self.stop_event = threading.Event()
         self.thread: threading.Thread | None = None
-        self.steps: list[Step] = [corrections_step]  # before finalising: they suppress
+        self.steps: list[Step] = [corrections_step, folds_step]  # they suppress: first
         self.after: list[Step] = []  # after: universes, forecasts
         self.last_verify = time.monotonic()
         self.last_forecast = 0.0
-        self.verify: Callable[[Keeper], None] | None = None
+        self.verify: Callable[[Keeper], None] | None = None  # see periodic_verify
         self.forecast: Callable[[Keeper, dt.datetime], None] | None = None
 
     # --- marks ------------------------------------------------------------------------
@@ -271,12 +271,36 @@ class Keeper:
             self.thread.join(60)
 
 
+def periodic_verify(days: int) -> Callable[[Keeper], None]:
+    """The sink's own check: verify and repair the last ``days`` local days (0: all), and
+    export what differed."""
+
+    def run(keeper: Keeper) -> None:
+        since = None if days == 0 else dt.datetime.now(dt.UTC).date() - dt.timedelta(days=days)
+        report = verify.verify(keeper.store, keeper.clock.zone_of, repair=True, since=since)
+        for table, n in report.differing.items():
+            keeper.metrics.drift.labels(table).set(n)
+        for kind, n in keeper.store.rows(
+            "SELECT kind, count() FROM contact_suppressions FINAL WHERE active = 1 GROUP BY kind"
+        ):
+            keeper.metrics.suppressed.labels(str(kind)).set(int(n))
+        keeper.metrics.verified_at.set(time.time())
+
+    return run
+
+
 def corrections_step(keeper: Keeper, window: str | None, done: Pass, now: dt.datetime) -> None:
     """New corrections on every stored contact; every correction on the new contacts."""
     found = corrections.apply_new(keeper.store)
     if window is not None:
         found |= corrections.apply_standing(keeper.store, window)
     done.recounted["correction"] |= found
+
+
+def folds_step(keeper: Keeper, window: str | None, done: Pass, now: dt.datetime) -> None:
+    """New contacts folded into their copies from another path (and theirs into them)."""
+    if window is not None:
+        done.recounted["fold"] |= folds.fold_new(keeper.store, keeper.clock.programs, window)
 
 
 def _aware(value: object) -> dt.datetime:

@@ -5,7 +5,9 @@ Opens the store, migrates, runs the consumer loop in a background thread and ser
   GET  /metrics          prometheus text
   POST /query            body = one read-only SQL statement -> {"columns", "types", "rows"}
   POST /insert/{table}   goals and universes only: {"columns": [...], "rows": [[...]]}
-A lock (LockedStore) serialises every store call between the consumer and the handlers.
+  POST /verify           recount the boards from contact_events (?repair=1, ?since=YYYY-MM-DD)
+A lock (LockedStore) serialises every store call between the consumer, the ledger keeper
+(sinks/keeper.py, a thread that keeps what the boards read) and the handlers.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import orjson
 import uvicorn
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -35,9 +38,12 @@ from core.settings import Settings
 from schemas.registry import codec_for
 from sinks.consumer import SinkConsumer, SinkMetrics
 from sinks.exchange_rows import ExchangeInputs
+from sinks.keeper import Keeper, KeeperMetrics, periodic_verify
 from sinks.migrate import migrate
 from sinks.routes import Routes, pipeline_routes
 from sinks.store import LockedStore, open_store
+from sinks.verify import verify
+from sinks.zones import ProgramClock
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +113,8 @@ class SinkService:
         self.store: LockedStore | None = None
         self.consumer: SinkConsumer | None = None
         self.thread: threading.Thread | None = None
+        self.clock = ProgramClock(settings.stream.programs_file)
+        self.keeper: Keeper | None = None
         self.migrated = False
         self.failed: BaseException | None = None
         self.app = Starlette(
@@ -115,6 +123,7 @@ class SinkService:
                 Route("/metrics", self.metrics_page, methods=["GET"]),
                 Route("/query", self.query, methods=["POST"]),
                 Route("/insert/{table}", self.insert, methods=["POST"]),
+                Route("/verify", self.verify, methods=["POST"]),
             ]
         )
 
@@ -125,6 +134,17 @@ class SinkService:
         with self.store.lock:
             migrate(self.store.client)
         self.migrated = True
+        self.keeper = Keeper(
+            self.store,
+            self.clock,
+            interval_s=s.sink.keeper_interval_s,
+            overlap_s=s.sink.keeper_overlap_s,
+            verify_interval_s=s.sink.verify_interval_s,
+            forecast_interval_s=s.sink.forecast_interval_s,
+            metrics=KeeperMetrics(self.metrics.registry),
+        )
+        self.keeper.verify = periodic_verify(s.sink.verify_days)
+        self.keeper.start()
         conf = consumer_config(
             s.kafka,
             s.sink.group_id,
@@ -133,7 +153,7 @@ class SinkService:
         )
         self.consumer = SinkConsumer(
             conf,
-            sink_routes(s),
+            sink_routes(s, self.clock.zone_of),
             self.store.write,
             batch_rows=s.sink.batch_rows,
             flush_interval_s=s.sink.flush_interval_s,
@@ -157,6 +177,8 @@ class SinkService:
             self.consumer.stop()
         if self.thread is not None:
             self.thread.join(60)
+        if self.keeper is not None:
+            self.keeper.stop()
         if self.store is not None:
             try:
                 self.store.close()
@@ -210,11 +232,38 @@ class SinkService:
             return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse({"inserted": len(rows)})
 
+    async def verify(self, request: Request) -> Response:
+        """Recount the boards from contact_events; ?repair=1 repairs, ?since=YYYY-MM-DD."""
+        if self.store is None:
+            return JSONResponse({"error": "the store is not open yet"}, status_code=503)
+        repair = request.query_params.get("repair", "") in ("1", "true", "yes")
+        since_text = request.query_params.get("since")
+        try:
+            since = dt.date.fromisoformat(since_text) if since_text else None
+        except ValueError:
+            return JSONResponse({"error": "since must be a date, YYYY-MM-DD"}, status_code=400)
+        store = self.store
+        try:
+            report = await run_in_threadpool(
+                verify, store, self.clock.zone_of, repair=repair, since=since
+            )
+        except FieldstreamError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=500)
+        return JSONResponse(
+            {
+                "differences": report.total,
+                "repaired": report.repaired,
+                "lines": list(report.lines()),
+            }
+        )
 
-def sink_routes(settings: Settings) -> Routes:
-    """Every topic this sink stores: the pipeline's, and the exchange's when it is set up."""
+
+def sink_routes(settings: Settings, zone_of: Callable[[str, str], str] | None = None) -> Routes:
+    """Every topic this sink stores: the pipeline's, and the exchange's when it is set up;
+    ``zone_of(org, campaign)`` is each contact's clock (programs.yaml)."""
     codec = codec_for(settings.kafka.schema_registry_url)
-    routes = pipeline_routes(settings.kafka.topics, codec)
+    zone_of = zone_of or ProgramClock(settings.stream.programs_file).zone_of
+    routes = pipeline_routes(settings.kafka.topics, codec, zone_of)
     exchange = ExchangeInputs.from_settings(settings.exchange)
     if exchange is not None:
         exchange.register(routes, codec)
