@@ -21,6 +21,7 @@ from core.settings import Settings
 from fieldstream.cli_common import cli_settings
 from fieldstream.cli_exchange import exchange_app
 from fieldstream.cli_import import import_app
+from fieldstream.cli_ledger import corrections_cmd, unvoid_cmd, verify_cmd, void_cmd
 
 app = typer.Typer(
     help="fieldstream: real-time voter contacts (gateway -> Kafka -> stream -> ClickHouse).",
@@ -30,6 +31,10 @@ app = typer.Typer(
 console = Console(stderr=True)
 app.add_typer(import_app, name="import")
 app.add_typer(exchange_app, name="exchange")
+app.command("void")(void_cmd)
+app.command("unvoid")(unvoid_cmd)
+app.command("corrections")(corrections_cmd)
+app.command("verify")(verify_cmd)
 
 
 def _demo_settings(settings: Settings) -> Settings:

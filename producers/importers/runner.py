@@ -22,6 +22,7 @@ import io
 import logging
 import os
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,11 +69,12 @@ class ImportSummary:
     last_line: int = 0
     complete: bool = False  # False when stopped early (stop_after) before the end
     seconds: float = 0.0
+    run: str = ""  # this run's id, on every event it sent (fieldstream void --import-run)
 
     def __str__(self) -> str:
         text = (
             f"{self.sent} events from {self.source} sent to {self.topic} in {self.seconds:.1f}s"
-            f", {self.dead_lettered} unmapped to the DLQ"
+            f", {self.dead_lettered} unmapped to the DLQ (import run {self.run})"
         )
         if self.skipped:
             text += f", {self.skipped} rows skipped (already imported, see the checkpoint)"
@@ -118,7 +120,8 @@ def run_rows(
     ensure_topics(kafka)
     out = sender or KafkaWriter(producer_config(kafka))
     hallway = Hallway(codec_for(kafka.schema_registry_url))
-    summary = ImportSummary(source, kafka.topics.raw, last_line=state.line)
+    run = f"{clock():.0f}-{uuid.uuid4().hex[:8]}"
+    summary = ImportSummary(source, kafka.topics.raw, last_line=state.line, run=run)
     dlq_topic = import_topic(source)
     pending = 0  # rows handled since the last checkpoint
     done = 0  # rows handled in this run
@@ -137,6 +140,9 @@ def run_rows(
         except InputError as exc:
             _bad(state, summary, line, str(exc))
             return
+        for item in items:
+            if isinstance(item, dict):
+                item.setdefault("import_run", run)
         origin = Origin(ctx.source_id, ctx.org_id, ctx.source_system, dlq_topic, offset=line)
         prepared = hallway.prepare(items, origin, orjson.dumps(row, default=str), now_ms)
         if prepared.problems:
