@@ -34,7 +34,7 @@ from prometheus_client import CollectorRegistry
 
 from core.errors import FieldstreamError
 from core.metrics import Metrics
-from sinks import board_tables, cells, corrections, folds, verify
+from sinks import board_tables, cells, corrections, coverage, folds, forecast_table, verify
 from sinks.cells import Cell
 from sinks.sql import datetime64, string_literal
 from sinks.store import LockedStore
@@ -121,26 +121,31 @@ class Keeper:
         self.stop_event = threading.Event()
         self.thread: threading.Thread | None = None
         self.steps: list[Step] = [corrections_step, folds_step]  # they suppress: first
-        self.after: list[Step] = []  # after: universes, forecasts
+        self.after: list[Step] = [universes_step]
         self.last_verify = time.monotonic()
         self.last_forecast = 0.0
+        self.universes_at = 0.0  # when universe loads were last looked at (monotonic)
         self.verify: Callable[[Keeper], None] | None = None  # see periodic_verify
-        self.forecast: Callable[[Keeper, dt.datetime], None] | None = None
+        self.forecast: Callable[[Keeper, dt.datetime], None] | None = forecasts
 
     # --- marks ------------------------------------------------------------------------
-    def watermark(self) -> dt.datetime | None:
+    def state(self, key: str) -> str:
         rows = self.store.rows(
-            f"SELECT argMax(value, updated_at) FROM keeper_state WHERE key = '{WATERMARK}'"
+            f"SELECT argMax(value, updated_at) FROM keeper_state WHERE key = {string_literal(key)}"
         )
-        text = str(rows[0][0]) if rows and rows[0][0] else ""
+        return str(rows[0][0]) if rows and rows[0][0] else ""
+
+    def set_state(self, key: str, value: str) -> None:
+        self.store.insert(
+            "keeper_state", ["key", "value", "updated_at"], [[key, value, dt.datetime.now(dt.UTC)]]
+        )
+
+    def watermark(self) -> dt.datetime | None:
+        text = self.state(WATERMARK)
         return dt.datetime.fromisoformat(text) if text else None
 
     def set_watermark(self, at: dt.datetime) -> None:
-        self.store.insert(
-            "keeper_state",
-            ["key", "value", "updated_at"],
-            [[WATERMARK, at.isoformat(), dt.datetime.now(dt.UTC)]],
-        )
+        self.set_state(WATERMARK, at.isoformat())
 
     # --- passes ---------------------------------------------------------------------
     def start_up(self) -> None:
@@ -301,6 +306,24 @@ def folds_step(keeper: Keeper, window: str | None, done: Pass, now: dt.datetime)
     """New contacts folded into their copies from another path (and theirs into them)."""
     if window is not None:
         done.recounted["fold"] |= folds.fold_new(keeper.store, keeper.clock.programs, window)
+
+
+def forecasts(keeper: Keeper, now: dt.datetime) -> None:
+    forecast_table.refresh(keeper.store, keeper.clock.programs, now)
+
+
+UNIVERSES_EVERY_S = 30.0
+
+
+def universes_step(keeper: Keeper, window: str | None, done: Pass, now: dt.datetime) -> None:
+    """Coverage groups for universes loaded (or voter files reloaded) since the last look."""
+    if time.monotonic() - keeper.universes_at < UNIVERSES_EVERY_S:
+        return
+    stamp = keeper.state(coverage.STAMP)
+    new = coverage.refresh(keeper.store, stamp)
+    if new != stamp:
+        keeper.set_state(coverage.STAMP, new)
+    keeper.universes_at = time.monotonic()
 
 
 def _aware(value: object) -> dt.datetime:

@@ -146,6 +146,27 @@ CREATE TABLE IF NOT EXISTS universe_groups
 ENGINE = MergeTree
 ORDER BY (org_id, campaign_id, load_id, dim, value, source);
 
+-- Each goal of the current local week with its forecast (sinks/forecast.py): projected with
+-- the campaign's ramp, a 90% interval, at the current rate, and the day it will be reached.
+CREATE TABLE IF NOT EXISTS goal_forecasts
+(
+    org_id LowCardinality(String),
+    campaign_id LowCardinality(String),
+    week_start Date,
+    metric LowCardinality(String),
+    target UInt64,
+    actual UInt64,
+    projected UInt64,
+    low UInt64,
+    high UInt64,
+    current_rate UInt64,
+    reached_on Nullable(Date),
+    shape LowCardinality(String),
+    computed_at DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(computed_at)
+ORDER BY (org_id, campaign_id, week_start, metric);
+
 -- The keeper's own marks (how far it has read the inbox, what it has built from).
 CREATE TABLE IF NOT EXISTS keeper_state
 (
