@@ -60,7 +60,8 @@ ROLLUPS: dict[str, Rollup] = {
     "match_rollup_daily_mv": Rollup("match_rollup_daily", "day"),
     "contact_rollup_5m_mv": Rollup("contact_rollup_5m", "bucket", time_column="bucket"),
 }
-QUEUES = {"contact_inbox_mv"}  # feeds of the keeper, not counts: never recounted
+# not counts: the keeper's feed, and a monitoring figure; never recounted
+QUEUES = {"contact_inbox_mv", "freshness_5m_mv"}
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,9 @@ def _text(body: dict[str, Any], name: str, problems: list[str]) -> str | None:
     return value
 
 
-def build(body: Any, source: SourceConfig, now: dt.datetime) -> tuple[dict[str, Any] | None, list[str]]:
+def build(
+    body: Any, source: SourceConfig, now: dt.datetime
+) -> tuple[dict[str, Any] | None, list[str]]:
     """The Correction record for a tool's request body, or the problems (for a 422)."""
     if not isinstance(body, dict):
         return None, ["the body must be a JSON object"]
@@ -147,7 +149,9 @@ def route(
                 raise Refused(503, "kafka_unavailable", "not stored; retry later") from exc
         except Refused as refused:
             return refusal_response(refused)
-        log.info("correction %s %s from source %s", record["action"], record["correction_id"], source.id)
+        log.info(
+            "correction %s %s from source %s", record["action"], record["correction_id"], source.id
+        )
         return JSONResponse({"correction_id": record["correction_id"]}, status_code=202)
 
     return Route(PATH, handle, methods=["POST"])

@@ -167,6 +167,24 @@ CREATE TABLE IF NOT EXISTS goal_forecasts
 ENGINE = ReplacingMergeTree(computed_at)
 ORDER BY (org_id, campaign_id, week_start, metric);
 
+-- Freshness (event time to queryable) by five minutes of event time, for the pipeline board: a
+-- monitoring figure (t-digest quantiles), not a count.
+CREATE TABLE IF NOT EXISTS freshness_5m
+(
+    bucket DateTime('UTC'),
+    lag AggregateFunction(quantilesTDigest(0.5, 0.9), Float64)
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(bucket)
+ORDER BY bucket;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS freshness_5m_mv TO freshness_5m AS
+SELECT
+    toStartOfFiveMinutes(occurred_at) AS bucket,
+    quantilesTDigestState(0.5, 0.9)(toFloat64(dateDiff('millisecond', occurred_at, inserted_at)) / 1000) AS lag
+FROM contact_events
+GROUP BY bucket;
+
 -- The keeper's own marks (how far it has read the inbox, what it has built from).
 CREATE TABLE IF NOT EXISTS keeper_state
 (

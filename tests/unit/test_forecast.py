@@ -26,7 +26,9 @@ def simulate(seed: int) -> tuple[dict[dt.date, float], dt.datetime, float, tuple
     rng = np.random.default_rng(seed)
     days = [START + dt.timedelta(days=i) for i in range(42)]
     truth = {
-        d: float(rng.poisson(RATE * WEEKDAYS[d.weekday()] * level(RAMP, d) * rng.lognormal(0, 0.15)))
+        d: float(
+            rng.poisson(RATE * WEEKDAYS[d.weekday()] * level(RAMP, d) * rng.lognormal(0, 0.15))
+        )
         for d in days
     }
     period = (START + dt.timedelta(35), START + dt.timedelta(42))
