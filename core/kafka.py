@@ -75,6 +75,7 @@ def ensure_topics(kafka: KafkaSettings) -> list[str]:
         t.enriched: NewTopic(t.enriched, kafka.partitions, 1),
         t.dlq: NewTopic(t.dlq, 1, 1),
         t.corrections: NewTopic(t.corrections, 1, 1),
+        t.suppressions: NewTopic(t.suppressions, 1, 1, config={"cleanup.policy": "compact"}),
         t.voters: NewTopic(t.voters, kafka.partitions, 1, config={"cleanup.policy": "compact"}),
     }
     return create_missing_topics(kafka.bootstrap_servers, list(wanted.values()))

@@ -27,6 +27,7 @@ class TopicNames(BaseModel):
     dlq: str = "contacts.dlq"
     voters: str = "voters"
     corrections: str = "contacts.corrections"  # voids and their undoing (one partition: in order)
+    suppressions: str = "contacts.suppressions"  # the keeper's voids and folds, for the exchange
 
 
 class KafkaSettings(BaseModel):

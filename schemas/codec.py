@@ -34,6 +34,8 @@ SHARED_CONTACT = f"{NAMESPACE}.SharedContact"  # what partners receive (streams/
 EXCHANGE_AUDIT = f"{NAMESPACE}.ExchangeAudit"  # private
 VOTER_PSEUDONYM = f"{NAMESPACE}.VoterPseudonym"  # private
 CORRECTION = f"{NAMESPACE}.Correction"  # voids and their undoing (contacts.corrections)
+SUPPRESSION = f"{NAMESPACE}.Suppression"  # the keeper's decisions (contacts.suppressions)
+RETRACTION = f"{NAMESPACE}.Retraction"  # what partners receive when a contact is taken back
 
 SINGLE_OBJECT_MAGIC = b"\xc3\x01"
 CONFLUENT_MAGIC = 0

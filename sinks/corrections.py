@@ -70,13 +70,35 @@ MATCHES = (
 )
 
 
-def decide(store: LockedStore, events_sql: str, orgs_sql: str) -> set[Cell]:
+Changes = tuple[set[Cell], list[Record]]
+"""The cells whose contacts changed state, and each change as a Suppression record."""
+
+
+def suppression(
+    event_id: str, org_id: str, campaign_id: str, occurred_at: Any, kind: str, active: bool, at: Any
+) -> Record:
+    """A Suppression record (org.fieldstream.v1.Suppression) for the exchange."""
+    return {
+        "event_id": str(event_id),
+        "org_id": str(org_id),
+        "campaign_id": str(campaign_id),
+        "occurred_at": _aware(occurred_at),
+        "kind": kind,
+        "active": bool(active),
+        "decided_at": _aware(at)
+        if isinstance(at, dt.datetime)
+        else dt.datetime.fromtimestamp(int(at) / 1000, dt.UTC),
+    }
+
+
+def decide(store: LockedStore, events_sql: str, orgs_sql: str) -> Changes:
     """For each event of ``events_sql`` some correction of ``orgs_sql``'s orgs matches, write
-    its void suppression as the latest matching correction says; returns the cells whose
-    contacts changed state (voided, or counted again)."""
+    its void suppression as the latest matching correction says; returns what changed state
+    (voided, or counted again)."""
     latest = (
         "SELECT toString(e.org_id) AS org_id, toString(e.campaign_id) AS campaign_id, "
         "e.event_id AS event_id, any(e.local_day) AS local_day, "
+        "any(e.occurred_at) AS occurred_at, "
         "argMax(tuple(c.action, c.correction_id, c.reason, c.requested_by), c.version) AS last, "
         "max(c.version) AS last_version "
         f"FROM ({events_sql}) AS e INNER JOIN "
@@ -95,14 +117,19 @@ def decide(store: LockedStore, events_sql: str, orgs_sql: str) -> set[Cell]:
         "WHERE l.last_version > s.seen_version AND toUInt8(l.last.1 = 'void') != s.seen_active"
     )
     with store.atomic():
-        found = store.rows(f"SELECT DISTINCT org_id, campaign_id, local_day FROM ({changed})")
+        found = store.rows(
+            "SELECT org_id, campaign_id, event_id, local_day, occurred_at, last.1 = 'void', "
+            f"last_version FROM ({changed})"
+        )
         if found:
             store.command(
                 f"INSERT INTO contact_suppressions ({', '.join(SUPPRESSION_COLUMNS)}) "
                 "SELECT org_id, campaign_id, event_id, 'void', toUInt8(last.1 = 'void'), "
                 f"last.2, last.3, last.4, last_version FROM ({changed})"
             )
-    return {Cell(str(o), str(c), d) for o, c, d in found}
+    cells = {Cell(str(o), str(c), d) for o, c, _e, d, _t, _a, _v in found}
+    records = [suppression(e, o, c, t, "void", a, v) for o, c, e, _d, t, a, v in found]
+    return cells, records
 
 
 def pending(store: LockedStore) -> list[list[Any]]:
@@ -134,26 +161,40 @@ def _aware(at: Any) -> dt.datetime:
     return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
 
 
-def apply_new(store: LockedStore) -> set[Cell]:
+def apply_new(store: LockedStore) -> Changes:
     """Apply every correction not applied yet to the stored contacts of its org."""
     cells: set[Cell] = set()
+    records: list[Record] = []
     for correction_id, org_id, campaign_id, event_ids, since, until in pending(store):
         org = string_literal(str(org_id))
         where = _prefilter(str(campaign_id), list(event_ids), since, until)
-        found = decide(
-            store, f"SELECT * FROM contact_events FINAL WHERE org_id = {org}{where}", org
-        )
+        events = f"SELECT * FROM contact_events FINAL WHERE org_id = {org}{where}"
+        found, changed = decide(store, events, org)
         cells |= found
+        records += changed
         store.insert(
             "keeper_state",
             ["key", "value", "updated_at"],
-            [[f"{APPLIED}{correction_id}", str(len(found)), dt.datetime.now(dt.UTC)]],
+            [[f"{APPLIED}{correction_id}", str(len(changed)), dt.datetime.now(dt.UTC)]],
         )
-        log.info("applied correction %s: %d cell(s) to recount", correction_id, len(found))
-    return cells
+        log.info("applied correction %s: %d contact(s) changed", correction_id, len(changed))
+    return cells, records
 
 
-def apply_standing(store: LockedStore, window: str) -> set[Cell]:
+def announced(store: LockedStore) -> list[Record]:
+    """Every current suppression as a Suppression record (the keeper announces them all when
+    it starts, so a partner misses none that a crash kept from being sent)."""
+    rows = store.rows(
+        "SELECT s.event_id, toString(s.org_id), toString(s.campaign_id), e.occurred_at, "
+        "toString(s.kind), s.active, s.version FROM contact_suppressions AS s FINAL "
+        "INNER JOIN (SELECT org_id, campaign_id, event_id, any(occurred_at) AS occurred_at "
+        "FROM contact_events GROUP BY org_id, campaign_id, event_id) AS e "
+        "ON e.org_id = s.org_id AND e.campaign_id = s.campaign_id AND e.event_id = s.event_id"
+    )
+    return [suppression(*r) for r in rows]
+
+
+def apply_standing(store: LockedStore, window: str) -> Changes:
     """Every correction of their orgs, applied to the contacts of ``window`` (inbox rows)."""
     orgs = f"SELECT DISTINCT toString(org_id) FROM ({window})"
     return decide(store, window, orgs)

@@ -27,7 +27,8 @@ from typing import Any
 
 from core.config import FoldConfig, Programs
 from sinks.cells import Cell
-from sinks.corrections import SUPPRESSION_COLUMNS
+from sinks.corrections import SUPPRESSION_COLUMNS, Changes, suppression
+from sinks.rows import Record
 from sinks.sql import string_literal
 from sinks.store import LockedStore
 
@@ -51,6 +52,7 @@ class Candidate:
     campaign_id: str
     primary_source: str
     secondary_day: dt.date
+    secondary_at: dt.datetime
 
 
 def pair_up(candidates: Iterable[Candidate], taken: set[str]) -> list[Candidate]:
@@ -96,7 +98,7 @@ def candidates_sql(org_id: str, folds: FoldConfig, window: str) -> str:
     return (
         "SELECT DISTINCT p.event_id, s.event_id, "
         "abs(toUnixTimestamp64Milli(p.occurred_at) - toUnixTimestamp64Milli(s.occurred_at)), "
-        "p.campaign_id, p.source_system, s.local_day "
+        "p.campaign_id, p.source_system, s.local_day, s.occurred_at "
         f"FROM ({stored}) AS p INNER JOIN ({stored}) AS s "
         "ON p.campaign_id = s.campaign_id AND p.person = s.person AND p.channel = s.channel "
         "AND p.result = s.result "
@@ -119,30 +121,38 @@ def taken(store: LockedStore, org_id: str, ids: set[str]) -> set[str]:
     return {str(x) for r in rows for x in r} & ids
 
 
-def fold_new(store: LockedStore, programs: Programs, window: str) -> set[Cell]:
+def fold_new(store: LockedStore, programs: Programs, window: str) -> Changes:
     """Fold the contacts of ``window`` (inbox rows) into their copies from another path, and
-    their copies into them; returns the cells of the contacts folded."""
+    their copies into them; returns the cells of the contacts folded, and the folds."""
     orgs = [str(r[0]) for r in store.rows(f"SELECT DISTINCT toString(org_id) FROM ({window})")]
     cells: set[Cell] = set()
+    records: list[Record] = []
     for org_id, folds in _pairs(programs, orgs):
         found = [
-            Candidate(str(p), str(s), int(gap), org_id, str(c), str(src), day)
-            for p, s, gap, c, src, day in store.rows(candidates_sql(org_id, folds, window))
+            Candidate(str(p), str(s), int(gap), org_id, str(c), str(src), day, at)
+            for p, s, gap, c, src, day, at in store.rows(candidates_sql(org_id, folds, window))
         ]
         if not found:
             continue
         involved = {c.primary for c in found} | {c.secondary for c in found}
         made = pair_up(found, taken(store, org_id, involved))
         if made:
-            write(store, made)
+            version = write(store, made)
             cells |= {Cell(c.org_id, c.campaign_id, c.secondary_day) for c in made}
+            records += [
+                suppression(
+                    c.secondary, c.org_id, c.campaign_id, c.secondary_at, "fold", True, version
+                )
+                for c in made
+            ]
             log.info(
                 "%s: folded %d contact(s) into their copy from another path", org_id, len(made)
             )
-    return cells
+    return cells, records
 
 
-def write(store: LockedStore, made: Sequence[Candidate]) -> None:
+def write(store: LockedStore, made: Sequence[Candidate]) -> int:
+    """Store the folds; returns their version (the time they were decided, ms)."""
     version = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
     rows: list[list[Any]] = [
         [
@@ -159,3 +169,4 @@ def write(store: LockedStore, made: Sequence[Candidate]) -> None:
         for c in made
     ]
     store.insert("contact_suppressions", SUPPRESSION_COLUMNS, rows)
+    return version

@@ -36,6 +36,7 @@ from core.errors import FieldstreamError
 from core.metrics import Metrics
 from sinks import board_tables, cells, corrections, coverage, folds, forecast_table, verify
 from sinks.cells import Cell
+from sinks.rows import Record
 from sinks.sql import datetime64, string_literal
 from sinks.store import LockedStore
 from sinks.zones import ProgramClock, sync_zones
@@ -90,6 +91,7 @@ class Pass:
     numbered: int = 0
     cells: set[Cell] = field(default_factory=set)
     recounted: dict[str, set[Cell]] = field(default_factory=lambda: defaultdict(set))
+    announced: list[Record] = field(default_factory=list)  # Suppression records to publish
     watermark: dt.datetime | None = None
 
 
@@ -124,8 +126,10 @@ class Keeper:
         self.after: list[Step] = [universes_step]
         self.last_verify = time.monotonic()
         self.last_forecast = 0.0
-        self.universes_at = 0.0  # when universe loads were last looked at (monotonic)
+        self.universes_at = 0.0  # when the voter file was last looked at (monotonic)
+        self.universe_loads = ""  # the universes table as last seen (count, newest load)
         self.verify: Callable[[Keeper], None] | None = None  # see periodic_verify
+        self.publish: Callable[[list[Record]], None] | None = None  # Suppression records
         self.forecast: Callable[[Keeper, dt.datetime], None] | None = forecasts
 
     # --- marks ------------------------------------------------------------------------
@@ -146,6 +150,14 @@ class Keeper:
 
     def set_watermark(self, at: dt.datetime) -> None:
         self.set_state(WATERMARK, at.isoformat())
+
+    def announce(self, records: list[Record]) -> None:
+        """Publish Suppression records (the exchange retracts them from partners)."""
+        if records and self.publish is not None:
+            try:
+                self.publish(records)
+            except FieldstreamError as exc:  # announced again when the keeper next starts
+                log.error("could not publish %d suppression(s): %s", len(records), exc)
 
     # --- passes ---------------------------------------------------------------------
     def start_up(self) -> None:
@@ -169,6 +181,7 @@ class Keeper:
                 )
             at = _aware(mark) if mark is not None else dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
             self.set_watermark(at)
+        self.announce(corrections.announced(self.store))
 
     def run_pass(self, now: dt.datetime | None = None) -> Pass:
         """One pass over what was stored since the last (see the module doc)."""
@@ -201,6 +214,7 @@ class Keeper:
             self._finalise(window, done)
             self._stored_again(f"{window} AND inserted_at > {datetime64(mark)}", done)
         self._recount(done)
+        self.announce(done.announced)
         for step in self.after:
             step(self, None, done, now)
         if self.forecast is not None and time.monotonic() - self.last_forecast >= (
@@ -296,16 +310,20 @@ def periodic_verify(days: int) -> Callable[[Keeper], None]:
 
 def corrections_step(keeper: Keeper, window: str | None, done: Pass, now: dt.datetime) -> None:
     """New corrections on every stored contact; every correction on the new contacts."""
-    found = corrections.apply_new(keeper.store)
+    found, changed = corrections.apply_new(keeper.store)
     if window is not None:
-        found |= corrections.apply_standing(keeper.store, window)
+        more, changed_more = corrections.apply_standing(keeper.store, window)
+        found, changed = found | more, changed + changed_more
     done.recounted["correction"] |= found
+    done.announced += changed
 
 
 def folds_step(keeper: Keeper, window: str | None, done: Pass, now: dt.datetime) -> None:
     """New contacts folded into their copies from another path (and theirs into them)."""
     if window is not None:
-        done.recounted["fold"] |= folds.fold_new(keeper.store, keeper.clock.programs, window)
+        found, changed = folds.fold_new(keeper.store, keeper.clock.programs, window)
+        done.recounted["fold"] |= found
+        done.announced += changed
 
 
 def forecasts(keeper: Keeper, now: dt.datetime) -> None:
@@ -316,13 +334,17 @@ UNIVERSES_EVERY_S = 30.0
 
 
 def universes_step(keeper: Keeper, window: str | None, done: Pass, now: dt.datetime) -> None:
-    """Coverage groups for universes loaded (or voter files reloaded) since the last look."""
-    if time.monotonic() - keeper.universes_at < UNIVERSES_EVERY_S:
+    """Coverage groups for universes loaded since the last pass (or, looked at every
+    UNIVERSES_EVERY_S, the voter file reloaded)."""
+    loads = str(keeper.store.rows("SELECT count(), max(loaded_at) FROM universes")[0])
+    due = time.monotonic() - keeper.universes_at >= UNIVERSES_EVERY_S
+    if loads == keeper.universe_loads and not due:
         return
     stamp = keeper.state(coverage.STAMP)
     new = coverage.refresh(keeper.store, stamp)
     if new != stamp:
         keeper.set_state(coverage.STAMP, new)
+    keeper.universe_loads = loads
     keeper.universes_at = time.monotonic()
 
 

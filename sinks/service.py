@@ -33,8 +33,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from core.errors import FieldstreamError, StoreError
-from core.kafka import consumer_config
+from core.kafka import consumer_config, ensure_topics, producer_config
+from core.producer import KafkaWriter
 from core.settings import Settings
+from schemas import SUPPRESSION
 from schemas.registry import codec_for
 from sinks.consumer import SinkConsumer, SinkMetrics
 from sinks.exchange_rows import ExchangeInputs
@@ -144,6 +146,7 @@ class SinkService:
             metrics=KeeperMetrics(self.metrics.registry),
         )
         self.keeper.verify = periodic_verify(s.sink.verify_days)
+        self.keeper.publish = suppression_publisher(s)
         self.keeper.start()
         conf = consumer_config(
             s.kafka,
@@ -256,6 +259,25 @@ class SinkService:
                 "lines": list(report.lines()),
             }
         )
+
+
+def suppression_publisher(settings: Settings) -> Callable[[list[dict[str, Any]]], None]:
+    """The keeper's voids and folds onto contacts.suppressions, for the exchange agent."""
+    topic = settings.kafka.topics.suppressions
+    codec = codec_for(settings.kafka.schema_registry_url)
+    writer: KafkaWriter | None = None
+
+    def publish(records: list[dict[str, Any]]) -> None:
+        nonlocal writer
+        if writer is None:
+            ensure_topics(settings.kafka)
+            writer = KafkaWriter(producer_config(settings.kafka))
+        for r in records:
+            key = f"{r['org_id']}:{r['event_id']}:{r['kind']}".encode()
+            writer.send(topic, key, codec.encode(SUPPRESSION, r))
+        writer.flush(30, "suppressions")
+
+    return publish
 
 
 def sink_routes(settings: Settings, zone_of: Callable[[str, str], str] | None = None) -> Routes:

@@ -38,6 +38,7 @@ def kafka_settings(tansu: str, request: pytest.FixtureRequest) -> KafkaSettings:
         dlq=f"dlq.{suffix}",
         voters=f"voters.{suffix}",
         corrections=f"corrections.{suffix}",
+        suppressions=f"suppressions.{suffix}",
     )
     return KafkaSettings(bootstrap_servers=tansu, topics=topics)
 

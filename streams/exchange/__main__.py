@@ -66,6 +66,7 @@ def main() -> int:
             ex,
             enriched_topic=kafka.topics.enriched,
             dlq_topic=kafka.topics.dlq,
+            suppressions_topic=kafka.topics.suppressions,
             agreements_path=ex.agreements_file,
             keys=keys,
             codec=codec_for(kafka.schema_registry_url),

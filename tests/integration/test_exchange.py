@@ -172,6 +172,7 @@ def org_settings(name: str, other: str, kafka: KafkaSettings, tmp: Path, tag: st
         dlq=f"{t.dlq}.{name}",
         voters=f"{t.voters}.{name}",
         corrections=f"{t.corrections}.{name}",
+        suppressions=f"{t.suppressions}.{name}",
     )
     ex = ExchangeSettings(
         our_partner_id=name,
@@ -399,7 +400,8 @@ def test_two_orgs_share_per_agreement(orgs: tuple[Org, Org], tmp_path: Path) -> 
     both_today = len((set(A_GOTV) | set(A_PRIVATE)) & set(B_FIELD))
     assert (
         org_a.count(
-            "SELECT count() FROM coalition_contacted_today WHERE by_us > 0 AND by_partners > 0"
+            "SELECT count() FROM coalition_contacted_today(tz = 'UTC') "
+            "WHERE by_us > 0 AND by_partners > 0"
         )
         == both_today
     )
