@@ -75,7 +75,7 @@ class View:
 _FROM_LEDGER = re.compile(r"\bFROM\s+(?:`?\w+`?\.)?`?contact_events`?(?=[\s)]|$)", re.I)
 
 
-def views(sql: Sql) -> list[View]:
+def materialized_views(sql: Sql) -> list[View]:
     """The materialized views over contact_events that hold counts, with their queries."""
     found = sql.rows(
         "SELECT name, as_select FROM system.tables "
@@ -158,15 +158,17 @@ def rewrite(
     zone_of: Callable[[str, str], str],
     *,
     whole: Iterable[tuple[str, str]] = (),
+    views: bool = True,
 ) -> int:
     """Recount every derived table for ``cells`` (and every day of the campaigns in
-    ``whole``); returns how many (org, campaign) it rewrote."""
+    ``whole``); returns how many (org, campaign) it rewrote. ``views=False``: the board tables
+    only (the views' targets are known right)."""
     todo: dict[tuple[str, str], list[dt.date] | None] = dict(by_campaign(cells))
     for key in whole:
         todo[key] = None
     if not todo:
         return 0
-    found = views(sql)
+    found = materialized_views(sql) if views else []
     extra = materialized_columns(sql)
     for (org_id, campaign_id), days in sorted(todo.items()):
         zone = zone_of(org_id, campaign_id)

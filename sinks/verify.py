@@ -200,7 +200,7 @@ def _date(value: Any) -> dt.date:
 
 
 def derived_tables(sql: Sql) -> list[str]:
-    return [v.rollup.target for v in cells.views(sql)] + list(BOARD_TABLES)
+    return [v.rollup.target for v in cells.materialized_views(sql)] + list(BOARD_TABLES)
 
 
 def prepare_shadow(sql: Sql, tables: Sequence[str]) -> None:
