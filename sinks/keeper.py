@@ -11,8 +11,8 @@ after a faster later one: every step is idempotent) and
    five-minute buckets they touched (sinks/board_tables.py);
 3. recounts from the ledger every cell whose contacts were suppressed or came back, and every
    cell holding a suppressed contact that was stored again (sinks/cells.py);
-4. builds the coverage groups of newly loaded universes (sinks/people.py) and redoes the goal
-   forecasts (sinks/forecast_job.py) every ``forecast_interval_s``;
+4. builds the coverage groups of newly loaded universes (sinks/coverage.py) and redoes the goal
+   forecasts (sinks/forecast_table.py) every ``forecast_interval_s``;
 5. every ``verify_interval_s``, recounts every figure the boards show from contact_events
    (sinks/verify.py), repairs what differs and exports the difference as a metric.
 
