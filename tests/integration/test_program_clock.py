@@ -8,6 +8,7 @@ import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -21,6 +22,8 @@ from sinks.zones import ProgramClock
 from tests.factories.clock import ORG, ZONES, by, events, local_day, measures, monday
 
 pytestmark = pytest.mark.integration
+
+BOARDS = Path(__file__).resolve().parents[2] / "grafana" / "dashboards"
 
 CODEC = AvroCodec()
 WEEKS = [dt.date(2026, 3, 2), dt.date(2026, 3, 9), dt.date(2026, 10, 26), dt.date(2026, 11, 2)]
@@ -210,6 +213,94 @@ def _events_per_day(rows: list[dict[str, Any]]) -> dict[dt.date, int]:
         d = local_day(c["occurred_at"], ZONES[c["campaign_id"]])
         out[d] = out.get(d, 0) + 1
     return out
+
+
+# --- the boards' "today" and "this week", and the report, on the campaign's clock -----------
+
+
+def test_the_boards_this_week_and_today_are_local(clock_store: Store) -> None:
+    from fieldstream.board import PanelSource, fetch_snapshot
+    from fieldstream.grafana_sql import load_dashboards
+    from tests.factories.clock import utc_of
+
+    s = clock_store
+    boards = load_dashboards(BOARDS)
+    for local_now, week in (
+        (dt.datetime(2026, 11, 1, 23, 45), dt.date(2026, 10, 26)),  # Sunday night: last week
+        (dt.datetime(2026, 11, 2, 0, 45), dt.date(2026, 11, 2)),  # Monday: a new week
+    ):
+        now = utc_of(local_now, 0, ZONES["west"])
+        snap = fetch_snapshot(s.store.query, now, PanelSource(boards, org=ORG, campaign="west"))
+        assert snap.errors == {}
+        [board] = snap.campaigns
+        mine = [e for e in s.events if e["contact"]["campaign_id"] == "west"]
+        so_far = [e for e in mine if e["contact"]["occurred_at"] <= now]
+        want = by(so_far, s.zone_of, lambda e, day: monday(day))[week]
+        assert {g.metric: g.actual for g in board.goals} == {m: want[m] for m in METRICS}
+        assert sum(c.attempts for c in board.channels) == want["attempts"]
+        assert board.zone == ZONES["west"]
+        # today's voter match is the campaign's today
+        today = local_now.date()
+        assert sum(m.events for m in snap.match_rate) == sum(
+            1
+            for e in s.events
+            if local_day(e["contact"]["occurred_at"], s.zone_of(e["contact"]["campaign_id"]))
+            == (today if e["contact"]["campaign_id"] == "west" else _east_today(now))
+        )
+
+
+def _east_today(now: dt.datetime) -> dt.date:
+    return local_day(now, ZONES["east"])
+
+
+def test_the_report_puts_weeks_and_days_on_the_clock(clock_store: Store, tmp_path: Path) -> None:
+    from fieldstream.report import write_report
+    from sinks.remote import DirectAccess
+
+    s = clock_store
+    start = dt.datetime(2026, 10, 26, 7, tzinfo=dt.UTC)  # Monday 00:00 in Los Angeles
+    end = dt.datetime(2026, 11, 3, 8, tzinfo=dt.UTC)  # Tuesday 00:00 in Los Angeles
+    report = write_report(
+        DirectAccess(s.store).query,
+        tmp_path / "r.html",
+        k=1,
+        org=ORG,
+        campaign="west",
+        time_from=start,
+        time_to=end,
+        dashboards=BOARDS,
+        now=end,
+    )
+    panels = {p.title: p for section in report.sections for p in section.panels}
+    assert all(p.error is None for p in panels.values()), [p.error for p in panels.values()]
+    weeks = by(
+        [e for e in s.events if e["contact"]["campaign_id"] == "west"],
+        s.zone_of,
+        lambda e, day: monday(day),
+    )
+    got = {
+        (r["week_start"], r["metric"]): r["actual"]
+        for r in panels["Goals by week"].records()
+        if r["metric"] == "contacts"
+    }
+    assert got == {
+        (w, "contacts"): weeks.get(w, {"contacts": 0})["contacts"]
+        for w in (dt.date(2026, 10, 26), dt.date(2026, 11, 2))
+    }
+    per_day: dict[dt.date, int] = {}
+    for r in panels["Attempts and contacts per day, by channel"].records():
+        day = r["time"].astimezone(ZoneInfo(ZONES["west"])).date()
+        per_day[day] = per_day.get(day, 0) + int(r["contacts"])
+    days = by(
+        [e for e in s.events if e["contact"]["campaign_id"] == "west"],
+        s.zone_of,
+        lambda e, day: day,
+    )
+    assert per_day == {
+        d: v["contacts"]
+        for d, v in days.items()
+        if dt.date(2026, 10, 26) <= d <= dt.date(2026, 11, 3) and v["contacts"]
+    }
 
 
 def test_a_zone_edit_restamps_and_recounts(clock_store: Store) -> None:
