@@ -188,7 +188,9 @@ def announced(store: LockedStore) -> list[Record]:
         "SELECT s.event_id, toString(s.org_id), toString(s.campaign_id), e.occurred_at, "
         "toString(s.kind), s.active, s.version FROM contact_suppressions AS s FINAL "
         "INNER JOIN (SELECT org_id, campaign_id, event_id, any(occurred_at) AS occurred_at "
-        "FROM contact_events GROUP BY org_id, campaign_id, event_id) AS e "
+        "FROM contact_events WHERE (org_id, campaign_id, event_id) IN "
+        "(SELECT org_id, campaign_id, event_id FROM contact_suppressions) "
+        "GROUP BY org_id, campaign_id, event_id) AS e "
         "ON e.org_id = s.org_id AND e.campaign_id = s.campaign_id AND e.event_id = s.event_id"
     )
     return [suppression(*r) for r in rows]
