@@ -76,6 +76,9 @@ MATCH_RATE = _panel(
     },
 )
 
+# the boards' own ``tz`` variable is copied into the extras; boards without one are on UTC
+UTC_CLOCK: dict[str, Any] = {"name": "tz", "type": "constant", "query": "UTC"}
+
 EXTRAS: dict[str, Any] = {
     "uid": "fs-report-extras",
     "title": "Activity and voter match",
@@ -104,8 +107,7 @@ def missing_extras(boards: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None
         keep.append(ACTIVITY)
     if not any("FROM match_rate" in s for s in sqls):
         keep.append(MATCH_RATE)
-    clock = [
-        v for b in boards for v in b.get("templating", {}).get("list", []) if v["name"] == "tz"
-    ]
-    templating = {"list": clock[:1]}
+    variables = [v for b in boards for v in b.get("templating", {}).get("list", [])]
+    clock = [v for v in variables if v["name"] == "tz"][:1] or [UTC_CLOCK]
+    templating = {"list": clock}
     return {**EXTRAS, "templating": templating, "panels": keep} if keep else None
