@@ -48,7 +48,12 @@ ROOT = Path(__file__).resolve().parents[2]
 BOARDS = ROOT / "grafana" / "dashboards"
 DATASOURCES = ROOT / "grafana" / "provisioning" / "datasources"
 UIDS = {CLICKHOUSE_TYPE: "clickhouse", PROMETHEUS_TYPE: "prometheus"}
-METRIC_MODULES = ("producers/gateway/metrics.py", "streams/metrics.py", "sinks/consumer.py")
+METRIC_MODULES = (
+    "producers/gateway/metrics.py",
+    "streams/metrics.py",
+    "sinks/consumer.py",
+    "sinks/keeper.py",
+)
 PANEL_TYPES = {"bargauge", "table", "timeseries", "barchart", "geomap", "stat", "piechart"}
 
 VARIABLES: dict[str, str | list[str]] = {
