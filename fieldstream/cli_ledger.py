@@ -91,10 +91,15 @@ def send(settings: Settings, record: dict[str, Any]) -> None:
 
 def wait_applied(settings: Settings, correction_id: str, timeout_s: float = 120.0) -> int | None:
     """How many contacts the correction voids once the store applied it (None: not in time)."""
-    from sinks.remote import connect_store
+    from sinks.remote import HttpSinkAccess, connect_store
     from sinks.sql import string_literal
 
     store = connect_store(settings)
+    if settings.clickhouse.dsn.get_secret_value().startswith("chdb://") and not isinstance(
+        store, HttpSinkAccess
+    ):
+        store.close()  # no sink owns the store: nothing applies corrections until one runs
+        return None
     key, ref = string_literal(f"correction:{correction_id}"), string_literal(correction_id)
     deadline = time.monotonic() + timeout_s
     try:
@@ -151,7 +156,10 @@ def correct(
         return
     voided = wait_applied(settings, cid)
     if voided is None:
-        console.print("[yellow]not applied yet[/yellow]: is the sink running? (see its log)")
+        console.print(
+            "[yellow]not applied yet[/yellow]: it is on Kafka; the sink applies it when it "
+            "runs (fieldstream corrections shows it then)"
+        )
     elif action == "void":
         console.print(
             f"applied: it voids {voided:,} contact(s); undo: fieldstream unvoid "
