@@ -32,6 +32,7 @@ from bench.events import BenchState, good_events
 from core.settings import KafkaSettings, Settings, TopicNames
 from fieldstream.embedded import free_port, start_tansu
 from fieldstream.stack import Stack
+from sinks.query_tokens import admin_header
 
 
 def run_baseline(bootstrap: str, n: int, workdir: Path) -> dict[str, Any]:
@@ -101,7 +102,7 @@ async def post_steady(
 
 def query(settings: Settings, sql: str) -> list[list[Any]]:
     url = f"http://{settings.sink.query_host}:{settings.sink.query_port}/query"
-    r = httpx.post(url, content=sql, timeout=60)
+    r = httpx.post(url, content=sql, headers=admin_header(settings.query), timeout=60)
     r.raise_for_status()
     return list(r.json()["rows"])
 

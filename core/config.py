@@ -33,15 +33,21 @@ sources.yaml (holds secrets: keep it out of version control; its path is a setti
         codes_file: van-codes.yaml  # this committee's VAN codes (relative: next to this file)
         signing_secrets: ["whsec_..."]  # webhook signing keys (Standard Webhooks or the tool's)
         options: {timezone: America/New_York}
+        partial_contacts: count     # count (default) or hold: unknown survey answers only
+
+Both files are read again while the services run (core/watch.py): an edit takes effect within
+seconds, a broken edit is refused and logged, and the previous version is kept.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -151,6 +157,9 @@ class SourceConfig(BaseModel):
     codes_file: Path | None = None  # the tool's code map (VAN result/contact/survey codes)
     signing_secrets: list[SecretStr] = Field(default_factory=list)  # the tool's webhook keys
     options: dict[str, Any] = Field(default_factory=dict)  # tool-specific, see docs/sources.md
+    # a contact whose result maps but some survey responses do not: count it (its unknown
+    # answers held for a replay) or hold the whole contact back
+    partial_contacts: Literal["count", "hold"] = "count"
 
 
 class SourcesFile(BaseModel):
@@ -234,6 +243,8 @@ def programs_of(parsed: ProgramsFile) -> Programs:
 
 
 def load_sources(path: Path) -> dict[str, SourceConfig]:
+    if path.exists():
+        check_private(path, "sources")
     try:
         parsed = SourcesFile.model_validate(read_yaml(path, "sources"))
     except ValidationError as exc:
@@ -259,9 +270,28 @@ def write_programs(path: Path, orgs: list[OrgConfig], timezone: str = DEFAULT_TI
 
 def write_sources(path: Path, sources: list[SourceConfig]) -> None:
     data = {"sources": [_source_dict(s) for s in sources]}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    path.chmod(0o600)
+    write_private(path, yaml.safe_dump(data, sort_keys=False))
+
+
+def check_private(path: Path, what: str) -> None:
+    """ConfigError if a file holding secrets can be read by every user of the machine, or
+    changed by anyone but its owner (group read is allowed: a service's own group)."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & (stat.S_IROTH | stat.S_IWOTH | stat.S_IWGRP):
+        raise ConfigError(
+            f"{what} file {path} holds secrets but its mode is {mode:04o}: "
+            f"chmod 600 {path} (or 640, group = the service's)"
+        )
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` 0700 (parents as the umask says); a directory of ours that others can
+    enter is closed to them (0700)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = path.stat()
+    if info.st_uid == os.getuid() and stat.S_IMODE(info.st_mode) & 0o077:
+        path.chmod(0o700)
+    return path
 
 
 def _source_dict(source: SourceConfig) -> dict[str, Any]:
@@ -270,3 +300,22 @@ def _source_dict(source: SourceConfig) -> dict[str, Any]:
     if source.signing_secrets:
         data["signing_secrets"] = [x.get_secret_value() for x in source.signing_secrets]
     return data
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file that holds secrets, readable by this user only from its first byte: it is
+    created 0600 under a temporary name in the same directory, then renamed over ``path``
+    (so a reader never sees it half written, and no umask ever widens it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)  # a stale one may have another mode: create it afresh
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

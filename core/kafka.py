@@ -76,7 +76,11 @@ def ensure_topics(kafka: KafkaSettings) -> list[str]:
         t.dlq: NewTopic(t.dlq, 1, 1),
         t.corrections: NewTopic(t.corrections, 1, 1),
         t.suppressions: NewTopic(t.suppressions, 1, 1, config={"cleanup.policy": "compact"}),
+        t.writeback: NewTopic(t.writeback, 1, 1),
         t.voters: NewTopic(t.voters, kafka.partitions, 1, config={"cleanup.policy": "compact"}),
+        t.signals: NewTopic(t.signals, kafka.partitions, 1),
+        t.shifts: NewTopic(t.shifts, kafka.partitions, 1),
+        t.quality_flags: NewTopic(t.quality_flags, 1, 1),
     }
     return create_missing_topics(kafka.bootstrap_servers, list(wanted.values()))
 

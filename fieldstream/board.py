@@ -1,9 +1,11 @@
 """The live terminal board: per org/campaign, progress to goal, this week by channel, who we
-are reaching and coverage; then voter match, dead letters and flow for the installation.
+are reaching, coverage and volunteer shifts; then voter match, the contacts held back and flow
+for the installation.
 
-The per-campaign sections are the Grafana dashboards' own panels (fieldstream.board_panels):
-the same SQL Grafana runs, so the embedded default shows what Grafana shows. What no panel
-covers (events/s and freshness, dead letters, match rate) keeps its SQL in fieldstream.queries.
+The per-campaign sections and the held-back table are the Grafana dashboards' own panels
+(fieldstream.board_panels): the same SQL Grafana runs, so the embedded default shows what
+Grafana shows. What no panel covers (events/s and freshness, match rate) keeps its SQL in
+fieldstream.queries.
 :func:`fetch_snapshot` runs both through any ``query(sql) -> (columns[, types], rows)``
 callable; :func:`render` turns a Snapshot into a rich renderable and does no I/O;
 :func:`run_board` refreshes them every ~2 s. A failing query shows as a message on the board,
@@ -40,6 +42,7 @@ from fieldstream.board_panels import (
     GroupRow,
     PanelSource,
     Query,
+    ShiftRow,
     _int,
 )
 from fieldstream.grafana_sql import load_dashboards
@@ -54,8 +57,10 @@ __all__ = [
     "ForecastRow",
     "GoalRow",
     "GroupRow",
+    "HeldRow",
     "MatchRow",
     "PanelSource",
+    "ShiftRow",
     "Snapshot",
     "fetch_snapshot",
     "render",
@@ -80,12 +85,23 @@ class MatchRow:
         return self.events - self.matched
 
 
+@dataclass(frozen=True)
+class HeldRow:
+    """Contacts one source holds back for one reason: whole (not counted), or counted with
+    only some survey answers held (its IDs are partial until a replay fills them in)."""
+
+    source: str
+    reason_code: str
+    held_whole: int
+    counted_answers_held: int
+
+
 @dataclass
 class Snapshot:
     taken_at: dt.datetime
     campaigns: list[CampaignBoard] = field(default_factory=list)
     match_rate: list[MatchRow] = field(default_factory=list)
-    dead_letters: list[tuple[str, int]] = field(default_factory=list)
+    held: list[HeldRow] = field(default_factory=list)
     events_per_s: float | None = None
     freshness_p50_s: float | None = None
     errors: dict[str, str] = field(default_factory=dict)  # section -> message
@@ -126,7 +142,19 @@ def fetch_snapshot(query: Query, now: dt.datetime, source: PanelSource) -> Snaps
         MatchRow(str(s), _int(e), _int(m))
         for s, e, m in (rows("match rate", queries.match_rate(today)) if today else [])
     ]
-    snap.dead_letters = [(str(r), _int(n)) for r, n in rows("dead letters", queries.dead_letters())]
+    try:
+        snap.held = [
+            HeldRow(
+                str(r["source"]),
+                str(r["reason_code"]),
+                _int(r["held_whole"]),
+                _int(r["counted_answers_held"]),
+            )
+            for r in source.installation_rows(counted, "held", now)
+        ]
+    except Exception as exc:  # a board keeps going whatever the store says
+        snap.errors["held back"] = message(exc)
+        log.warning("board query held back failed: %s", type(exc).__name__)
     flow = rows("flow", queries.flow(now))
     if flow:
         snap.events_per_s, snap.freshness_p50_s = _num(flow[0][0]), _num(flow[0][1])
@@ -194,11 +222,55 @@ def _coverage_line(c: CampaignBoard) -> Text:
     cov = c.coverage
     if cov is None:
         return Text("universe coverage: -")
-    return Text(
+    line = Text(
         f"universe coverage: {cov.attempted:,} of {cov.universe:,} attempted "
         f"({_pct(cov.attempted, cov.universe)}), {cov.contacted:,} talked to "
         f"({_pct(cov.contacted, cov.universe)})"
     )
+    if cov.held_out:
+        line.append(f"; {cov.held_out:,} held out")
+        if cov.breaches:  # a contact with the holdout spoils the measurement: flag it
+            line.append(f", HOLDOUT BREACHED: {cov.breaches:,} attempted", style="bold red")
+    return line
+
+
+def _shifts_table(c: CampaignBoard) -> Table:
+    table = Table(
+        "event type", "scheduled", "attended", "no-shows", "cancelled", "flake rate",
+        title="volunteer shifts (not contacts)",
+    )  # fmt: skip
+    for s in c.shifts:
+        flake = "-" if s.flake_rate is None else f"{s.flake_rate:.0%}"
+        table.add_row(
+            s.event_type,
+            f"{s.scheduled:,}",
+            f"{s.attended:,}",
+            f"{s.no_shows:,}",
+            f"{s.cancelled:,}",
+            flake,
+        )
+    return table
+
+
+def _van_line(c: CampaignBoard) -> Text:
+    """In VAN: x of y per source that writes back (nothing when none does)."""
+    if not c.in_van:
+        return Text("")
+    parts = [
+        f"{v.source} {v.in_van:,} of {v.contacts:,}"
+        + (f" ({v.uncertain:,} uncertain)" if v.uncertain else "")
+        for v in c.in_van
+    ]
+    return Text("in VAN: " + ", ".join(parts))
+
+
+def _quality_line(c: CampaignBoard) -> Text:
+    if not c.quality:
+        return Text("data quality: no flagged shift in the last 7 days")
+    parts = [f"{q.flags:,} {q.status}" for q in c.quality]
+    held = sum(q.held_contacts for q in c.quality)
+    line = f"data quality: flagged shifts {', '.join(parts)}; {held:,} contacts held out of goals"
+    return Text(line, style="yellow" if held else "")
 
 
 def _campaign_panel(c: CampaignBoard) -> Panel:
@@ -213,12 +285,18 @@ def _campaign_panel(c: CampaignBoard) -> Panel:
         f"counted once: {c.folded:,} contacts folded from a second path, {c.voided:,} voided",
         style="dim",
     )
+    parts: list[RenderableType] = [
+        top,
+        reach,
+        _coverage_line(c),
+        counted,
+        _van_line(c),
+        _quality_line(c),
+    ]
+    if c.shifts:
+        parts.append(_shifts_table(c))
     clock = f"  ({c.zone})" if c.zone else ""
-    return Panel(
-        Group(top, reach, _coverage_line(c), counted),
-        title=f"{c.org_id} / {c.campaign_id}{clock}",
-        expand=False,
-    )
+    return Panel(Group(*parts), title=f"{c.org_id} / {c.campaign_id}{clock}", expand=False)
 
 
 def _match_table(snap: Snapshot) -> Table:
@@ -234,10 +312,21 @@ def _match_table(snap: Snapshot) -> Table:
     return table
 
 
-def _dlq_table(snap: Snapshot) -> Table:
-    table = Table("reason_code", "events", title="dead letters")
-    for reason, n in snap.dead_letters:
-        table.add_row(reason, f"{n:,}")
+def _held_table(snap: Snapshot) -> Table:
+    table = Table(
+        "source",
+        "reason",
+        "held whole",
+        "counted, answers held",
+        title="held back (fieldstream dlq list)",
+    )
+    for h in snap.held:
+        table.add_row(
+            h.source,
+            h.reason_code,
+            Text(f"{h.held_whole:,}", style="red" if h.held_whole else ""),
+            Text(f"{h.counted_answers_held:,}", style="yellow" if h.counted_answers_held else ""),
+        )
     return table
 
 
@@ -255,14 +344,14 @@ def render(snap: Snapshot) -> RenderableType:
     if not snap.campaigns:
         parts.append(Text("no org or campaign found on the boards yet", style="yellow"))
     side = Table.grid(padding=(0, 2))
-    side.add_row(_match_table(snap), _dlq_table(snap))
+    side.add_row(_match_table(snap), _held_table(snap))
     parts.append(side)
     if snap.errors:
         lines = "\n".join(f"{panel}: {msg}" for panel, msg in sorted(snap.errors.items()))
         parts.append(Panel(Text(lines, style="red"), title="query errors"))
     parts.append(
         Text(
-            f"{FOOTER}  Goals, channels, reach and coverage: the Grafana boards' panels "
+            f"{FOOTER}  Goals, channels, reach, coverage and shifts: the Grafana boards' panels "
             f"({snap.queries} queries this refresh).",
             style="dim",
         )
@@ -282,7 +371,8 @@ def run_board(
     dashboards: Path = DASHBOARDS,
 ) -> None:
     """Refresh the board every ``refresh_s`` until the ``until`` deadline (time.monotonic),
-    Ctrl-C, or ``alive()`` reports dead services; ``org``/``campaign`` narrow it to one."""
+    Ctrl-C, or ``alive()`` (called every tick: the stack's supervision) reports services it
+    could not keep running; ``org``/``campaign`` narrow it to one."""
     console = console or Console()
     source = PanelSource(load_dashboards(dashboards), org=org, campaign=campaign)
 
@@ -297,9 +387,11 @@ def run_board(
                 for d in dead:
                     where = getattr(d, "log_path", None)
                     name = getattr(d, "name", str(d))
-                    console.print(f"[red]{name} stopped unexpectedly[/red]; see {where}")
+                    console.print(f"[red]{name} keeps dying[/red]; stopping (see {where})")
                 return
             next_at = time.monotonic() + refresh_s
             while time.monotonic() < next_at and (until is None or time.monotonic() < until):
                 time.sleep(0.1)
+                if alive is not None and alive():
+                    break
             live.update(snapshot())

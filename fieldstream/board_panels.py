@@ -37,6 +37,13 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "coverage": ("fs-coverage", "Universe covered"),
     "forecast": ("fs-progress", "Forecast: where this week's goals will end"),
     "ledger": ("fs-progress", "Counted once: contacts folded and voided"),
+    "shifts": ("fs-shifts", "Shifts by event type"),
+    "van": ("fs-progress", "In VAN: contacts written back, by source"),
+    "quality": ("fs-quality", "Flags by status"),
+}
+# panels the board shows once for the installation (section -> dashboard uid, panel title)
+INSTALLATION: dict[str, tuple[str, str]] = {
+    "held": ("fs-pipeline", "Held back, by source and reason"),
 }
 # the board is for the program's own staff, not shared: every group is shown
 MIN_GROUP_SIZE = "1"
@@ -49,6 +56,16 @@ class GoalRow:
     target: int
     actual: int
     pace: float  # target * elapsed share of the week (the panel's own ``pace``)
+
+
+@dataclass(frozen=True)
+class VanRow:
+    """One source's write-back to VAN: in_van of contacts."""
+
+    source: str
+    in_van: int
+    contacts: int
+    uncertain: int
 
 
 @dataclass(frozen=True)
@@ -89,6 +106,27 @@ class CoverageRow:
     attempted: int
     universe: int
     contacted: int = 0
+    held_out: int = 0
+    breaches: int = 0
+
+
+@dataclass(frozen=True)
+class ShiftRow:
+    """Volunteer shifts of one event type in the board's range (never contacts)."""
+
+    event_type: str
+    scheduled: int
+    attended: int
+    no_shows: int
+    cancelled: int
+    flake_rate: float | None  # no-shows / (attended + no-shows); None before any is known
+
+
+@dataclass(frozen=True)
+class QualityRow:
+    status: str  # pending, approved, voided
+    flags: int
+    held_contacts: int
 
 
 @dataclass
@@ -106,6 +144,9 @@ class CampaignBoard:
     folded: int = 0
     voided: int = 0
     zone: str = ""
+    shifts: list[ShiftRow] = field(default_factory=list)
+    in_van: list[VanRow] = field(default_factory=list)
+    quality: list[QualityRow] = field(default_factory=list)
     sql: dict[str, str] = field(default_factory=dict)
 
 
@@ -152,6 +193,13 @@ class PanelSource:
             self.panels[section] = (board, found[0])
         # the dashboards the sections' panels are on (uid -> dashboard)
         self.boards = {str(b.get("uid")): b for b, _ in self.panels.values()}
+        self.installation: dict[str, tuple[Mapping[str, Any], PanelQuery]] = {}
+        for section, (uid, title) in INSTALLATION.items():
+            board = by_uid.get(uid)
+            found = [q for q in panel_queries(board or {}) if q.panel_title == title]
+            if board is None or not found:
+                raise ConfigError(f"no panel {title!r} on the dashboard {uid!r} for the board")
+            self.installation[section] = (board, found[0])
         self.org, self.campaign = org, campaign
         self.scopes: list[Scope] = []
         self.discovered_at: dt.datetime | None = None
@@ -219,6 +267,14 @@ class PanelSource:
         )
         out.sql[section] = sql
         result = query(sql)
+        return [dict(zip(result[0], r, strict=False)) for r in result[-1]]
+
+    def installation_rows(
+        self, query: Query, section: str, now: dt.datetime
+    ) -> list[dict[str, Any]]:
+        """The rows of an installation-wide panel (no org or campaign), by column name."""
+        board, panel = self.installation[section]
+        result = query(render_sql(panel.raw_sql, {}, *time_range(board, now)))
         return [dict(zip(result[0], r, strict=False)) for r in result[-1]]
 
     def fetch(
@@ -291,10 +347,33 @@ def _fill(out: CampaignBoard, section: str, rows: list[dict[str, Any]]) -> None:
         ]
     elif section == "ledger" and rows:
         out.folded, out.voided = _int(rows[0]["folded"]), _int(rows[0]["voided"])
+    elif section == "shifts":
+        out.shifts = [
+            ShiftRow(
+                str(r["event_type"]),
+                _int(r["scheduled"]),
+                _int(r["attended"]),
+                _int(r["no_shows"]),
+                _int(r["cancelled"]),
+                None if r.get("flake_rate") is None else float(r["flake_rate"]),
+            )
+            for r in rows
+        ]
+    elif section == "van":
+        out.in_van = [
+            VanRow(str(r["source"]), _int(r["in_van"]), _int(r["contacts"]), _int(r["uncertain"]))
+            for r in rows
+        ]
+    elif section == "quality":
+        out.quality = [
+            QualityRow(str(r["status"]), _int(r["flags"]), _int(r["held_contacts"])) for r in rows
+        ]
     elif section == "coverage" and rows:
         r = rows[0]
         out.coverage = CoverageRow(
             _int(r["attempted"]),
             _int(r["universe"]),
             _int(r["contacted"]),
+            _int(r.get("held_out", 0)),
+            _int(r.get("holdout_breaches", 0)),
         )

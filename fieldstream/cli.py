@@ -19,9 +19,25 @@ from rich.console import Console
 from core.errors import FieldstreamError
 from core.settings import Settings
 from fieldstream.cli_common import cli_settings
+from fieldstream.cli_dlq import dlq_app
+from fieldstream.cli_effects import (
+    HOLDOUT,
+    HOLDOUT_SEED,
+    STRATIFY,
+    export_universe_cmd,
+    holdout_plan,
+    load_vote_history_cmd,
+    load_with_holdout,
+    model_app,
+)
 from fieldstream.cli_exchange import exchange_app
 from fieldstream.cli_import import import_app
 from fieldstream.cli_ledger import corrections_cmd, unvoid_cmd, verify_cmd, void_cmd
+from fieldstream.cli_quality import quality_app
+from fieldstream.cli_tokens import tokens_app
+from fieldstream.cli_van import van_app
+from fieldstream.cli_writeback import writeback_app
+from fieldstream.output import Format, print_rows
 
 app = typer.Typer(
     help="fieldstream: real-time voter contacts (gateway -> Kafka -> stream -> ClickHouse).",
@@ -35,6 +51,12 @@ app.command("void")(void_cmd)
 app.command("unvoid")(unvoid_cmd)
 app.command("corrections")(corrections_cmd)
 app.command("verify")(verify_cmd)
+app.add_typer(van_app, name="van")
+app.add_typer(writeback_app, name="writeback")
+app.add_typer(model_app, name="model")
+app.add_typer(quality_app, name="quality")
+app.add_typer(tokens_app, name="query-token")
+app.add_typer(dlq_app, name="dlq")
 
 
 def _demo_settings(settings: Settings) -> Settings:
@@ -98,6 +120,13 @@ def _load_demo(settings: Settings) -> None:
     console.print(f"loaded {goals} goals and {universe} universe rows")
     summary = load_voters(paths.voters, paths.voters_mapping, settings.kafka, progress=True)
     console.print(f"loaded voters: {summary}")
+    from producers.tools.mobilize.export import import_export
+
+    for (org, campaign), export in paths.shifts.items():
+        shifts = import_export(
+            export, settings.kafka, org_id=org, campaign_id=campaign, restart=True
+        )
+        console.print(f"loaded demo shifts: {shifts}")
 
 
 def _watch(
@@ -115,15 +144,17 @@ def _watch(
             run_board(
                 connect_store(settings).query,
                 until=deadline,
-                alive=stack.dead,
+                alive=stack.supervise,
                 dashboards=settings.dashboards_dir,
             )
+            if deadline is None or time.monotonic() < deadline:
+                raise FieldstreamError("a service keeps dying; the stack stopped (see its log)")
         else:
             while deadline is None or time.monotonic() < deadline:
-                dead = stack.dead()
-                if dead:
+                given_up = stack.supervise()
+                if given_up:
                     raise FieldstreamError(
-                        f"{dead[0].name} stopped unexpectedly; see {dead[0].log_path}"
+                        f"{given_up[0].name} keeps dying; stopping (see {given_up[0].log_path})"
                     )
                 time.sleep(0.5)
     except KeyboardInterrupt:
@@ -131,17 +162,52 @@ def _watch(
 
 
 @app.command()
-def sql(query: Annotated[str, typer.Argument(help="a read-only SQL query")]) -> None:
-    """Run SQL against the store (through the running sink when it owns chDB)."""
-    from rich.table import Table
-
+def sql(
+    query: Annotated[str, typer.Argument(help="a read-only SQL query")],
+    fmt: Annotated[
+        Format | None,
+        typer.Option(
+            "--format", help="table (default on a terminal), tsv (default when piped) or json"
+        ),
+    ] = None,
+) -> None:
+    """Run SQL against the store (through the running sink when it owns chDB). Nothing is cut
+    short: a table's cells wrap in a narrow terminal, and piped output is tab-separated."""
     from sinks.remote import connect_store
 
-    columns, rows = connect_store(cli_settings()).query(query)
-    table = Table(*columns)
-    for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
-    Console().print(table)
+    store = connect_store(cli_settings())
+    try:
+        columns, rows = store.query(query)
+    finally:
+        store.close()
+    print_rows(columns, rows, fmt)
+
+
+@app.command("do-not-contact")
+def do_not_contact_cmd(
+    org: Annotated[str, typer.Option(help="the org whose list it is")],
+    channel: Annotated[
+        str | None, typer.Option(help="text, phone, door, email or mail (default: every one)")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv, json (lines) or table")] = "csv",
+    out: Annotated[Path | None, typer.Option(help="write to this file (default: stdout)")] = None,
+) -> None:
+    """Who opted out (the do_not_contact view): the list a texting or calling tool suppresses,
+    with the ids and phone number each opt-out named."""
+    from fieldstream.do_not_contact import CHANNELS, FORMATS, list_sql, render
+    from sinks.remote import connect_store
+
+    if channel is not None and channel not in CHANNELS:
+        raise typer.BadParameter(f"--channel must be one of {', '.join(CHANNELS)}")
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}")
+    _, rows = connect_store(cli_settings()).query(list_sql(org, channel))
+    text = render(rows, fmt)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        console.print(f"wrote {len(rows)} opt-out(s) to {out}")
 
 
 @app.command()
@@ -277,7 +343,8 @@ def load_goals_cmd(file: Path) -> None:
 @app.command("load-universe")
 def load_universe_cmd(
     file: Annotated[
-        Path | None, typer.Argument(help="CSV: org_id, campaign_id, state, voter_id[, turf_id]")
+        Path | None,
+        typer.Argument(help="CSV: org_id, campaign_id, state, voter_id[, turf_id][, channel]"),
     ] = None,
     org: Annotated[str | None, typer.Option("--org", help="org_id (with --where)")] = None,
     campaign: Annotated[
@@ -287,9 +354,14 @@ def load_universe_cmd(
         str | None,
         typer.Option(help="condition on the voters table, e.g. \"county = 'Erie' AND age >= 18\""),
     ] = None,
+    holdout: HOLDOUT = None,
+    seed: HOLDOUT_SEED = None,
+    stratify: STRATIFY = "",
 ) -> None:
     """Load a universe from a CSV file, or from the voters table with --org, --campaign and
-    --where. A load replaces the universe of each org/campaign it names."""
+    --where. A load replaces the universe of each org/campaign it names. With --holdout, a
+    random share of each campaign's universe is held out (never to be contacted) to measure
+    the program's effect after the election (docs/effects.md)."""
     from sinks.loaders import load_universe, load_universe_where
     from sinks.remote import connect_store
 
@@ -297,8 +369,12 @@ def load_universe_cmd(
         raise FieldstreamError("give either a CSV file or --where (with --org and --campaign)")
     if where is not None and (org is None or campaign is None):
         raise FieldstreamError("--where needs --org and --campaign")
+    plan = holdout_plan(holdout, seed, stratify)
     store = connect_store(cli_settings())
     try:
+        if plan is not None:
+            console.print(f"loaded {load_with_holdout(store, file, org, campaign, where, plan)}")
+            return
         if file is not None:
             n = load_universe(store, file)
         else:
@@ -307,6 +383,10 @@ def load_universe_cmd(
     finally:
         store.close()
     console.print(f"loaded {n} universe rows")
+
+
+app.command("load-vote-history")(load_vote_history_cmd)
+app.command("export-universe")(export_universe_cmd)
 
 
 @app.command()

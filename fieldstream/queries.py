@@ -1,7 +1,7 @@
 """The board's own SQL over the ClickHouse model (sinks/ddl), for what no Grafana panel covers.
 
-Goals, channels, who we are reaching and coverage come from the dashboards' panels
-(fieldstream.board_panels); these are the rest: today's voter match, dead letters and flow
+Goals, channels, who we are reaching, coverage and the contacts held back come from the
+dashboards' panels (fieldstream.board_panels); these are the rest: today's voter match and flow
 (events/s, freshness: Prometheus panels on the Grafana board). Each returns a query string;
 the values put in it are dates, times and ids this module formats and quotes itself. "Today"
 is each campaign's own (its zone in program_zones).
@@ -48,14 +48,6 @@ def match_rate(today: Mapping[tuple[str, str], dt.date]) -> str:
         "SELECT source_system, sum(events), sum(matched) FROM match_rate "
         f"WHERE (org_id, campaign_id, day) IN ({cells}) "
         "GROUP BY source_system ORDER BY sum(unmatched) DESC, source_system"
-    )
-
-
-def dead_letters() -> str:
-    """reason_code, count."""
-    return (
-        "SELECT toString(reason_code), count() FROM dead_letters FINAL "
-        "GROUP BY reason_code ORDER BY count() DESC, reason_code"
     )
 
 

@@ -36,6 +36,8 @@ VOTER_PSEUDONYM = f"{NAMESPACE}.VoterPseudonym"  # private
 CORRECTION = f"{NAMESPACE}.Correction"  # voids and their undoing (contacts.corrections)
 SUPPRESSION = f"{NAMESPACE}.Suppression"  # the keeper's decisions (contacts.suppressions)
 RETRACTION = f"{NAMESPACE}.Retraction"  # what partners receive when a contact is taken back
+WRITEBACK_STATUS = f"{NAMESPACE}.WritebackStatus"  # the write-back to VAN, per contact
+QUALITY_FLAG = f"{NAMESPACE}.QualityFlag"  # quality.flags (streams/quality)
 
 SINGLE_OBJECT_MAGIC = b"\xc3\x01"
 CONFLUENT_MAGIC = 0

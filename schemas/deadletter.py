@@ -20,10 +20,14 @@ def dead_letter_record(
     org_id: str | None,
     source_system: str | None,
     failed_at: int | dt.datetime,
+    index: int = 0,
+    counted: bool = False,
 ) -> dict[str, Any]:
     """The Avro-ready DeadLetter (encode with DEAD_LETTER); ``where`` is the source topic,
-    partition and offset, ``failed_at`` epoch milliseconds or an aware datetime."""
-    return {
+    partition and offset, ``failed_at`` epoch milliseconds or an aware datetime, ``index``
+    the item's place in its request (for letters with no event id). ``counted``: the contact
+    itself was counted and only the parts the reason names are held."""
+    letter = {
         "original": original,
         "reason": reason,
         "reason_code": code,
@@ -35,7 +39,10 @@ def dead_letter_record(
         "source_partition": where[1],
         "source_offset": where[2],
         "failed_at": failed_at,
+        "counted": counted,
     }
+    letter["dead_letter_id"] = dead_letter_key(letter, index)
+    return letter
 
 
 def dead_letter_key(letter: dict[str, Any], index: int = 0) -> str:

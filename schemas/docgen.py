@@ -18,9 +18,17 @@ Generated from `schemas/avro/*.avsc` by `fieldstream docs`; do not edit by hand.
 
 Every field tool's payload is turned into a **ContactEvent** at the gateway. The stream
 adds voter-file demographics (**Voter**) to make an **EnrichedContact**; anything it refuses
-becomes a **DeadLetter** with the reason. On Kafka each record is Avro: single-object encoding
-(`C3 01` + CRC-64-AVRO fingerprint) on the embedded default, the Confluent wire format with a
-schema registry in production.
+becomes a **DeadLetter** with the reason. What is not a contact attempt has its own records:
+a **PersonSignal** (an activist code or tag applied or removed, an opt-in or opt-out, on
+`person.signals`) and a **VolunteerShift** (one state of a volunteer's shift sign-up, on
+`volunteer.shifts`); neither is ever counted as a contact. On Kafka each record is Avro:
+single-object encoding (`C3 01` + CRC-64-AVRO fingerprint) on the embedded default, the
+Confluent wire format with a schema registry in production.
+
+Input is bounded: a string field takes at most the characters its type says, an array at most
+its items, integers their Avro range, and timestamps fall between 2000-01-01 and the time the
+event was received plus the gateway's `max_future_s`; anything else is refused with a 4xx
+naming the field.
 """
 
 
@@ -41,6 +49,17 @@ def _type_name(t: Any) -> str:
             return str(t["name"])
         return _type_name(kind)
     return str(t)
+
+
+def _bounds(field: dict[str, Any]) -> str:
+    """A field's limits (``maxItems``, ``maxLength``: enforced on input, schemas/jsonconv.py)."""
+    limits = []
+    if "maxItems" in field:
+        limits.append(f"at most {field['maxItems']} items")
+    if "maxLength" in field:
+        each = " each" if "maxItems" in field else ""
+        limits.append(f"at most {field['maxLength']} characters{each}")
+    return ", " + ", ".join(limits) if limits else ""
 
 
 def _collect(schema: dict[str, Any], out: dict[str, dict[str, Any]]) -> None:
@@ -69,7 +88,8 @@ def render(avro_dir: Path = AVRO_DIR) -> str:
         for f in rec["fields"]:
             default = json.dumps(f["default"]) if "default" in f else "required"
             doc = f.get("doc", "").replace("|", "\\|")
-            parts.append(f"| `{f['name']}` | {_type_name(f['type'])} | {default} | {doc} |")
+            kind = _type_name(f["type"]) + _bounds(f)
+            parts.append(f"| `{f['name']}` | {kind} | {default} | {doc} |")
     parts.append("\n## Enumerations\n")
     for enum in enums:
         doc = f" {enum['doc']}" if enum.get("doc") else ""

@@ -2,13 +2,16 @@
 
 A batch holds the rows of one topic-partition from ``first`` to ``last`` offset (every
 message in that range, including ones that produced no row). Its deduplication token is a
-pure function of that range, so a retried insert of the same batch is identical and
-ClickHouse drops the repeat. A batch is due when it holds ``batch_rows`` messages or
+pure function of that range AND of the bytes of its messages, so a retried insert of the same
+batch is identical and ClickHouse drops the repeat, while a broker that starts its offsets
+again at 0 (the embedded broker after a restart, a recreated topic) never makes a new batch
+look like an old one. A batch is due when it holds ``batch_rows`` messages or
 ``flush_interval_s`` passed since its first message.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,10 +32,13 @@ class Batch:
     messages: int = 0
     rows: dict[str, list[Row]] = field(default_factory=dict)
     received_at: list[datetime] = field(default_factory=list)
+    digest: Any = field(default_factory=lambda: hashlib.blake2b(digest_size=12))
 
     @property
     def token(self) -> str:
-        return batch_token(self.topic, self.partition, self.first, self.last)
+        return batch_token(
+            self.topic, self.partition, self.first, self.last, self.digest.hexdigest()
+        )
 
     @property
     def commit_offset(self) -> int:
@@ -42,9 +48,10 @@ class Batch:
         return sum(len(r) for r in self.rows.values())
 
 
-def batch_token(topic: str, partition: int, first: int, last: int) -> str:
-    """The insert_deduplication_token of the offset range [first, last]."""
-    return f"{topic}:{partition}:{first}-{last}"
+def batch_token(topic: str, partition: int, first: int, last: int, digest: str = "") -> str:
+    """The insert_deduplication_token of the offset range [first, last] whose messages' bytes
+    hash to ``digest``."""
+    return f"{topic}:{partition}:{first}-{last}:{digest}"
 
 
 class Batcher:
@@ -69,8 +76,10 @@ class Batcher:
         table: str | None = None,
         row: Row | None = None,
         received_at: datetime | None = None,
+        value: bytes | None = None,
     ) -> Batch:
-        """Record message ``offset`` (with its row for ``table``, if any); returns its batch."""
+        """Record message ``offset`` with its bytes (and its row for ``table``, if any);
+        returns its batch."""
         key = (topic, partition)
         batch = self._batches.get(key)
         if batch is None:
@@ -83,6 +92,9 @@ class Batcher:
             )
         batch.last = offset
         batch.messages += 1
+        batch.digest.update(offset.to_bytes(8, "big", signed=True))
+        batch.digest.update(len(value or b"").to_bytes(4, "big"))
+        batch.digest.update(value or b"")
         if table is not None and row is not None:
             batch.rows.setdefault(table, []).append(row)
         if received_at is not None:

@@ -1,4 +1,4 @@
-"""The finalised tables the boards read (sinks/ddl/022_board_tables.sql), kept from the rollups.
+"""The finalised tables the boards read (sinks/ddl/025_board_tables.sql), kept from the rollups.
 
 Two ways in, one result:
 

@@ -8,7 +8,7 @@ rollup holds for them.
 
 A cell is (org, campaign, local day). Rewriting a cell of a rollup deletes the rollup's rows
 for that day (lightweight DELETE) and inserts the recount over ``contact_events FINAL`` minus
-the suppressed events (sinks/ddl/021_corrections.sql). The recount is the rollup's own
+the suppressed events (sinks/ddl/024_corrections.sql). The recount is the rollup's own
 materialized view query (read back from ``system.tables.as_select``), run over the cell's
 contacts instead of an inserted block: one definition, so the recount cannot drift from the
 view. A contact inserted while a cell is rewritten is not lost: the view adds its states after

@@ -1,10 +1,11 @@
 """The sink's consumer loop: every routed topic (sinks/routes.py) -> ClickHouse.
 
-One confluent-kafka consumer, manual commits. Rows are batched per topic-partition on fixed
-offset ranges (:mod:`sinks.batcher`); a batch is inserted with a deduplication token of its
-range, and the partition's offset is committed (last + 1, synchronously) only after the
-insert succeeded. A failed insert is retried with the SAME batch until it succeeds: nothing
-is skipped and nothing is committed past. Messages that cannot be decoded become
+One confluent-kafka consumer, manual commits. Rows are batched per topic-partition on offset
+ranges (:mod:`sinks.batcher`); a batch is inserted with a deduplication token of its range and
+bytes, contacts already stored by another batch are dropped first (:mod:`sinks.ledger`), and
+the partition's offset is committed (last + 1, synchronously) only after the insert
+succeeded. A failed insert is retried with the SAME batch until it succeeds, without stalling
+the loop: nothing is skipped and nothing is committed past. Messages that cannot be decoded become
 dead_letters rows (stage 'sink'), never dropped.
 """
 
@@ -14,6 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +24,9 @@ from prometheus_client import CollectorRegistry
 
 from core.errors import BrokerError, FieldstreamError, StoreError
 from core.metrics import Metrics
-from sinks.batcher import Batch, Batcher
+from schemas.ids import event_id_of
+from sinks.batcher import Batch, Batcher, Row
+from sinks.ledger import Query, StoredIds
 from sinks.routes import Routes
 from sinks.rows import DEAD_LETTER_COLUMNS, sink_dead_letter_row
 
@@ -71,6 +75,20 @@ class SinkMetrics(Metrics):
             "Messages with nothing to store (voter tombstones), by topic",
             ["topic"],
         )
+        self.already_stored = self.counter(
+            "fieldstream_sink_already_stored",
+            "Rows not inserted because the store already held them from another batch",
+            ["table"],
+        )
+        self.healed = self.counter(
+            "fieldstream_sink_rollups_fed_again",
+            "Stored contacts whose rollups were fed again (stored before a restart, sent again)",
+            ["table"],
+        )
+        self.paused = self.gauge(
+            "fieldstream_sink_paused_partitions",
+            "Partitions paused because their batch's insert failed (retried with backoff)",
+        )
         self.lag = self.gauge(
             "fieldstream_sink_consumer_lag",
             "Messages on the broker the sink has not read yet (high watermark - position)",
@@ -78,8 +96,23 @@ class SinkMetrics(Metrics):
         )
 
 
+@dataclass
+class Held:
+    """A batch whose insert failed: its partition is paused until the retry at ``retry_at``."""
+
+    batch: Batch
+    attempt: int
+    retry_at: float
+
+
 class SinkConsumer:
-    """Consumes every routed topic and writes batches through ``writer``."""
+    """Consumes every routed topic and writes batches through ``writer``.
+
+    Backpressure without stalling: a failed insert holds its batch (whole, so the retry is
+    identical), pauses that partition and seeks it back past the batch, and the loop goes on
+    polling (the consumer stays in its group however long the store is away); the batch is
+    retried with backoff and, once written and committed, the partition resumes.
+    """
 
     def __init__(
         self,
@@ -91,6 +124,10 @@ class SinkConsumer:
         flush_interval_s: float,
         metrics: SinkMetrics | None = None,
         retry_max_s: float = 10.0,
+        ledger: StoredIds | None = None,
+        query: Query | None = None,
+        heal: Callable[[str, list[str]], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.conf = consumer_conf
         self.routes = routes
@@ -99,6 +136,11 @@ class SinkConsumer:
         self.metrics = metrics or SinkMetrics()
         self.batcher = Batcher(batch_rows, flush_interval_s)
         self.retry_max_s = retry_max_s
+        self.ledger = ledger
+        self.query = query
+        self.heal = heal
+        self.clock = clock
+        self.held: dict[tuple[str, int], Held] = {}
         self.stop_event = threading.Event()
         self.started = threading.Event()
         self.assigned = threading.Event()
@@ -110,57 +152,66 @@ class SinkConsumer:
         topic, partition, offset = str(msg.topic()), int(msg.partition() or 0), msg.offset()
         value = msg.value()
         off = int(offset) if offset is not None else 0
+        add = self.batcher.add
         route = self.routes.by_topic.get(topic)
         if route is None:
             log.warning("message from unexpected topic %s ignored", topic)
-            return self.batcher.add(topic, partition, off)
+            return add(topic, partition, off, value=value)
         try:
             routed = route(value, (topic, partition, off))
         except (FieldstreamError, KeyError, TypeError, ValueError, AttributeError) as exc:
             self.metrics.undecodable.labels(topic).inc()
             code = "sink_undecodable" if isinstance(exc, FieldstreamError) else "sink_bad_record"
             reason = f"the sink could not read this message: {type(exc).__name__}: {exc}"[:500]
-            row = sink_dead_letter_row(topic, partition, off, value, code, reason)
-            return self.batcher.add(topic, partition, off, "dead_letters", row)
+            row = sink_dead_letter_row(topic, partition, off, value, code, reason, msg.key())
+            return add(topic, partition, off, "dead_letters", row, value=value)
         if routed is None:
             self.metrics.without_row.labels(topic).inc()
-            return self.batcher.add(topic, partition, off)
-        return self.batcher.add(topic, partition, off, routed.table, routed.row, routed.received_at)
+            return add(topic, partition, off, value=value)
+        return add(topic, partition, off, routed.table, routed.row, routed.received_at, value=value)
 
     # --- batch -> store -------------------------------------------------------------
+    def _table_rows(self, table: str, rows: list[Row], token: str) -> tuple[list[Row], list[str]]:
+        """The rows to insert (for a ledgered table: those not stored by another batch, each
+        with the token that stores it) and their event ids."""
+        key = self.routes.ledgered.get(table)
+        if key is None or self.ledger is None:
+            return rows, []
+        ids = [key(r) for r in rows]
+        keep, unsure = self.ledger.unstored(ids, token)
+        if unsure and self.heal is not None:
+            # the heal feeds rollups from contact_events by event id (a key's first part)
+            self.heal(table, sorted({event_id_of(k) for k in unsure}))
+            self.ledger.make_sure(unsure)
+            self.metrics.healed.labels(table).inc(len(unsure))
+        dropped = len(rows) - len(keep)
+        if dropped:
+            self.metrics.already_stored.labels(table).inc(dropped)
+        return [[*rows[i], token] for i in keep], [ids[i] for i in keep]
+
     def write_batch(self, batch: Batch) -> None:
-        """Insert every table of ``batch``; retry the same batch until it is written."""
-        attempt = 0
-        while True:
-            t0 = time.perf_counter()
-            try:
-                for table, rows in sorted(batch.rows.items()):
-                    self.writer(table, self.columns[table], rows, batch.token)
-                break
-            except StoreError as exc:
-                attempt += 1
-                self.metrics.insert_failures.inc()
-                if self.stop_event.is_set() and attempt >= 3:
-                    raise
-                pause = min(self.retry_max_s, 0.2 * 2**attempt)
-                log.warning(
-                    "insert of %s failed (attempt %d): %s; retrying in %.1fs",
-                    batch.token,
-                    attempt,
-                    exc,
-                    pause,
-                )
-                time.sleep(pause)
+        """Insert every table of ``batch`` once; StoreError if any insert failed (the caller
+        holds the batch and retries it whole)."""
+        t0 = time.perf_counter()
+        written: dict[str, int] = {}
+        stored: list[str] = []
+        for table, rows in sorted(batch.rows.items()):
+            insert, ids = self._table_rows(table, rows, batch.token)
+            self.writer(table, self.columns[table], insert, batch.token)
+            written[table] = len(insert)
+            stored += ids
+        if self.ledger is not None and stored:
+            self.ledger.add(stored, batch.token)
         elapsed = time.perf_counter() - t0
         now = datetime.now(UTC)
         m = self.metrics
         m.insert_seconds.observe(elapsed)
         m.last_insert.set(now.timestamp())
-        for table, rows in batch.rows.items():
-            m.rows.labels(table).inc(len(rows))
+        for table, n in written.items():
+            m.rows.labels(table).inc(n)
         for received in batch.received_at:
             m.freshness.observe(max(0.0, (now - received).total_seconds()))
-        counts = " ".join(f"{t}={len(r)}" for t, r in sorted(batch.rows.items())) or "rows=0"
+        counts = " ".join(f"{t}={n}" for t, n in sorted(written.items())) or "rows=0"
         log.info(
             "flushed %s:%d offsets %d-%d %s in %.0f ms",
             batch.topic,
@@ -178,44 +229,106 @@ class SinkConsumer:
         try:
             self._consumer.commit(offsets=[tp], asynchronous=False)
         except KafkaException as exc:
-            # the rows are written; a redelivery is absorbed by the dedup token / FINAL
+            # the rows are written; a redelivery is dropped by the token and the ledger
             log.warning("commit of %s failed: %s (it will be redelivered)", batch.token, exc)
 
-    def flush(self, batch: Batch) -> None:
-        """Write, then commit, then forget the batch (only once written)."""
-        written = False
+    def flush(self, batch: Batch) -> bool:
+        """Write, commit and forget ``batch``; on a store failure hold it (its partition
+        paused, retried later) and return False."""
+        key = (batch.topic, batch.partition)
         try:
             self.write_batch(batch)
-            written = True
-            self.commit(batch)
-        finally:
-            if written:
-                self.batcher.done(batch)
+        except StoreError as exc:
+            self._hold(batch, exc)
+            return False
+        self.commit(batch)
+        self.batcher.done(batch)
+        if self.held.pop(key, None) is not None:
+            self._resume(batch.topic, batch.partition)
+            log.info("insert of %s succeeded; %s:%d resumed", batch.token, *key)
+        return True
+
+    def _hold(self, batch: Batch, exc: StoreError) -> None:
+        key = (batch.topic, batch.partition)
+        held = self.held.get(key)
+        attempt = held.attempt + 1 if held is not None else 1
+        pause = min(self.retry_max_s, 0.2 * 2**attempt)
+        self.held[key] = Held(batch, attempt, self.clock() + pause)
+        self.metrics.insert_failures.inc()
+        self.metrics.paused.set(len(self.held))
+        if held is None:
+            self._pause(batch)
+        log.warning(
+            "insert of %s failed (attempt %d): %s; %s:%d paused, retrying in %.1fs",
+            batch.token,
+            attempt,
+            exc,
+            batch.topic,
+            batch.partition,
+            pause,
+        )
+
+    def _pause(self, batch: Batch) -> None:
+        """Stop fetching the partition and seek it back past the held batch: what was fetched
+        behind it is read again once it resumes."""
+        if self._consumer is None:
+            return
+        tp = TopicPartition(batch.topic, batch.partition, batch.commit_offset)
+        try:
+            self._consumer.pause([tp])
+            self._consumer.seek(tp)
+        except KafkaException as exc:
+            log.warning("pausing %s:%d: %s", batch.topic, batch.partition, exc)
+
+    def _resume(self, topic: str, partition: int) -> None:
+        self.metrics.paused.set(len(self.held))
+        if self._consumer is None:
+            return
+        try:
+            self._consumer.resume([TopicPartition(topic, partition)])
+        except KafkaException as exc:
+            log.warning("resuming %s:%d: %s", topic, partition, exc)
+
+    def retry_held(self) -> None:
+        now = self.clock()
+        for held in list(self.held.values()):
+            if held.retry_at <= now:
+                self.flush(held.batch)
 
     def flush_due(self) -> None:
         for batch in self.batcher.due():
-            self.flush(batch)
+            if (batch.topic, batch.partition) not in self.held:
+                self.flush(batch)
 
-    def flush_all(self) -> None:
+    def flush_all(self, attempts: int = 3) -> None:
+        """Write what is buffered (at stop): a few tries each, then leave it uncommitted (it is
+        read again at the next start)."""
         for batch in self.batcher.pending():
-            self.flush(batch)
+            for _ in range(attempts):
+                if self.flush(batch):
+                    break
+                time.sleep(min(self.retry_max_s, 0.5))
 
     # --- loop -----------------------------------------------------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.assigned.set()
+        if self.ledger is not None and self.query is not None:
+            try:  # another sink may have stored contacts of these partitions meanwhile
+                self.ledger.warm(self.query)
+            except StoreError as exc:
+                log.warning("could not refresh the stored ids on assignment: %s", exc)
         log.info("assigned %d partitions", len(partitions))
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
             batch = self.batcher.get(tp.topic, tp.partition)
-            if batch is None:
-                continue
-            try:
-                self.flush(batch)
-            except StoreError as exc:
+            self.held.pop((tp.topic, tp.partition), None)
+            if batch is not None and not self.flush(batch):
                 # not committed: whoever owns the partition next reads these offsets again
-                log.error("dropping unwritten batch %s on revoke: %s", batch.token, exc)
+                log.error("dropping unwritten batch %s on revoke", batch.token)
+                self.held.pop((tp.topic, tp.partition), None)
                 self.batcher.drop(tp.topic, tp.partition)
+        self.metrics.paused.set(len(self.held))
         log.info("revoked %d partitions", len(partitions))
 
     def run(self, poll_max: int = 5000, poll_timeout_s: float = 0.05) -> None:
@@ -232,6 +345,7 @@ class SinkConsumer:
         self._consumer = consumer
         self.started.set()
         next_lag = time.monotonic()
+        held = self.held
         try:
             while not self.stop_event.is_set():
                 msgs = consumer.consume(num_messages=poll_max, timeout=poll_timeout_s)
@@ -242,12 +356,18 @@ class SinkConsumer:
                             raise BrokerError(f"the sink consumer failed: {err}")
                         log.debug("consumer event: %s", err)
                         continue
+                    if held and (str(msg.topic()), int(msg.partition() or 0)) in held:
+                        continue  # fetched before the pause: read again after the seek back
                     batch = self.handle(msg)
                     if batch.messages >= self.batcher.batch_rows:
                         self.flush(batch)
                 self.flush_due()
+                if held:
+                    self.retry_held()
                 if time.monotonic() >= next_lag:
                     self._measure_lag(consumer)
+                    if self.ledger is not None:
+                        self.ledger.expire()
                     next_lag = time.monotonic() + LAG_EVERY_S
             self.flush_all()
         finally:

@@ -4,7 +4,7 @@ A correction (schemas/corrections.py) names contacts by a selector. Applying cor
 for each stored contact some correction matches, its ``void`` suppression to what the LAST
 requested of the corrections matching it says (void: suppressed; unvoid: counted again), with
 that correction's request time as the row's version, so the newest wins whatever order
-corrections are applied in (sinks/ddl/021_corrections.sql). The ledger keeper applies
+corrections are applied in (sinks/ddl/024_corrections.sql). The ledger keeper applies
 
 - each new correction to every stored contact of its org (:func:`apply_new`), and
 - every correction of their org to the contacts stored since its last pass

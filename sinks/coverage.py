@@ -6,7 +6,9 @@ dimension at a time (the whole universe 'all', 'on_file', county, precinct, turf
 ethnicity with their source, sex, age band), with the voter file's demographics ('unknown'
 for a member not on the file) and the precinct's mean position. Coverage is then an
 intersection with the people the campaign attempted and reached (reach_ever): the views of
-sinks/ddl/022_board_tables.sql count it exactly without reading a contact.
+sinks/ddl/025_board_tables.sql count it exactly without reading a contact. A universe's
+held-out members (sinks/ddl/018_holdouts.sql) are not in its groups: coverage is of the
+targeted universe.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ def members_sql(org_id: str, campaign_id: str, load_id: str) -> str:
     return (
         "SELECT state, voter_id, turf_id, loaded_at FROM universes FINAL "
         f"WHERE org_id = {string_literal(org_id)} AND campaign_id = {string_literal(campaign_id)} "
-        f"AND load_id = {string_literal(load_id)}"
+        f"AND load_id = {string_literal(load_id)} AND holdout = 0"
     )
 
 

@@ -28,7 +28,7 @@ PARTNER_CONTACT_COLUMNS = [
     "responses.question_id", "responses.answer", "responses.support_level",
     "activist_codes", "canvasser_pseudonym", "geography_level",
     "state", "county", "congressional_district", "precinct",
-    "age_band", "sex", "race", "race_source", "ethnicity", "ethnicity_source",
+    "age_band", "sex", "race", "race_source", "ethnicity", "ethnicity_source", "org_id",
 ]  # fmt: skip
 
 EXCHANGE_AUDIT_COLUMNS = [
@@ -44,8 +44,14 @@ RETRACTION_COLUMNS = [
 ]  # fmt: skip
 
 
-def partner_contact_row(rec: Record, partner: str, recipient: str) -> Row:
-    """One partner_contacts row; InputError if the record names another recipient."""
+def partner_contact_row(
+    rec: Record, partner: str, recipient: str, readers: dict[str, str] | None = None
+) -> Row:
+    """One partner_contacts row; InputError if the record names another recipient.
+
+    Its org_id (whose analysts may read it, as on every table with org data) is the sharing
+    org for our own contacts, and for a partner's the org ``readers`` names for that partner
+    ('' when none: only fieldstream's own users read it)."""
     expected = SELF_PARTNER if partner == SELF_PARTNER else recipient
     if rec["partner_id"] != expected:
         raise InputError(
@@ -65,7 +71,8 @@ def partner_contact_row(rec: Record, partner: str, recipient: str) -> Row:
         list(rec.get("activist_codes") or []),
         rec.get("canvasser_pseudonym"),
         rec["geography_level"],
-        *(rec.get(name) for name in columns[20:]),  # state .. ethnicity_source
+        *(rec.get(name) for name in columns[20:-1]),  # state .. ethnicity_source
+        rec["sharing_org"] if partner == SELF_PARTNER else (readers or {}).get(partner, ""),
     ]
 
 
@@ -108,6 +115,7 @@ class ExchangeInputs:
     inbound: dict[str, str] = field(default_factory=dict)  # topic -> partner ('self': ours)
     audit: str | None = None
     pseudonyms: str | None = None
+    readers: dict[str, str] = field(default_factory=dict)  # partner -> our org reading it
 
     @classmethod
     def from_settings(cls, ex: ExchangeSettings) -> ExchangeInputs | None:
@@ -116,7 +124,11 @@ class ExchangeInputs:
             return None
         inbound = {ex.topic(ex.self_topic): SELF_PARTNER, **ex.inbound_topics()}
         return cls(
-            ex.our_partner_id, inbound, ex.topic(ex.audit_topic), ex.topic(ex.pseudonyms_topic)
+            ex.our_partner_id,
+            inbound,
+            ex.topic(ex.audit_topic),
+            ex.topic(ex.pseudonyms_topic),
+            ex.reader_orgs(),
         )
 
     def register(self, routes: Routes, codec: AvroCodec) -> None:
@@ -129,7 +141,7 @@ class ExchangeInputs:
                 return Routed("partner_retractions", retraction_row(rec, partner, self.recipient))
             if name != SHARED_CONTACT:
                 raise InputError(f"a {name} record on an exchange topic: not stored")
-            row = partner_contact_row(rec, partner, self.recipient)
+            row = partner_contact_row(rec, partner, self.recipient, self.readers)
             return Routed("partner_contacts", row)
 
         def audit(value: bytes | None, where: Where) -> Routed:

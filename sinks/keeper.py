@@ -6,11 +6,14 @@ after a faster later one: every step is idempotent) and
 
 1. applies new corrections, and every standing correction to the new contacts
    (sinks/corrections.py), and folds new contacts into their copy from another path
-   (sinks/folds.py): contacts to suppress;
+   (sinks/folds.py): contacts to suppress; notes the cells whose contacts quality now holds
+   out or lets count again (a flag quarantined, approved or voided), and new contacts inside a
+   held flag's window (:func:`quality_step`);
 2. numbers the new people and adds them to the reach bitmaps, finalises the cells and
    five-minute buckets they touched (sinks/board_tables.py);
-3. recounts from the ledger every cell whose contacts were suppressed or came back, and every
-   cell holding a suppressed contact that was stored again (sinks/cells.py);
+3. recounts from the ledger every cell whose contacts were suppressed or came back, every
+   cell holding a suppressed contact that was stored again, and every cell the sink's heal
+   fed again (:meth:`Keeper.healed`; sinks/heal.py) (sinks/cells.py);
 4. builds the coverage groups of newly loaded universes (sinks/coverage.py) and redoes the goal
    forecasts (sinks/forecast_table.py) every ``forecast_interval_s``;
 5. every ``verify_interval_s``, recounts every figure the boards show from contact_events
@@ -36,6 +39,7 @@ from core.errors import FieldstreamError
 from core.metrics import Metrics
 from sinks import board_tables, cells, corrections, coverage, folds, forecast_table, verify
 from sinks.cells import Cell
+from sinks.ledger import HELD_FLAGS, quality_held_sql
 from sinks.rows import Record
 from sinks.sql import datetime64, string_literal
 from sinks.store import LockedStore
@@ -122,7 +126,9 @@ class Keeper:
         self.metrics = metrics or KeeperMetrics()
         self.stop_event = threading.Event()
         self.thread: threading.Thread | None = None
-        self.steps: list[Step] = [corrections_step, folds_step]  # they suppress: first
+        self.steps: list[Step] = [corrections_step, folds_step, quality_step]  # first
+        self._healed: set[Cell] = set()
+        self._healed_lock = threading.Lock()
         self.after: list[Step] = [universes_step]
         self.last_verify = time.monotonic()
         self.last_forecast = 0.0
@@ -158,6 +164,13 @@ class Keeper:
                 self.publish(records)
             except FieldstreamError as exc:  # announced again when the keeper next starts
                 log.error("could not publish %d suppression(s): %s", len(records), exc)
+
+    def healed(self, found: set[Cell]) -> None:
+        """Cells whose rollups the sink fed again (sinks/heal.py, from its consumer thread):
+        the next pass recounts them from the ledger, so the board tables follow and a
+        suppressed contact the heal fed is taken out again."""
+        with self._healed_lock:
+            self._healed |= found
 
     # --- passes ---------------------------------------------------------------------
     def start_up(self) -> None:
@@ -207,12 +220,16 @@ class Keeper:
         if newest is not None:
             counted = (
                 f"{window} AND (org_id, campaign_id, event_id) NOT IN "
-                "(SELECT org_id, campaign_id, event_id FROM suppressed_events)"
+                "(SELECT org_id, campaign_id, event_id FROM suppressed_events) "
+                f"AND event_id NOT IN ({quality_held_sql(window)})"
             )
             done.numbered = board_tables.number_people(self.store, counted)
             board_tables.add_reach(self.store, counted)
             self._finalise(window, done)
             self._stored_again(f"{window} AND inserted_at > {datetime64(mark)}", done)
+        with self._healed_lock:
+            healed, self._healed = self._healed, set()
+        done.recounted["healed"] |= healed
         self._recount(done)
         self.announce(done.announced)
         for step in self.after:
@@ -324,6 +341,40 @@ def folds_step(keeper: Keeper, window: str | None, done: Pass, now: dt.datetime)
         found, changed = folds.fold_new(keeper.store, keeper.clock.programs, window)
         done.recounted["fold"] |= found
         done.announced += changed
+
+
+QUALITY_HOLDS = "quality_holds"  # keeper_state: the held flags the board tables follow
+
+
+def quality_step(keeper: Keeper, window: str | None, done: Pass, now: dt.datetime) -> None:
+    """Cells to recount because quality holds work out of the counts, or lets it count again:
+    the cells of every flag that became held or stopped being held since the last pass (a
+    quarantine, an approval, a void: sinks/ddl/020_quality.sql), and the cells of new contacts
+    inside a held flag's window."""
+    held = {str(r[0]) for r in keeper.store.rows(f"SELECT flag_id FROM ({HELD_FLAGS})")}
+    before = {f for f in keeper.state(QUALITY_HOLDS).split(",") if f}
+    changed = held ^ before
+    if changed:
+        flags = (
+            "SELECT flag_id, org_id, campaign_id, channel, canvasser_id, first_contact_at, "
+            f"last_contact_at FROM quality_flag_status WHERE flag_id IN ({quoted(sorted(changed))})"
+        )
+        events = (
+            "SELECT event_id, org_id, campaign_id, channel, canvasser_id, occurred_at "
+            "FROM contact_events"
+        )
+        found = keeper.store.rows(
+            "SELECT DISTINCT toString(org_id), toString(campaign_id), local_day "
+            f"FROM contact_events WHERE event_id IN ({quality_held_sql(events, flags)})"
+        )
+        done.recounted["quality"].update(Cell(o, c, d) for o, c, d in found)
+        keeper.set_state(QUALITY_HOLDS, ",".join(sorted(held)))
+    if window is not None and held:
+        found = keeper.store.rows(
+            "SELECT DISTINCT toString(org_id), toString(campaign_id), local_day "
+            f"FROM ({window}) WHERE event_id IN ({quality_held_sql(window)})"
+        )
+        done.recounted["quality"].update(Cell(o, c, d) for o, c, d in found)
 
 
 def forecasts(keeper: Keeper, now: dt.datetime) -> None:

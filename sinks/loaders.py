@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from core.errors import InputError, StoreError
+from schemas.rules import RESULTS_BY_CHANNEL
 from sinks.remote import DirectAccess, StoreAccess
 from sinks.rows import VOTER_COLUMNS
 from sinks.sql import datetime64, string_literal
@@ -32,8 +33,9 @@ GOAL_FIELDS = ("org_id", "campaign_id", "week", "metric", "target")
 UNIVERSE_FIELDS = ("org_id", "campaign_id", "state", "voter_id")
 GOAL_COLUMNS = ["org_id", "campaign_id", "week_start", "metric", "target", "loaded_at"]
 UNIVERSE_COLUMNS = [
-    "org_id", "campaign_id", "state", "voter_id", "turf_id", "load_id", "loaded_at",
+    "org_id", "campaign_id", "state", "voter_id", "turf_id", "load_id", "loaded_at", "channel",
 ]  # fmt: skip
+CHANNELS = frozenset(RESULTS_BY_CHANNEL)  # a universe may say which channel the plan uses
 MAX_PROBLEMS = 20
 
 Located = tuple[str, dict[str, Any]]
@@ -131,11 +133,14 @@ def goal_row(record: dict[str, Any], loaded_at: dt.datetime) -> list[Any]:
 
 
 def universe_row(record: dict[str, Any], loaded_at: dt.datetime, load_id: str) -> list[Any]:
-    """One universes row (UNIVERSE_COLUMNS); turf_id is optional."""
+    """One universes row (UNIVERSE_COLUMNS); turf_id and channel (the plan's) are optional."""
     state = _text(record, "state").upper()
     if len(state) != 2 or not state.isalpha():
         raise ValueError(f"state {state!r} is not a two-letter state")
     turf = record.get("turf_id")
+    channel = str(record.get("channel") or "").strip().lower()
+    if channel and channel not in CHANNELS:
+        raise ValueError(f"channel {channel!r} is not one of {', '.join(sorted(CHANNELS))}")
     return [
         _text(record, "org_id"),
         _text(record, "campaign_id"),
@@ -144,6 +149,7 @@ def universe_row(record: dict[str, Any], loaded_at: dt.datetime, load_id: str) -
         "" if turf is None else str(turf).strip(),
         load_id,
         loaded_at,
+        channel,
     ]
 
 
@@ -291,7 +297,7 @@ def universe_select(
     return (
         f"SELECT {string_literal(org_id.strip())} AS org_id, "
         f"{string_literal(campaign_id.strip())} AS campaign_id, state, voter_id, '' AS turf_id, "
-        f"{string_literal(load_id)} AS load_id, {datetime64(at)} AS loaded_at "
+        f"{string_literal(load_id)} AS load_id, {datetime64(at)} AS loaded_at, '' AS channel "
         f"FROM voters FINAL WHERE ({check_where(where)})"
     )
 
@@ -328,5 +334,5 @@ def load_universe_where(store: StoreAccess, org_id: str, campaign_id: str, where
     _columns, rows = store.query(universe_select(org_id, campaign_id, where, load_id, at))
     if not rows:
         raise InputError("--where matches no voter; the universe was not replaced")
-    store.insert("universes", UNIVERSE_COLUMNS, [[*r[:6], at] for r in rows])
+    store.insert("universes", UNIVERSE_COLUMNS, [[*r[:6], at, ""] for r in rows])
     return len(rows)

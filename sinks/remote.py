@@ -19,6 +19,7 @@ import orjson
 from core.errors import StoreError
 from core.settings import Settings
 from sinks.migrate import migrate
+from sinks.query_tokens import admin_token
 from sinks.store import LockedStore, open_store
 
 
@@ -54,20 +55,37 @@ def _json_default(value: Any) -> Any:
 
 
 class HttpSinkAccess:
-    """The store through a running sink service's /query and /insert endpoints."""
+    """The store through a running sink service's /query and /insert endpoints, presenting
+    ``token`` (the admin credential for fieldstream's own commands, or an analyst's)."""
 
-    def __init__(self, base_url: str, timeout_s: float = 60.0) -> None:
+    def __init__(self, base_url: str, token: str, timeout_s: float = 60.0) -> None:
         self.base_url = base_url.rstrip("/")
-        self.http = httpx.Client(base_url=self.base_url, timeout=timeout_s)
+        self.http = httpx.Client(
+            base_url=self.base_url,
+            timeout=timeout_s,
+            headers={"authorization": f"Bearer {token}"} if token else {},
+        )
+
+    def _refused(self, resp: httpx.Response) -> StoreError:
+        try:
+            message = str(resp.json().get("error", resp.text))
+        except ValueError:
+            message = resp.text
+        if resp.status_code == 401:
+            message += (
+                "; the sink's admin token is in FIELDSTREAM_QUERY__ADMIN_TOKEN or, by default, "
+                "in query.admin_token_file under the sink's data directory"
+            )
+        return StoreError(message)
 
     def query(self, sql: str) -> tuple[list[str], list[list[Any]]]:
         try:
             resp = self.http.post("/query", content=sql.encode())
         except httpx.HTTPError as exc:
             raise StoreError(f"the sink at {self.base_url} did not answer: {exc}") from exc
-        body = resp.json()
         if resp.status_code != 200:
-            raise StoreError(body.get("error", resp.text))
+            raise self._refused(resp)
+        body = resp.json()
         return body["columns"], body["rows"]
 
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -83,7 +101,7 @@ class HttpSinkAccess:
         except httpx.HTTPError as exc:
             raise StoreError(f"the sink at {self.base_url} did not answer: {exc}") from exc
         if resp.status_code != 200:
-            raise StoreError(resp.json().get("error", resp.text))
+            raise self._refused(resp)
 
     def close(self) -> None:
         self.http.close()
@@ -110,7 +128,7 @@ def connect_store(settings: Settings) -> StoreAccess:
     if dsn.startswith("chdb://"):
         base_url = f"http://{settings.sink.query_host}:{settings.sink.query_port}"
         if sink_state(base_url):
-            return HttpSinkAccess(base_url)
+            return HttpSinkAccess(base_url, admin_token(settings.query))
         store = LockedStore(open_store(dsn))
         with store.lock:
             migrate(store.client)

@@ -11,11 +11,19 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from schemas.deadletter import dead_letter_key, dead_letter_record
 from schemas.derived import UNKNOWN, age_band, age_of
+from schemas.ids import dedupe_key, event_id_from_key
 
 Record = dict[str, Any]
 Row = list[Any]
 
+
+# the evidence fields of the standard 1.1 (shift, location, call), in evidence_of's order
+EVIDENCE_COLUMNS = (
+    "shift_id", "location_lat", "location_lon", "location_accuracy_m", "call_duration_s",
+    "reached",
+)  # fmt: skip
 
 CONTACT_COLUMNS = [
     "event_id", "source_system", "source_event_id", "org_id", "campaign_id", "program_id",
@@ -29,11 +37,15 @@ CONTACT_COLUMNS = [
     "state_house_district", "age", "age_band", "sex", "race", "race_source",
     "race_probability", "ethnicity", "ethnicity_source", "ethnicity_probability",
     "precinct_lat", "precinct_lon", "tz", "local_day", "import_run",
+    *EVIDENCE_COLUMNS,
+    "unmapped_responses.question", "unmapped_responses.answer",
+    "unmapped_responses.reason_code",
 ]  # fmt: skip
 
 DEAD_LETTER_COLUMNS = [
-    "event_id", "org_id", "source_system", "stage", "reason_code", "reason",
-    "source_topic", "source_partition", "source_offset", "failed_at", "original",
+    "dead_letter_id", "event_id", "org_id", "source_system", "stage", "reason_code", "reason",
+    "source_topic", "source_partition", "source_offset", "first_failed_at", "failed_at",
+    "arrivals", "original", "counted",
 ]  # fmt: skip
 
 VOTER_COLUMNS = [
@@ -67,6 +79,17 @@ def level(value: Any) -> int | None:
     return None if value is None or not 0 <= int(value) <= 255 else int(value)
 
 
+WRITEBACK_COLUMNS = [
+    "event_id", "org_id", "source_system", "campaign_id", "state", "attempts", "van_status",
+    "error_code", "rejected_by", "received_at", "updated_at", "version",
+]  # fmt: skip
+
+
+def writeback_row(rec: Record) -> Row:
+    """One van_writeback row from a decoded WritebackStatus."""
+    return [str(rec[c]) if c == "event_id" else rec[c] for c in WRITEBACK_COLUMNS]
+
+
 @cache
 def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
@@ -84,6 +107,7 @@ def contact_row(enriched: Record, zone: str = "UTC") -> Row:
     c = enriched["contact"]
     person = c["person"]
     responses = c.get("responses") or []
+    held = c.get("unmapped_responses") or []
     voter = enriched.get("voter") if enriched.get("voter_matched") else None
     support = support_level_of(responses)
     is_contact = c["result"] == "canvassed" or bool(responses)
@@ -154,54 +178,91 @@ def contact_row(enriched: Record, zone: str = "UTC") -> Row:
         zone,
         local_day(c["occurred_at"], zone),
         c.get("import_run") or "",
+        *evidence_of(c),
+        [h["question"] for h in held],
+        [h["answer"] for h in held],
+        [h["reason_code"] for h in held],
     ]
 
 
-def dead_letter_row(dead: Record, at: tuple[str, int, int] | None = None) -> Row:
-    """One dead_letters row (DEAD_LETTER_COLUMNS order) from a decoded DeadLetter.
-
-    A letter refused before it had a Kafka position (stage gateway, importers: partition -1)
-    is keyed by its own position on the DLQ topic, ``at``, so each stays a row of its own.
-    """
-    original = dead.get("original") or b""
-    topic, partition, offset = dead["source_topic"], dead["source_partition"], dead["source_offset"]
-    if (partition < 0 or offset < 0) and at is not None:
-        topic, partition, offset = f"{topic}@{at[0]}", at[1], at[2]
+def evidence_of(c: Record) -> list[Any]:
+    """The evidence fields of the standard 1.1 (shift, location, call), in column order."""
+    location = c.get("location") or {}
     return [
+        c.get("shift_id"),
+        location.get("lat"),
+        location.get("lon"),
+        location.get("accuracy_m"),
+        c.get("call_duration_s"),
+        c.get("reached"),
+    ]
+
+
+_EVENT_ID = CONTACT_COLUMNS.index("event_id")
+_HELD = [CONTACT_COLUMNS.index(f"unmapped_responses.{n}") for n in ("question", "answer")]
+_HELD_REASON = CONTACT_COLUMNS.index("unmapped_responses.reason_code")
+
+
+def contact_ledger_key(row: Row) -> str:
+    """What the sink's ledger knows a contact_events row by (schemas.ids.dedupe_key): its event
+    id, and for a partial contact the answers it holds, so a copy is dropped but the same
+    contact filled in by a replay is stored (and replaces the partial row)."""
+    held = [
+        {"question": q, "answer": a, "reason_code": r}
+        for q, a, r in zip(row[_HELD[0]], row[_HELD[1]], row[_HELD_REASON], strict=True)
+    ]
+    return dedupe_key(str(row[_EVENT_ID]), held)
+
+
+def dead_letter_row(dead: Record) -> Row:
+    """One dead_letters row (DEAD_LETTER_COLUMNS order) from a decoded DeadLetter: one arrival
+    of the dead letter ``dead_letter_id`` (records written before the field existed get it
+    computed the same way). The original is stored byte for byte (a replay decodes it again;
+    read it as text with ``base64Encode(original)`` when it is binary)."""
+    original = dead.get("original") or b""
+    letter_id = dead.get("dead_letter_id") or dead_letter_key(dead)
+    return [
+        letter_id,
         dead.get("event_id") or "",
         dead.get("org_id") or "",
         dead.get("source_system") or "",
         dead["stage"],
         dead["reason_code"],
         dead["reason"],
-        topic,
-        int(partition),
-        int(offset),
+        dead["source_topic"],
+        int(dead["source_partition"]),
+        int(dead["source_offset"]),
         dead["failed_at"],
-        original.decode("utf-8", "backslashreplace")
-        if isinstance(original, bytes)
-        else str(original),
+        dead["failed_at"],
+        1,
+        original if isinstance(original, bytes) else str(original).encode(),
+        1 if dead.get("counted") else 0,
     ]
 
 
 def sink_dead_letter_row(
-    topic: str, partition: int, offset: int, value: bytes | None, reason_code: str, reason: str
+    topic: str,
+    partition: int,
+    offset: int,
+    value: bytes | None,
+    reason_code: str,
+    reason: str,
+    key: bytes | None = None,
 ) -> Row:
-    """A dead_letters row for a message the sink itself could not read (stage 'sink')."""
-    original = (value or b"").decode("utf-8", "backslashreplace")
-    return [
-        "",
-        "",
-        "",
-        "sink",
-        reason_code,
-        reason,
-        topic,
-        partition,
-        offset,
-        dt.datetime.now(dt.UTC),
-        original,
-    ]
+    """A dead_letters row for a message the sink itself could not read (stage 'sink'); its
+    event id is the message key when that is one (contacts are keyed by their event id)."""
+    letter = dead_letter_record(
+        value or b"",
+        stage="sink",
+        code=reason_code,
+        reason=reason,
+        where=(topic, partition, offset),
+        event_id=event_id_from_key(key),
+        org_id=None,
+        source_system=None,
+        failed_at=dt.datetime.now(dt.UTC),
+    )
+    return dead_letter_row(letter)
 
 
 def voter_row(voter: Record) -> Row:

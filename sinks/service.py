@@ -3,27 +3,26 @@
 Opens the store, migrates, runs the consumer loop in a background thread and serves:
   GET  /healthz          200 {"ready": true} once migrated and consuming (503 before)
   GET  /metrics          prometheus text
-  POST /query            body = one read-only SQL statement -> {"columns", "types", "rows"}
-  POST /insert/{table}   goals and universes only: {"columns": [...], "rows": [[...]]}
-  POST /verify           recount the boards from contact_events (?repair=1, ?since=YYYY-MM-DD)
-A lock (LockedStore) serialises every store call between the consumer, the ledger keeper
-(sinks/keeper.py, a thread that keeps what the boards read) and the handlers.
+  POST /query            the query door (sinks/query_api.py): one SELECT, with a credential
+  POST /insert/{table}   side inputs only (goals, universes, holdouts, vote history, scores,
+                         quality reviews), with the admin credential
+  POST /verify           recount the boards from contact_events (?repair=1, ?since=YYYY-MM-DD),
+                         with the admin credential
+The consumer and the ledger keeper (sinks/keeper.py, a thread that keeps what the boards read)
+write through a LockedStore; queries run on clients of their own, never under its lock, and
+none starts while an insert is under way (query_api.InsertFirst).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 import signal
 import threading
-import uuid
-from collections.abc import Callable
-from decimal import Decimal
+from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any
 
-import orjson
 import uvicorn
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
@@ -35,75 +34,28 @@ from starlette.routing import Route
 from core.errors import FieldstreamError, StoreError
 from core.kafka import consumer_config, ensure_topics, producer_config
 from core.producer import KafkaWriter
+from core.sealing import Sealer
 from core.settings import Settings
 from schemas import SUPPRESSION
 from schemas.registry import codec_for
+from sinks import at_rest
+from sinks.cells import Cell
 from sinks.consumer import SinkConsumer, SinkMetrics
 from sinks.exchange_rows import ExchangeInputs
+from sinks.heal import RollupFeeds
 from sinks.keeper import Keeper, KeeperMetrics, periodic_verify
+from sinks.ledger import StoredIds
 from sinks.migrate import migrate
+from sinks.quality_rows import register_quality
+from sinks.query_api import InsertFirst, QueryDoor
+from sinks.republish import republish_voters
 from sinks.routes import Routes, pipeline_routes
+from sinks.sql import string_literal
 from sinks.store import LockedStore, open_store
 from sinks.verify import verify
 from sinks.zones import ProgramClock
 
 log = logging.getLogger(__name__)
-
-READ_ONLY = {"SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXPLAIN"}
-INSERTABLE = {"goals", "universes"}
-_COMMENTS = re.compile(r"(--[^\n]*\n)|(/\*.*?\*/)", re.S)
-_CONVERT: dict[str, Callable[[Any], Any]] = {
-    "week_start": lambda v: dt.date.fromisoformat(str(v)[:10]),
-    "loaded_at": lambda v: dt.datetime.fromisoformat(str(v)),
-    "target": int,
-}
-
-
-def check_read_only(sql: str) -> str:
-    """The statement if it is one read-only query; else StoreError saying what is allowed."""
-    text = _COMMENTS.sub(" ", sql + "\n").strip().rstrip(";").strip()
-    if not text:
-        raise StoreError("empty query")
-    first = text.split(None, 1)[0].upper()
-    if first not in READ_ONLY:
-        raise StoreError(f"only {', '.join(sorted(READ_ONLY))} queries are allowed, not {first}")
-    if ";" in text or re.search(r"\bINTO\s+OUTFILE\b", text, re.I):
-        raise StoreError("one read-only statement per request, without INTO OUTFILE")
-    return text
-
-
-def json_value(value: Any) -> Any:
-    """orjson default: what orjson cannot serialise itself."""
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "backslashreplace")
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, (set, tuple, frozenset)):
-        return list(value)
-    raise TypeError(f"cannot serialise {type(value).__name__}")
-
-
-def dumps(payload: Any) -> bytes:
-    return orjson.dumps(
-        payload,
-        default=json_value,
-        option=orjson.OPT_NAIVE_UTC | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS,
-    )
-
-
-def convert_insert_rows(columns: list[str], rows: list[list[Any]]) -> list[list[Any]]:
-    """JSON values -> Python values for goals/universes columns (dates, timestamps)."""
-    converters = [_CONVERT.get(c) for c in columns]
-    out = []
-    for row in rows:
-        if len(row) != len(columns):
-            raise StoreError(f"a row has {len(row)} values for {len(columns)} columns")
-        out.append(
-            [v if f is None or v is None else f(v) for f, v in zip(converters, row, strict=True)]
-        )
-    return out
 
 
 class SinkService:
@@ -119,13 +71,16 @@ class SinkService:
         self.keeper: Keeper | None = None
         self.migrated = False
         self.failed: BaseException | None = None
+        self.gate = InsertFirst()
+        self.sealer: Sealer | None = None
+        dsn = settings.clickhouse.dsn.get_secret_value()
+        self.door = QueryDoor(dsn, settings.query, self.gate) if settings.sink.query_api else None
         self.app = Starlette(
             routes=[
                 Route("/healthz", self.healthz, methods=["GET"]),
                 Route("/metrics", self.metrics_page, methods=["GET"]),
-                Route("/query", self.query, methods=["POST"]),
-                Route("/insert/{table}", self.insert, methods=["POST"]),
-                Route("/verify", self.verify, methods=["POST"]),
+                *(self.door.routes() if self.door else []),
+                *([Route("/verify", self.verify, methods=["POST"])] if self.door else []),
             ]
         )
 
@@ -135,6 +90,10 @@ class SinkService:
         self.store = LockedStore(open_store(s.clickhouse.dsn.get_secret_value()))
         with self.store.lock:
             migrate(self.store.client)
+            at_rest.apply_retention(self.store.client, s.dead_letters.retention_days)
+        self.sealer = Sealer.from_settings(s.dead_letters, create=True)
+        with self.store.lock:
+            at_rest.seal_stored(self.store.client, self.sealer)
         self.migrated = True
         self.keeper = Keeper(
             self.store,
@@ -148,23 +107,81 @@ class SinkService:
         self.keeper.verify = periodic_verify(s.sink.verify_days)
         self.keeper.publish = suppression_publisher(s)
         self.keeper.start()
+        self.open_door()
         conf = consumer_config(
             s.kafka,
             s.sink.group_id,
             fetch_wait_ms=s.sink.fetch_wait_ms,
             session_timeout_s=s.sink.session_timeout_s,
+            **{"max.poll.interval.ms": int(s.sink.max_poll_interval_s * 1000)},
         )
+        # the store is the ledger: a broker that lost the voters topic gets it back from here
+        republish_voters(self._rows, s.kafka, codec_for(s.kafka.schema_registry_url))
+        self.feeds = RollupFeeds(self._rows)
+        ledger = StoredIds(s.sink.ledger_horizon_s)
+        held = ledger.warm(self._rows)
+        log.info("ledger: %d contacts stored in the last %ds", held, s.sink.ledger_horizon_s)
         self.consumer = SinkConsumer(
             conf,
             sink_routes(s, self.clock.zone_of),
-            self.store.write,
+            self.write,
             batch_rows=s.sink.batch_rows,
             flush_interval_s=s.sink.flush_interval_s,
             metrics=self.metrics,
+            retry_max_s=s.sink.retry_max_s,
+            ledger=ledger,
+            query=self._rows,
+            heal=self._heal,
         )
         self.thread = threading.Thread(target=self._run_consumer, name="sink-consumer")
         self.thread.start()
         self.consumer.started.wait(30)
+
+    def _rows(self, sql: str) -> list[list[Any]]:
+        assert self.store is not None
+        return self.store.query(sql)[2]
+
+    def _heal(self, table: str, event_ids: list[str]) -> None:
+        """Feed ``table``'s rollups again for stored contacts (sinks/heal.py)."""
+        assert self.store is not None
+        for i in range(0, len(event_ids), 1000):
+            for statement in self.feeds.statements(table, event_ids[i : i + 1000]):
+                self._fault()
+                with self.gate.inserting():
+                    self.store.command(statement)
+        log.info("fed the rollups of %d stored contacts of %s again", len(event_ids), table)
+        if table == "contact_events" and self.keeper is not None:
+            # the board tables follow the rollups through the keeper's recount of these cells
+            # (which also takes out again a voided or folded contact the views were fed)
+            for i in range(0, len(event_ids), 1000):
+                ids = ", ".join(string_literal(e) for e in event_ids[i : i + 1000])
+                found = self._rows(
+                    "SELECT DISTINCT toString(org_id), toString(campaign_id), local_day "
+                    f"FROM contact_events WHERE event_id IN ({ids})"
+                )
+                self.keeper.healed({Cell(str(o), str(c), d) for o, c, d in found})
+
+    def _fault(self) -> None:
+        fault = self.settings.sink.fault_file
+        if fault is not None and fault.exists():
+            raise StoreError(f"refused: the drill's fault file {fault} exists")
+
+    def open_door(self) -> None:
+        """Open the query door beside the store (its own clients; see sinks/query_api.py)."""
+        if self.door is not None and self.store is not None:
+            self.door.open(self.store)
+
+    def write(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], token: str
+    ) -> None:
+        """The consumer's writer: the store's, with queries held back while it inserts and
+        dead letters' originals sealed (sinks/at_rest.py)."""
+        self._fault()
+        assert self.store is not None and self.sealer is not None
+        if table == at_rest.TABLE:
+            rows = at_rest.seal_rows(columns, rows, self.sealer)
+        with self.gate.inserting():
+            self.store.write(table, columns, rows, token)
 
     def _run_consumer(self) -> None:
         assert self.consumer is not None
@@ -182,6 +199,8 @@ class SinkService:
             self.thread.join(60)
         if self.keeper is not None:
             self.keeper.stop()
+        if self.door is not None:
+            self.door.close()
         if self.store is not None:
             try:
                 self.store.close()
@@ -201,44 +220,13 @@ class SinkService:
     async def metrics_page(self, request: Request) -> Response:
         return Response(self.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
-    async def query(self, request: Request) -> Response:
-        if self.store is None:
-            return JSONResponse({"error": "the store is not open yet"}, status_code=503)
-        sql = (await request.body()).decode("utf-8", "replace")
-        try:
-            text = check_read_only(sql)
-            columns, types, rows = self.store.query(text)
-        except StoreError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
-        body = dumps({"columns": columns, "types": types, "rows": rows})
-        return Response(body, media_type="application/json")
-
-    async def insert(self, request: Request) -> Response:
-        table = request.path_params["table"]
-        if table not in INSERTABLE:
-            return JSONResponse(
-                {"error": f"only {', '.join(sorted(INSERTABLE))} accept inserts"}, status_code=400
-            )
-        if self.store is None:
-            return JSONResponse({"error": "the store is not open yet"}, status_code=503)
-        try:
-            payload = orjson.loads(await request.body())
-            columns = [str(c) for c in payload["columns"]]
-            rows = convert_insert_rows(columns, payload["rows"])
-            self.store.insert(table, columns, rows)
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            return JSONResponse(
-                {"error": f'body must be {{"columns": [...], "rows": [[...]]}}: {exc}'},
-                status_code=400,
-            )
-        except FieldstreamError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
-        return JSONResponse({"inserted": len(rows)})
-
     async def verify(self, request: Request) -> Response:
         """Recount the boards from contact_events; ?repair=1 repairs, ?since=YYYY-MM-DD."""
-        if self.store is None:
+        if self.store is None or self.door is None:
             return JSONResponse({"error": "the store is not open yet"}, status_code=503)
+        refused = self.door.admin_only(request)
+        if refused is not None:
+            return refused
         repair = request.query_params.get("repair", "") in ("1", "true", "yes")
         since_text = request.query_params.get("since")
         try:
@@ -281,11 +269,13 @@ def suppression_publisher(settings: Settings) -> Callable[[list[dict[str, Any]]]
 
 
 def sink_routes(settings: Settings, zone_of: Callable[[str, str], str] | None = None) -> Routes:
-    """Every topic this sink stores: the pipeline's, and the exchange's when it is set up;
-    ``zone_of(org, campaign)`` is each contact's clock (programs.yaml)."""
+    """Every topic this sink stores: the pipeline's, the quality flags and reviews, and the
+    exchange's when it is set up; ``zone_of(org, campaign)`` is each contact's clock
+    (programs.yaml)."""
     codec = codec_for(settings.kafka.schema_registry_url)
     zone_of = zone_of or ProgramClock(settings.stream.programs_file).zone_of
     routes = pipeline_routes(settings.kafka.topics, codec, zone_of)
+    register_quality(routes, settings.kafka.topics, codec)
     exchange = ExchangeInputs.from_settings(settings.exchange)
     if exchange is not None:
         exchange.register(routes, codec)

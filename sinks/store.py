@@ -43,8 +43,21 @@ class LockedStore:
                 result = self.client.query(sql)
         except Exception as exc:
             raise StoreError(str(exc)) from exc
-        types = [t.name for t in result.column_types]
-        return list(result.column_names), types, [list(r) for r in result.result_rows]
+        names, types = list(result.column_names), [t.name for t in result.column_types]
+        if not names and not result.result_rows:
+            names, types = self._described(sql)
+        return names, types, [list(r) for r in result.result_rows]
+
+    def _described(self, sql: str) -> tuple[list[str], list[str]]:
+        """The columns of a query that returned no rows: chDB sends none with an empty result
+        (a server does), so ask ClickHouse to describe the query; ([], []) when it cannot
+        (a SHOW, say)."""
+        try:
+            with self.lock:
+                rows = self.client.query(f"DESCRIBE ({sql.strip().rstrip(';')})").result_rows
+        except Exception:
+            return [], []
+        return [str(r[0]) for r in rows], [str(r[1]) for r in rows]
 
     def atomic(self) -> threading.RLock:
         """Hold the store over several statements (sinks.ledger.Sql)."""
@@ -55,10 +68,11 @@ class LockedStore:
         return self.query(sql)[2]
 
     def command(self, sql: str, settings: dict[str, Any] | None = None) -> None:
-        """Run a statement that returns nothing (DDL, DELETE, INSERT ... SELECT, ALTER)."""
+        """Run a statement that returns nothing (DDL, DELETE, INSERT ... SELECT, ALTER);
+        StoreError on failure. Inserts it makes are synchronous."""
         try:
             with self.lock:
-                self.client.command(sql, settings=settings)
+                self.client.command(sql, settings={"async_insert": 0, **(settings or {})})
         except Exception as exc:
             raise StoreError(f"{sql.split(None, 1)[0]} failed: {exc}") from exc
 
@@ -70,7 +84,12 @@ class LockedStore:
         token: str | None = None,
     ) -> None:
         """Insert rows; with ``token``, a retried identical insert is dropped by ClickHouse."""
-        settings: dict[str, Any] = {"async_insert": 0}
+        # a retried identical block is dropped by the table and still reaches a view that
+        # missed it (each view's target deduplicates it on its own)
+        settings: dict[str, Any] = {
+            "async_insert": 0,
+            "deduplicate_blocks_in_dependent_materialized_views": 1,
+        }
         if token is not None:
             settings["insert_deduplication_token"] = token
         try:

@@ -7,9 +7,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from core.settings import KafkaSettings, TopicNames
 from fieldstream.embedded import free_port, start_tansu
+
+# property tests assert what they find, never how fast: no per-example deadline (the machine
+# is shared, and a slow example is not a wrong one)
+hypothesis_settings.register_profile("fieldstream", deadline=None)
+hypothesis_settings.load_profile("fieldstream")
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +45,9 @@ def kafka_settings(tansu: str, request: pytest.FixtureRequest) -> KafkaSettings:
         voters=f"voters.{suffix}",
         corrections=f"corrections.{suffix}",
         suppressions=f"suppressions.{suffix}",
+        signals=f"signals.{suffix}",
+        shifts=f"shifts.{suffix}",
+        writeback=f"writeback.{suffix}",
     )
     return KafkaSettings(bootstrap_servers=tansu, topics=topics)
 

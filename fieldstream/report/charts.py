@@ -275,7 +275,9 @@ CHARTS: dict[str, Callable[[PanelData], str | None]] = {
 
 def chart(panel: PanelData) -> str | None:
     """The panel's chart as SVG, or None for panels shown as tables or numbers."""
-    draw = CHARTS.get(panel.panel_type)
+    from fieldstream.report.analysis_charts import ANALYSIS_CHARTS  # they use this module
+
+    draw = CHARTS.get(panel.panel_type) or ANALYSIS_CHARTS.get(panel.panel_type)
     if draw is None or not panel.rows:
         return None
     # clip-path ids are hashed from this salt: one per chart, or charts on a page clash

@@ -38,30 +38,40 @@ log = logging.getLogger(__name__)
 
 Query = Callable[[str], tuple[list[str], list[list[Any]]]]
 # the story's order; boards not named here follow, by title
-ORDER = ("fs-progress", "fs-report-extras", "fs-reach", "fs-coverage", "fs-scripts", "fs-pipeline")
+ORDER = (
+    "fs-progress",
+    "fs-report-extras",
+    "fs-reach",
+    "fs-coverage",
+    "fs-scripts",
+    "fs-quality",
+    "fs-pipeline",
+)
 # the boards' own threshold: the report shows every group and suppresses itself (privacy.py)
 OVERRIDES: dict[str, VariableValue] = {"min_group_size": "0"}
 REPORT_POINTS = 60
-RELATIVE = re.compile(r"^now(?:-(\d+)([smhdwMy]))?(?:/([dwMy]))?$")
+RELATIVE = re.compile(r"^now(?:([-+])(\d+)([smhdwMy]))?(?:/([dwMy]))?$")
 UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "M": 30 * 86400, "y": 365 * 86400}
 
 
 def grafana_time(text: str, now: dt.datetime) -> dt.datetime:
-    """A dashboard's ``now-7d`` (``now``, ``now-Nu``, optionally ``/d`` or ``/w``) at ``now``."""
+    """A dashboard's ``now-7d`` (``now``, ``now-Nu`` or ``now+Nu``, optionally ``/d`` or
+    ``/w``) at ``now``."""
     m = RELATIVE.match(text.strip())
     if m is None:
         try:
             return dt.datetime.fromisoformat(text).astimezone(dt.UTC)
         except ValueError as exc:
             raise ConfigError(f"cannot read the dashboard time {text!r}") from exc
-    t = now - dt.timedelta(seconds=int(m.group(1) or 0) * UNIT_S.get(m.group(2) or "s", 1))
+    sign = 1 if m.group(1) == "+" else -1
+    t = now + sign * dt.timedelta(seconds=int(m.group(2) or 0) * UNIT_S.get(m.group(3) or "s", 1))
     day = t.replace(hour=0, minute=0, second=0, microsecond=0)
-    if m.group(3) == "d":
+    if m.group(4) == "d":
         return day
-    if m.group(3) == "w":
+    if m.group(4) == "w":
         return day - dt.timedelta(days=day.weekday())
-    if m.group(3) in ("M", "y"):
-        return day.replace(day=1, month=1 if m.group(3) == "y" else day.month)
+    if m.group(4) in ("M", "y"):
+        return day.replace(day=1, month=1 if m.group(4) == "y" else day.month)
     return t
 
 
@@ -281,6 +291,11 @@ def build_report(
         build_section(board, query, fixed, *time_range(board, now, time_from, time_to), k)[0]
         for board in everything
     ]
+    from fieldstream.report.analysis import analysis_section  # it reads build_section
+
+    analysis = analysis_section(query, fixed, build_section, now, k)
+    if analysis is not None:
+        sections.append(analysis)
     return Report(
         org=str(fixed.get("org", "")),
         campaign=str(fixed.get("campaign", "")),

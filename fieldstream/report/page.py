@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from html import escape
 
+from fieldstream.report.analysis_charts import ANALYSIS_CHARTS
 from fieldstream.report.charts import CHARTS, chart
 from fieldstream.report.model import SUPPRESSED, PanelData, Report, Section, format_value
 
@@ -127,7 +128,7 @@ def panel_html(panel: PanelData) -> str:
         parts.append(f'<p class="error">The query failed: {escape(panel.error)}</p>')
     elif panel.panel_type == "stat":
         parts.append(stats_html(panel))
-    elif panel.panel_type in CHARTS:
+    elif panel.panel_type in CHARTS or panel.panel_type in ANALYSIS_CHARTS:
         svg = chart(panel)
         if svg is not None:
             parts.append(f'<figure style="margin:0">{svg}</figure>')

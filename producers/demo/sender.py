@@ -17,7 +17,8 @@ import httpx
 
 from core.errors import ConfigError
 from core.settings import Settings
-from producers.demo.simulator import CAMPAIGN_WEIGHTS, Event, generate_events, read_world
+from producers.demo.cheats import canvass_day
+from producers.demo.simulator import CAMPAIGN_WEIGHTS, Event, World, generate_events, read_world
 from producers.tools.registry import read_sources
 
 log = logging.getLogger(__name__)
@@ -89,12 +90,14 @@ async def _post(
 
 async def _run(settings: Settings, rate: float, duration_s: float | None, s: SimSummary) -> None:
     rng = random.Random(settings.simulator.seed + int(time.time()))
-    world = read_world(settings.data_dir / "demo", rng)
+    world = read_world(settings.data_dir / "demo", rng, rate)
     headers = _headers(settings)
     url = f"http://{settings.gateway.host}:{settings.gateway.port}/v1/events"
     started = last_status = time.monotonic()
     end = None if duration_s is None else started + duration_s
     async with httpx.AsyncClient(timeout=httpx.Timeout(15, connect=3)) as client:
+        if settings.simulator.cheat_share > 0:  # a day of shifts, some dishonest, first
+            await _post_canvass_day(client, url, headers, world, rng, settings, s, end)
         while duration_s is None or time.monotonic() - started < duration_s:
             await asyncio.sleep(0.25)  # small batches, four a second
             due = int(rate * (time.monotonic() - started)) - s.generated
@@ -125,6 +128,34 @@ async def _run(settings: Settings, rate: float, duration_s: float | None, s: Sim
             if time.monotonic() - last_status >= 10:
                 last_status = time.monotonic()
                 log.info("simulator: %s", s)
+
+
+async def _post_canvass_day(
+    client: httpx.AsyncClient,
+    url: str,
+    headers: dict[str, dict[str, str]],
+    world: World,
+    rng: random.Random,
+    settings: Settings,
+    s: SimSummary,
+    end: float | None,
+) -> None:
+    """The day of shifts of :func:`producers.demo.cheats.canvass_day`, in batches of 200."""
+    shifts = canvass_day(
+        list(CAMPAIGN_WEIGHTS),
+        lambda org, campaign: world.universes[(org, campaign)],
+        rng,
+        settings.simulator.cheat_share,
+        dt.datetime.now(dt.UTC),
+    )
+    s.kinds["shift"] += len(shifts)
+    by_org: dict[str, list[Event]] = defaultdict(list)
+    for event in shifts:
+        by_org[event["org_id"]].append(event)
+    for org, events in by_org.items():
+        for i in range(0, len(events), 200):
+            await _post(client, url, headers[org], events[i : i + 200], s, end)
+    log.info("simulator: posted a day of %d shift contacts", len(shifts))
 
 
 def run_simulator(

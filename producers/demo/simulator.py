@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import logging
+import math
 import random
 import uuid
 from collections import defaultdict
@@ -112,8 +113,15 @@ def build_world(
     voters: Sequence[dict[str, Any]],
     rng: random.Random,
     universes: dict[tuple[str, str], set[str]] | None = None,
+    rate: float | None = None,
 ) -> World:
-    """Teams of canvassers on precinct turfs, phone and text banks on lists."""
+    """Teams of canvassers on precinct turfs, phone and text banks on lists. With ``rate``
+    (events a second), enough people that each keeps a human pace (a door about every 3
+    minutes, a call every 2): the quality checks (docs/quality.md) judge every canvasser."""
+    org_share: dict[str, float] = defaultdict(float)
+    for (o, _), w in CAMPAIGN_WEIGHTS.items():
+        org_share[o] += w
+    door_share, phone_share = (dict(CHANNELS)[c] for c in ("door", "phone"))
     by_precinct: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for v in voters:
         by_precinct[v.get("precinct") or "unknown"].append(v)
@@ -123,13 +131,20 @@ def build_world(
         door = []
         for t in range(4):
             team = f"{org}-team-{t + 1}"
-            for c in range(rng.randint(4, 6)):
+            per_team = rng.randint(4, 6)
+            if rate:
+                per_team = max(per_team, math.ceil(rate * door_share * org_share[org] * 180 / 4))
+            for c in range(per_team):
                 door.append(Canvasser(f"{team}-c{c + 1}", org, team, "door", rng.choice(precincts)))
         canvassers[(org, "door")] = door
         for channel, bank in (("phone", "phonebank"), ("text", "textbank")):
             canvassers[(org, channel)] = [
                 Canvasser(f"{org}-{bank}-v{i + 1}", org, f"{org}-{bank}", channel, f"{bank}-list-1")
-                for i in range(6)
+                for i in range(
+                    max(6, math.ceil((rate or 0) * phone_share * org_share[org] * 120))
+                    if channel == "phone"
+                    else 6
+                )
             ]
     chosen: dict[tuple[str, str], list[dict[str, Any]]] = {}
     turfs: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
@@ -201,7 +216,8 @@ def _spoil(event: Event, reason: str, now: dt.datetime) -> Event:
     if reason == "unknown_campaign":
         event["campaign_id"] = "no-such-campaign"
     elif reason == "future_occurred_at":
-        event["occurred_at"] = _iso(now + dt.timedelta(days=2))
+        # past the stream's clock skew (a dead letter), within the gateway's window (a 2xx)
+        event["occurred_at"] = _iso(now + dt.timedelta(hours=2))
     elif reason == "responses_without_contact":
         event.update(channel="door", contact_type="walk", result="not_home", result_raw="NH")
         event["responses"] = [{"question_id": "support", "answer": "1", "support_level": 1}]
@@ -258,7 +274,7 @@ def generate_events(
     return out
 
 
-def read_world(demo_dir: Path, rng: random.Random) -> World:
+def read_world(demo_dir: Path, rng: random.Random, rate: float | None = None) -> World:
     """The demo's voters and universes (plain CSV reads: the simulator needs ids and places)."""
     voters_path = demo_dir / "voters.csv"
     if not voters_path.exists():
@@ -273,4 +289,4 @@ def read_world(demo_dir: Path, rng: random.Random) -> World:
         with path.open(newline="") as f:
             for r in csv.DictReader(f):
                 universes[(r["org_id"], r["campaign_id"])].add(r["voter_id"])
-    return build_world(voters, rng, dict(universes))
+    return build_world(voters, rng, dict(universes), rate)

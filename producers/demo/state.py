@@ -1,4 +1,5 @@
-"""The demo state: a synthetic voter file for state ZZ, programs, sources, universes and goals.
+"""The demo state: a synthetic voter file for state ZZ, programs, sources, universes, goals and
+volunteer shifts (a saved Mobilize export per org: producers/demo/shifts.py).
 
 Everything but the sender secrets is a function of the seed (``random.Random(seed)``) and
 ``today`` (which fixes the goal weeks and birth years). Files already present are left as they
@@ -29,6 +30,7 @@ from core.config import (
     write_programs,
     write_sources,
 )
+from producers.demo.shifts import write_export
 
 STATE = "ZZ"
 N_VOTERS = 4000
@@ -127,6 +129,7 @@ class DemoPaths:
     voters_mapping: Path
     goals: Path
     universes: list[Path]
+    shifts: dict[tuple[str, str], Path]  # (org, campaign) -> a saved Mobilize API export
 
 
 def demo_orgs(today: dt.date) -> list[OrgConfig]:
@@ -169,6 +172,7 @@ def generate_demo(dir: Path, seed: int = 7, today: dt.date | None = None) -> Dem
         voters_mapping=dir / "voters_mapping.yaml",
         goals=dir / "goals.csv",
         universes=[dir / f"universe-{c}.csv" for cs in CAMPAIGNS.values() for c in cs],
+        shifts={(o, cs[0]): dir / f"mobilize-{o}.json" for o, cs in CAMPAIGNS.items()},
     )
     if not paths.programs.exists():
         write_programs(paths.programs, demo_orgs(today), timezone=DEFAULT_TIMEZONE)
@@ -201,6 +205,8 @@ def generate_demo(dir: Path, seed: int = 7, today: dt.date | None = None) -> Dem
         _write_csv(
             paths.goals, ("org_id", "campaign_id", "week", "metric", "target"), goal_rows(today)
         )
+    for (org, _campaign), path in paths.shifts.items():
+        write_export(path, org, today, seed)
     return paths
 
 

@@ -8,7 +8,8 @@ import uvicorn
 
 from core.settings import Settings, load_settings
 from producers.gateway.app import create_app
-from producers.tools.registry import read_sources
+from producers.gateway.sources import SourceBook
+from producers.journal import Journal
 from schemas.registry import codec_for
 
 
@@ -17,10 +18,12 @@ def run(settings: Settings) -> None:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     app = create_app(
-        sources=read_sources(settings.gateway.sources_file),
+        sources=SourceBook.from_file(settings.gateway.sources_file),
         kafka=settings.kafka,
         gateway=settings.gateway,
+        van=settings.van,
         codec=codec_for(settings.kafka.schema_registry_url),
+        journal=Journal(settings.gateway.journal_dir) if settings.gateway.journal else None,
     )
     uvicorn.run(
         app,

@@ -12,15 +12,22 @@ Routes:
 
 Checks on /v1/events, in order: credential (401), body size (413), content type (415), JSON
 (400), batch size (413), org of every event against the credential's (403), the data standard
-(422, every problem of every event). A batch is all-or-nothing.
+(422, every problem of every event). A batch is all-or-nothing. Every refusal, on every route,
+is logged with the source the request claims, its status, its error code and the fields named.
+
+The sources are live (producers/gateway/sources.py): sources.yaml and the codes files it names
+are checked every ``gateway.reload_check_s`` and on SIGHUP; an edit takes effect without a
+restart, a broken one is refused and logged.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import signal
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -32,9 +39,9 @@ from starlette.routing import Route
 from core.config import SourceConfig
 from core.kafka import producer_config
 from core.producer import AsyncSender
-from core.settings import GatewaySettings, KafkaSettings
+from core.settings import GatewaySettings, KafkaSettings, VanSettings
 from producers.gateway import hooks
-from producers.gateway.auth import SOURCE_HEADER, authenticate
+from producers.gateway.auth import SOURCE_HEADER, authenticate, claimed_source
 from producers.gateway.checks import (
     check_orgs,
     check_signature,
@@ -46,7 +53,10 @@ from producers.gateway.checks import (
 from producers.gateway.intake import Intake, Refused
 from producers.gateway.metrics import GatewayMetrics
 from producers.gateway.signing import ReplayGuard
+from producers.gateway.sources import SourceBook
+from producers.journal import Journal
 from producers.tools import registry
+from producers.tools.base import RouteContext
 from schemas import AvroCodec
 
 log = logging.getLogger(__name__)
@@ -54,13 +64,16 @@ log = logging.getLogger(__name__)
 
 def create_app(
     *,
-    sources: dict[str, SourceConfig],
+    sources: Mapping[str, SourceConfig] | SourceBook,
     kafka: KafkaSettings,
     gateway: GatewaySettings,
+    van: VanSettings | None = None,
     producer: AsyncSender | None = None,
     codec: AvroCodec | None = None,
     clock: Callable[[], float] = time.time,
+    journal: Journal | None = None,
 ) -> Starlette:
+    book = sources if isinstance(sources, SourceBook) else SourceBook.fixed(sources)
     metrics = GatewayMetrics()
     state: dict[str, AsyncSender] = {} if producer is None else {"producer": producer}
     intake = Intake(
@@ -70,21 +83,32 @@ def create_app(
         metrics=metrics,
         producer=lambda: state["producer"],
         clock=clock,
+        journal=journal,
     )
     guard = ReplayGuard()
+    routes = RouteContext(book, intake, gateway, van or VanSettings())
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         own = producer is None
         state["producer"] = producer or AsyncSender(producer_config(kafka))
+        watcher = asyncio.create_task(_watch_sources(book, gateway.reload_check_s))
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signal.SIGHUP, lambda: book.refresh(force=True))
         try:
             yield
         finally:
+            watcher.cancel()
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signal.SIGHUP)
             if own:
                 state["producer"].close()
+            if journal is not None:
+                journal.close()
 
     def counted(
-        handler: Callable[[Request], Any], respond: Callable[[Refused], Response]
+        route_name: str, handler: Callable[[Request], Any], respond: Callable[[Refused], Response]
     ) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
             started = time.perf_counter()
@@ -93,11 +117,12 @@ def create_app(
             except Refused as refused:
                 metrics.refused.labels(refused.error).inc()
                 log.info(
-                    "refused path=%s source=%s status=%d error=%s",
-                    request.url.path.split("/")[1:3],
-                    _safe(request.headers.get(SOURCE_HEADER)),
+                    "refused route=%s source=%s status=%d error=%s fields=%s",
+                    route_name,
+                    claimed_source(request),
                     refused.status,
                     refused.error,
+                    ",".join(sorted({str(p.get("field", "")) for p in refused.problems})) or "-",
                 )
                 response = respond(refused)
             metrics.requests.labels(str(response.status_code)).inc()
@@ -108,7 +133,7 @@ def create_app(
 
     async def post_events(request: Request) -> Response:
         source = authenticate(
-            sources, request.headers.get(SOURCE_HEADER), request.headers.get("authorization")
+            book, request.headers.get(SOURCE_HEADER), request.headers.get("authorization")
         )
         if source is None:
             raise Refused(
@@ -123,19 +148,20 @@ def create_app(
                 403,
                 "wrong_route",
                 f"source {source.id!r} sends {source.tool} payloads: post them to "
-                + (own(sources, intake, gateway).path if own else f"/v1/hooks/{source.id}"),
+                + (own(routes).path if own else f"/v1/hooks/{source.id}"),
             )
-        body = await read_body(request, gateway.max_body_bytes)
         require_json(request)
-        events = parse_events(body, gateway.max_batch_events)
-        check_orgs(events, source)
-        webhook_id = check_signature(request, body, source, guard)
-        try:
-            stored = await intake.store(source, source.tool, events, body)
-        except Refused:
-            if webhook_id:
-                guard.release(source.id, webhook_id)
-            raise
+        async with intake.uploads.hold(source.id):
+            body = await read_body(request, gateway.max_body_bytes, gateway.body_timeout_s)
+            events = parse_events(body, gateway.max_batch_events)
+            check_orgs(events, source)
+            webhook_id = check_signature(request, body, source, guard)
+            try:
+                stored = await intake.store(source, source.tool, events, body)
+            except Refused:
+                if webhook_id:
+                    guard.release(source.id, webhook_id)
+                raise
         return JSONResponse(
             {"accepted": len(stored.event_ids), "event_ids": stored.event_ids}, status_code=202
         )
@@ -148,18 +174,20 @@ def create_app(
     async def metrics_page(_request: Request) -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
-    hook = hooks.HookRoute(sources, intake, guard, gateway)
+    hook = hooks.HookRoute(book, intake, guard, gateway)
     tool_routes = [
-        Route(r.path, counted(r.handle, r.respond), methods=["POST"])
+        Route(r.path, counted(t.name, r.handle, r.respond), methods=["POST"])
         for t in registry.tools().values()
         if t.route is not None
-        for r in [t.route(sources, intake, gateway)]
+        for r in [t.route(routes)]
     ]
     return Starlette(
         routes=[
-            Route("/v1/events", counted(post_events, refusal_response), methods=["POST"]),
+            Route("/v1/events", counted("events", post_events, refusal_response), methods=["POST"]),
             Route(
-                "/v1/hooks/{source_id}", counted(hook.handle, refusal_response), methods=["POST"]
+                "/v1/hooks/{source_id}",
+                counted("hooks", hook.handle, refusal_response),
+                methods=["POST"],
             ),
             *tool_routes,
             Route("/healthz", healthz),
@@ -169,6 +197,11 @@ def create_app(
     )
 
 
-def _safe(source_id: str | None) -> str:
-    """A source id fit for a log line (it is sender-controlled)."""
-    return (source_id or "-")[:64].encode("ascii", "replace").decode()
+async def _watch_sources(book: SourceBook, every_s: float) -> None:
+    """Reload the sources (and their codes files) when they change; never ends by itself."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            book.refresh()
+        except Exception as exc:  # the next check tries again; the old sources stay
+            log.error("checking the sources for edits failed: %s", type(exc).__name__)

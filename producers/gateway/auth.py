@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
+from collections.abc import Mapping
+
+from starlette.requests import Request
 
 from core.config import SourceConfig
 
@@ -10,7 +15,7 @@ SOURCE_HEADER = "x-fieldstream-source"
 
 
 def authenticate(
-    sources: dict[str, SourceConfig], source_id: str | None, authorization: str | None
+    sources: Mapping[str, SourceConfig], source_id: str | None, authorization: str | None
 ) -> SourceConfig | None:
     """The source whose secret matches the bearer token, or None.
 
@@ -35,3 +40,26 @@ def secret_matches(source: SourceConfig, given: str) -> bool:
     for secret in source.secrets:
         ok |= hmac.compare_digest(given.encode(), secret.get_secret_value().encode())
     return bool(given) and ok
+
+
+def basic_credentials(authorization: str) -> tuple[str, str] | None:
+    """(user, password) of an HTTP Basic ``Authorization`` header, or None."""
+    scheme, _, encoded = authorization.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, colon, password = base64.b64decode(encoded.strip()).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return (user, password) if colon else None
+
+
+def claimed_source(request: Request) -> str:
+    """The source a request says it comes from, fit for a log line (it is sender-controlled,
+    so never trusted, only logged): the X-Fieldstream-Source header, the hook path's source
+    id, or the HTTP Basic user name (VAN's application name); "-" when it names none."""
+    claimed = request.headers.get(SOURCE_HEADER) or request.path_params.get("source_id")
+    if not claimed:
+        basic = basic_credentials(request.headers.get("authorization", ""))
+        claimed = basic[0] if basic else None
+    return (str(claimed) if claimed else "-")[:64].encode("ascii", "replace").decode()

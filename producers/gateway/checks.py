@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -22,7 +23,19 @@ def refusal_response(refused: Refused) -> JSONResponse:
     return JSONResponse(body, status_code=refused.status, headers=headers)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int, timeout_s: float) -> bytes:
+    """The body, refused past ``limit`` bytes (413) or when it has not all arrived within
+    ``timeout_s`` seconds (408: a stalled upload holds nothing for longer)."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await _read(request, limit)
+    except TimeoutError:
+        raise Refused(
+            408, "body_timeout", f"the body did not arrive within {timeout_s:g} s"
+        ) from None
+
+
+async def _read(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     too_large = Refused(
         413,

@@ -125,7 +125,7 @@ def route(
             )
             if source is None:
                 raise Refused(401, "unauthenticated", "send X-Fieldstream-Source and its secret")
-            raw = await read_body(request, gateway.max_body_bytes)
+            raw = await read_body(request, gateway.max_body_bytes, gateway.body_timeout_s)
             require_json(request)
             try:
                 body = orjson.loads(raw)

@@ -8,8 +8,9 @@ authenticated by the strongest scheme it has:
 - otherwise one of the source's secrets, as ``Authorization: Bearer <secret>`` or, for tools
   that can only be given a URL, ``?token=<secret>``.
 
-The answer: 200 with the accepted event ids and how many items went to the dead-letter topic
-(unknown codes); 422 naming the field when the payload is not what the tool documents.
+The answer: 200 with the accepted event ids, how many items went to the dead-letter topic
+(unknown codes) and how many person signals and volunteer shifts were stored (never counted as
+contacts); 422 naming the field when the payload is not what the tool documents.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from producers.gateway.checks import (
 )
 from producers.gateway.intake import Intake, Refused
 from producers.gateway.signing import ReplayGuard
+from producers.gateway.sources import SourceBook
 from producers.tools import registry
 from producers.tools.base import PayloadError, SignatureError
 
@@ -70,34 +72,47 @@ def confirmation_headers(source: SourceConfig) -> dict[str, str]:
 
 class HookRoute:
     def __init__(
-        self,
-        sources: dict[str, SourceConfig],
-        intake: Intake,
-        guard: ReplayGuard,
-        gateway: GatewaySettings,
+        self, sources: SourceBook, intake: Intake, guard: ReplayGuard, gateway: GatewaySettings
     ) -> None:
         self.sources, self.intake, self.guard, self.gateway = sources, intake, guard, gateway
-        self.contexts = {
-            s.id: registry.context_for(s)
-            for s in sources.values()
-            if registry.tool(s.tool).hook is not None or s.tool == registry.CANONICAL
-        }
 
     async def handle(self, request: Request) -> Response:
+        """Authenticated before the body is read where the scheme allows (an unknown source or
+        a wrong token never gets to send one); a signature needs the body, read within the
+        gateway's size and time limits, at most max_uploads_per_source at once."""
         source = self.sources.get(request.path_params["source_id"])
-        body = await read_body(request, self.gateway.max_body_bytes)
-        if source is None or source.id not in self.contexts:
+        if source is None or not (
+            registry.tool(source.tool).hook is not None or source.tool == registry.CANONICAL
+        ):
             raise Refused(401, "unauthenticated", UNAUTHENTICATED)
+        if not self._signed(source) and not token_matches(source, request):
+            raise Refused(401, "unauthenticated", UNAUTHENTICATED)
+        async with self.intake.uploads.hold(source.id):
+            body = await read_body(
+                request, self.gateway.max_body_bytes, self.gateway.body_timeout_s
+            )
+            return await self._store(source, request, body)
+
+    def _signed(self, source: SourceConfig) -> bool:
+        """Whether the source authenticates by a signature over the body."""
+        if source.tool == registry.CANONICAL:
+            return True
+        return registry.tool(source.tool).verify is not None and bool(source.signing_secrets)
+
+    async def _store(self, source: SourceConfig, request: Request, body: bytes) -> Response:
         webhook_id = self._authenticate(source, request, body)
+        received_ms = self.intake.now_ms()
         try:
             if source.tool == registry.CANONICAL:
                 items: list[Any] = parse_events(body, self.gateway.max_batch_events)
                 check_orgs(items, source)
             else:
                 payload = parse_json(body)
-                items = self._adapt(source, payload)
+                items = self._adapt(source, payload, received_ms)
                 body = scrubbed(source.tool, payload, body)
-            stored = await self.intake.store(source, source.tool, items, body)
+            stored = await self.intake.store(
+                source, source.tool, items, body, received_ms=received_ms
+            )
         except Refused:
             if webhook_id:
                 self.guard.release(source.id, webhook_id)
@@ -107,6 +122,8 @@ class HookRoute:
                 "accepted": len(stored.event_ids),
                 "dead_lettered": stored.dead_lettered,
                 "event_ids": stored.event_ids,
+                "signals": stored.signals,
+                "shifts": stored.shifts,
             },
             headers=confirmation_headers(source),
         )
@@ -124,22 +141,22 @@ class HookRoute:
             except SignatureError as exc:
                 raise Refused(401, "bad_signature", str(exc)) from None
             return None
-        if not token_matches(source, request):
-            raise Refused(401, "unauthenticated", UNAUTHENTICATED)
-        return None
+        return None  # a token source: checked before the body was read
 
-    def _adapt(self, source: SourceConfig, payload: Any) -> list[Any]:
-        ctx = dataclasses.replace(self.contexts[source.id], received_at=self.intake.received_at())
+    def _adapt(self, source: SourceConfig, payload: Any, received_ms: int) -> list[Any]:
+        ctx = dataclasses.replace(
+            self.sources.context(source.id), received_at=self.intake.iso(received_ms)
+        )
         try:
             hook = registry.tool(source.tool).hook
-            assert hook is not None  # sources without one have no context
+            assert hook is not None  # checked in handle
             items = hook(payload, ctx)
         except PayloadError as exc:
             raise Refused(
                 422,
                 "bad_payload",
                 f"the {source.tool} payload is not what that tool sends: {exc}",
-                [{"index": 0, "field": exc.field, "problem": exc.problem}],
+                exc.as_dicts(),
             ) from None
         check_count(len(items), self.gateway.max_batch_events)
         return items

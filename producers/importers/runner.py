@@ -7,9 +7,13 @@ producers/tools/base.py); this module does the rest, the same way for every tool
   Avro-encoded to ``kafka.topics.raw``, key = event id, with the project's producer config
   (acks=all, idempotent). Event ids come from (org, source system, source_event_id):
   re-importing a row gives the same id, and the pipeline's dedupe drops the copy.
-- an :class:`Unmapped` item goes to ``kafka.topics.dlq`` as a DeadLetter (the hallway's).
+- an :class:`Unmapped` item goes to ``kafka.topics.dlq`` as a DeadLetter (the hallway's);
+  person signals and volunteer shifts go to their own topics, never to contacts.raw (an opt-in
+  or opt-out is sent even from a row that is otherwise bad).
 - a bad row (PayloadError, or an event that does not fit the standard) does not stop a big
-  export: it is counted with its line number and the import goes on; the summary names them.
+  export: it is counted with its line number and the import goes on. Every bad row and its
+  reason goes to the rejects file beside the checkpoint (``<name>.rejects.csv``); the summary
+  shows the first :data:`MAX_LISTED` with their reasons and says where the rest are.
 - every ``chunk_rows`` rows the producer is flushed and, once Kafka acked everything, the
   checkpoint is written: a re-run resumes after the last acked row. ``stop_after`` stops after
   that many rows (used to simulate an interrupted run).
@@ -17,6 +21,7 @@ producers/tools/base.py); this module does the rest, the same way for every tool
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import logging
@@ -26,7 +31,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
@@ -44,7 +49,8 @@ log = logging.getLogger(__name__)
 
 Adapter = Callable[[dict[str, Any], AdapterContext], list[Item]]
 Row = tuple[int, dict[str, Any]]  # (line number or sequence number, the row)
-MAX_LISTED = 20
+MAX_LISTED = 20  # bad rows shown with their reasons on screen (all are in the rejects file)
+MAX_REASON = 300  # characters of one reason on screen
 
 
 @dataclass(frozen=True)
@@ -53,7 +59,10 @@ class BadRow:
     problem: str  # names fields and codes, never values of personal data
 
     def __str__(self) -> str:
-        return f"line {self.line}: {self.problem}"
+        problem = self.problem
+        if len(problem) > MAX_REASON:
+            problem = problem[: MAX_REASON - 3] + "..."
+        return f"line {self.line}: {problem}"
 
 
 @dataclass
@@ -62,6 +71,9 @@ class ImportSummary:
     topic: str
     sent: int = 0  # events acked in this run
     dead_lettered: int = 0  # unmapped rows sent to the DLQ in this run
+    signals: int = 0  # person signals sent in this run
+    shifts: int = 0  # volunteer shift states sent in this run
+    partial: int = 0  # of those, contacts counted with only survey answers held
     skipped: int = 0  # rows before the checkpoint, not read again
     bad: list[BadRow] = field(default_factory=list)  # bad rows of this run (first 1000)
     bad_total: int = 0  # bad rows over all runs of this checkpoint
@@ -70,20 +82,42 @@ class ImportSummary:
     complete: bool = False  # False when stopped early (stop_after) before the end
     seconds: float = 0.0
     run: str = ""  # this run's id, on every event it sent (fieldstream void --import-run)
+    rejects_file: Path | None = None  # every bad row with its reason
+    notes: list[str] = field(default_factory=list)  # what an importer read but did not import
+
+    @property
+    def rejected(self) -> bool:
+        """Rows of this import were refused (the command exits non-zero)."""
+        return self.bad_total > 0
 
     def __str__(self) -> str:
         text = (
             f"{self.sent} events from {self.source} sent to {self.topic} in {self.seconds:.1f}s"
-            f", {self.dead_lettered} unmapped to the DLQ (import run {self.run})"
+            f", {self.dead_lettered} held to the DLQ (fieldstream dlq list)"
+            f" (import run {self.run})"
         )
+        if self.shifts or self.signals:
+            text += f", {self.shifts} shift states and {self.signals} person signals"
+        if self.partial:
+            text += f", of which {self.partial} counted with only survey answers held"
         if self.skipped:
             text += f", {self.skipped} rows skipped (already imported, see the checkpoint)"
-        if self.bad_total:
-            lines = ", ".join(str(n) for n in self.bad_lines[:MAX_LISTED])
-            more = " ..." if self.bad_total > MAX_LISTED else ""
-            text += f"; {self.bad_total} bad row(s), not imported, at line(s) {lines}{more}"
+        for note in self.notes:
+            text += f"; {note}"
         if not self.complete:
             text += f"; stopped after line {self.last_line}: run again to resume"
+        if self.bad_total:
+            text += f"\n{self.bad_total} bad row(s), not imported"
+            earlier = self.bad_total - len(self.bad)
+            if earlier > 0:
+                text += f" ({earlier} in earlier runs of this import)"
+            text += ":"
+            text += "".join(f"\n  {row}" for row in self.bad[:MAX_LISTED])
+            more = len(self.bad) - MAX_LISTED
+            if more > 0:
+                text += f"\n  ... and {more} more"
+            if self.rejects_file is not None:
+                text += f"\nEvery bad row with its reason: {self.rejects_file}"
         return text
 
 
@@ -103,68 +137,94 @@ def run_rows(
     clock: Callable[[], float] = time.time,
     sender: KafkaWriter | None = None,
     state: cp.Checkpoint | None = None,
+    spec: dict[str, Any] | None = None,
+    rejects_path: Path | None = None,
 ) -> ImportSummary:
-    """Import ``rows`` (numbered, in order) from ``source``; resumable through the checkpoint.
+    """Import ``rows`` (numbered, in order) of the import named ``source``; resumable through
+    the checkpoint.
 
     ``measure``: (done, total) of the input for the progress bar (bytes for a file); without
     it the bar counts rows.
 
     ``state``: a checkpoint the caller loaded (a poller keeping its own mark), counted into
     instead of the one at ``checkpoint_path``.
+
+    ``spec``: what the import is (kept in the checkpoint for a replay; its
+    ``partial_contacts: hold`` holds partial contacts whole). ``rejects_path``: where every
+    bad row goes with its reason (default: beside the checkpoint, when there is one).
     """
     started = time.monotonic()
     if state is None:
         state = cp.Checkpoint(source=source)
         if checkpoint_path is not None and not restart:
             state = cp.load(checkpoint_path, source)
+    if spec is not None:
+        state.spec = dict(spec)
+    if rejects_path is None and checkpoint_path is not None:
+        rejects_path = cp.rejects_path(checkpoint_path)
     ensure_topics(kafka)
     out = sender or KafkaWriter(producer_config(kafka))
     hallway = Hallway(codec_for(kafka.schema_registry_url))
     run = f"{clock():.0f}-{uuid.uuid4().hex[:8]}"
-    summary = ImportSummary(source, kafka.topics.raw, last_line=state.line, run=run)
+    summary = ImportSummary(
+        source, kafka.topics.raw, last_line=state.line, rejects_file=rejects_path, run=run
+    )
     dlq_topic = import_topic(source)
+    hold = state.spec.get("partial_contacts") == "hold"
     pending = 0  # rows handled since the last checkpoint
     done = 0  # rows handled in this run
+    rejects = _Rejects(rejects_path, fresh=state.line == 0)
 
     def commit(last_line: int, complete: bool) -> None:
         out.flush()
+        rejects.flush()
         state.line, state.complete = last_line, complete
         summary.last_line = last_line
         if checkpoint_path is not None:
             cp.save(checkpoint_path, state)
+
+    def bad(line: int, problem: str) -> None:
+        state.add_bad(line)
+        rejects.write(line, problem)
+        if len(summary.bad) < cp.MAX_BAD_LINES:
+            summary.bad.append(BadRow(line, problem))
 
     def handle(line: int, row: dict[str, Any]) -> None:
         now_ms = int(clock() * 1000)
         try:
             items = adapt(row, ctx)
         except InputError as exc:
-            _bad(state, summary, line, str(exc))
+            bad(line, str(exc))
             return
         for item in items:
             if isinstance(item, dict):
                 item.setdefault("import_run", run)
-        origin = Origin(ctx.source_id, ctx.org_id, ctx.source_system, dlq_topic, offset=line)
+        origin = Origin(
+            ctx.source_id, ctx.org_id, ctx.source_system, dlq_topic, offset=line, hold_partial=hold
+        )
         prepared = hallway.prepare(items, origin, orjson.dumps(row, default=str), now_ms)
+        for key, value in prepared.signals:
+            out.send(kafka.topics.signals, key, value)
+        summary.signals += len(prepared.signals)
         if prepared.problems:
-            _bad(
-                state,
-                summary,
-                line,
-                "; ".join(f"{p.field}: {p.problem}" for p in prepared.problems),
-            )
+            bad(line, "; ".join(f"{p.field}: {p.problem}" for p in prepared.problems))
             return
         for key, value in prepared.raw:
             out.send(kafka.topics.raw, key, value)
         for key, value in prepared.dlq:
             out.send(kafka.topics.dlq, key, value)
+        for key, value in prepared.shifts:
+            out.send(kafka.topics.shifts, key, value)
+        summary.shifts += len(prepared.shifts)
         out.poll(0)
         state.sent += len(prepared.raw)
         summary.sent += len(prepared.raw)
         state.dead_lettered += len(prepared.dlq)
         summary.dead_lettered += len(prepared.dlq)
+        summary.partial += prepared.partial
 
     last = state.line
-    with progress_bar(progress) as update:
+    with rejects, progress_bar(progress) as update:
         description = f"importing {source}"
         update(description, 0, None)
         stopped = False
@@ -198,10 +258,67 @@ def run_rows(
     return summary
 
 
-def _bad(state: cp.Checkpoint, summary: ImportSummary, line: int, problem: str) -> None:
-    state.add_bad(line)
-    if len(summary.bad) < cp.MAX_BAD_LINES:
-        summary.bad.append(BadRow(line, problem))
+def import_spec(tool: str, kind: str, name: str, **settings: Any) -> dict[str, Any]:
+    """What an import is, kept in its checkpoint so ``fieldstream dlq replay`` can rebuild its
+    row adapter (the tool's ``importer``) and context: the tool, the kind of import, its name,
+    and its settings (org_id, campaign_id, state, options, files, codes or mapping file,
+    partial_contacts). Paths are kept absolute; None values are left out."""
+    spec: dict[str, Any] = {"tool": tool, "kind": kind, "name": name}
+    for key, value in settings.items():
+        if value is None:
+            continue
+        if key == "files":
+            value = [str(Path(f).resolve()) for f in value]
+        elif isinstance(value, Path):
+            value = str(value.resolve())
+        spec[key] = value
+    return spec
+
+
+def import_context(spec: dict[str, Any]) -> AdapterContext:
+    """The adapter context of the import ``spec`` describes (one for the whole import)."""
+    return AdapterContext(
+        source_id=f"import:{spec['name']}",
+        org_id=str(spec["org_id"]),
+        source_system=str(spec.get("source_system") or spec["tool"]),
+        campaign_id=spec.get("campaign_id"),
+        state=spec.get("state"),
+        options=dict(spec.get("options") or {}),
+    )
+
+
+class _Rejects(contextlib.AbstractContextManager["_Rejects"]):
+    """The rejects file: a CSV of every bad row's line and reason, started afresh with the
+    import (and kept across resumed runs of it); nothing when there is no path."""
+
+    def __init__(self, path: Path | None, fresh: bool) -> None:
+        self.path, self.fresh = path, fresh
+        self._file: IO[str] | None = None
+        self._writer: Any = None
+
+    def write(self, line: int, problem: str) -> None:
+        if self.path is None:
+            return
+        if self._file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            new = self.fresh or not self.path.exists()
+            self._file = self.path.open("w" if new else "a", encoding="utf-8", newline="")
+            self._writer = csv.writer(self._file)
+            if new:
+                self._writer.writerow(["line", "problem"])
+            self.fresh = False
+        self._writer.writerow([line, problem])
+
+    def flush(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        elif self.fresh and self.path is not None and self.path.exists():
+            self.path.unlink()  # a fresh run without bad rows leaves no stale rejects
 
 
 class CsvExport:
@@ -245,22 +362,26 @@ def import_csv(
     ctx: AdapterContext,
     kafka: KafkaSettings,
     *,
+    source: str | None = None,
     checkpoint_path: Path | None = None,
+    spec: dict[str, Any] | None = None,
     restart: bool = False,
     stop_after: int | None = None,
     progress: bool = False,
     chunk_rows: int = 5000,
 ) -> ImportSummary:
-    """Import the CSV export at ``path`` with ``adapt``; the checkpoint defaults to
-    ``<path>.fieldstream-checkpoint``."""
+    """Import the CSV export at ``path`` with ``adapt`` as the import named ``source``
+    (default: :func:`checkpoint.import_name` of the path); resumable when given a checkpoint
+    (``fieldstream import`` keeps it in the data directory)."""
     rows = read_csv(path)
     return run_rows(
         rows,
         adapt,
         ctx,
         kafka,
-        source=path.name,
-        checkpoint_path=checkpoint_path or cp.default_path(path),
+        source=source or cp.import_name([path]),
+        checkpoint_path=checkpoint_path,
+        spec=spec,
         restart=restart,
         stop_after=stop_after,
         chunk_rows=chunk_rows,

@@ -7,9 +7,16 @@ parsed JSON, or one CSV row as a dict) in, zero or more items out. An item is ei
   (``event_id`` and ``received_at`` left out: the gateway or importer sets them), or
 - an :class:`Unmapped`: the payload is well formed but names a code the source's code map
   does not know. It is not guessed: the caller sends it to the dead-letter topic with the
-  reason, so a data manager can add the code and replay it.
+  reason, so a data manager can add the code and replay it. When only some survey responses
+  are unknown (the result and channel map), the Unmapped carries the contact as far as the
+  map reads it (``partial``): the intake hallway counts it, unless the source holds partial
+  contacts, and keeps the dead letter so a replay can fill the answers in;
+- a :class:`Signal` (a PersonSignal: an activist code or tag applied or removed, an opt-in or
+  opt-out) or a :class:`Shift` (one state of a volunteer's shift sign-up), in the standard's
+  JSON form: facts that are not contact attempts (producers/tools/records.py builds them).
 
-A payload that is not what the tool documents raises :class:`PayloadError` naming the field.
+A payload that is not what the tool documents raises :class:`PayloadError` naming the field,
+or every field that is wrong (:class:`Problems` collects them).
 """
 
 from __future__ import annotations
@@ -29,15 +36,48 @@ if TYPE_CHECKING:
     from starlette.responses import Response
 
     from core.config import SourceConfig
+    from core.settings import GatewaySettings, VanSettings
 
 
 class PayloadError(InputError):
-    """The tool's payload is malformed; the message names the field and what is wrong."""
+    """The tool's payload is malformed; the message names the field and what is wrong (every
+    field, when more than one is: ``problems``)."""
 
-    def __init__(self, field_path: str, problem: str) -> None:
-        super().__init__(f"{field_path}: {problem}")
+    def __init__(self, field_path: str, problem: str, more: Sequence[tuple[str, str]] = ()) -> None:
+        self.problems: list[tuple[str, str]] = [(field_path, problem), *more]
+        super().__init__("; ".join(f"{f}: {p}" for f, p in self.problems))
         self.field = field_path
         self.problem = problem
+
+    def as_dicts(self) -> list[dict[str, Any]]:
+        """The problems as a gateway refusal lists them."""
+        return [{"index": 0, "field": f, "problem": p} for f, p in self.problems]
+
+
+class Problems:
+    """Collects every PayloadError of one payload, so a refusal names all of them::
+
+    found = Problems()
+    when = found.check(timestamp, value, "dateCanvassed")
+    ...
+    found.raise_any()
+    """
+
+    def __init__(self) -> None:
+        self.found: list[tuple[str, str]] = []
+
+    def check(self, read: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``read(*args, **kwargs)``, or None after noting its PayloadError."""
+        try:
+            return read(*args, **kwargs)
+        except PayloadError as exc:
+            self.found.extend(exc.problems)
+            return None
+
+    def raise_any(self) -> None:
+        if self.found:
+            (field_path, problem), *more = self.found
+            raise PayloadError(field_path, problem, more)
 
 
 class SignatureError(InputError):
@@ -52,9 +92,27 @@ class Unmapped:
     reason: str  # names the code and the source, never personal data
     source_event_id: str | None = None
     campaign_id: str | None = None
+    partial: dict[str, Any] | None = None
+    """The contact as far as the map reads it, when only survey responses are unknown: a
+    canonical event whose ``unmapped_responses`` keep the tool's own ids. Counted unless the
+    source holds partial contacts (``partial_contacts: hold``)."""
 
 
-Item = dict[str, Any] | Unmapped
+@dataclass(frozen=True)
+class Signal:
+    """A PersonSignal (JSON form) an adapter read from a payload: never an attempt."""
+
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Shift:
+    """A VolunteerShift (JSON form) an adapter read from a payload: never a contact."""
+
+    record: dict[str, Any]
+
+
+Item = dict[str, Any] | Unmapped | Signal | Shift
 
 
 @dataclass(frozen=True)
@@ -124,17 +182,26 @@ def timestamp(value: Any, path: str, *, assume_tz: dt.tzinfo = dt.UTC) -> str:
         raise PayloadError(path, "must be a timestamp, got true/false")
     if isinstance(value, int | float):
         seconds = value / 1000 if value > 10**11 else value
-        return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat()
+        try:
+            return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat()
+        except (ValueError, OverflowError, OSError):
+            raise PayloadError(path, f"is not a time fieldstream can read: {value!r}") from None
     if isinstance(value, str) and value.strip():
         text = value.strip().replace("Z", "+00:00")
         try:
             parsed = dt.datetime.fromisoformat(text)
-        except ValueError:
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=assume_tz)
+            return parsed.astimezone(dt.UTC).isoformat()
+        except (ValueError, OverflowError):  # not ISO, or off the calendar once in UTC
             raise PayloadError(path, f"is not an ISO-8601 timestamp: {value[:40]!r}") from None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=assume_tz)
-        return parsed.astimezone(dt.UTC).isoformat()
     raise PayloadError(path, "is missing" if value is None else "must be a timestamp")
+
+
+def digits(value: str) -> bool:
+    """Whether ``value`` is ASCII digits only: ``str.isdigit`` also takes "²" and "١٢٣",
+    which no tool's numeric id is (and ``int()`` refuses some of them)."""
+    return value.isascii() and value.isdigit()
 
 
 PERSON_TARGETS = ("van_id", "voter_id", "state_file_id", "vendor_id")  # what a tool id can be
@@ -232,6 +299,9 @@ def contact_codes() -> dict[str, frozenset[str]]:
 
 Adapter = Callable[[Any, AdapterContext], list[Item]]
 """``adapt(payload, ctx) -> items``: one tool payload (or export row) in."""
+Readmit = Callable[[Any, AdapterContext, str | None], tuple[list[Item], dict[str, Any] | None]]
+"""``readmit(kept, ctx, received_at) -> (items, attach)``: a route's kept request, adapted
+again, with the fields the route attaches to its events (VAN: ``van_request``), if any."""
 Verifier = Callable[[Mapping[str, str], bytes, Sequence[str], float], None]
 """``verify(headers, body, secrets, now)``: the tool's own webhook signature check; raises
 SignatureError."""
@@ -247,8 +317,19 @@ class ToolRoute:
     respond: Callable[[Any], Response]
 
 
-RouteFactory = Callable[..., ToolRoute]
-"""``route(sources, intake, gateway_settings) -> ToolRoute``."""
+@dataclass(frozen=True)
+class RouteContext:
+    """What a tool's route is built from: the sources, the gateway's intake (the one intake
+    hallway behind it) and the settings a route may need."""
+
+    sources: Any  # producers.gateway.sources.SourceBook: the live sources, read per request
+    intake: Any  # producers.gateway.intake.Intake (the gateway imports the tools, not back)
+    gateway: GatewaySettings
+    van: VanSettings
+
+
+RouteFactory = Callable[[RouteContext], ToolRoute]
+"""``route(context) -> ToolRoute``."""
 
 
 @dataclass(frozen=True)
@@ -279,3 +360,9 @@ class Tool:
     """One paragraph for the docs about how its results map."""
     confirm_header: str | None = None
     """A response header echoing the source's ``account_id`` option (Hustle's URL check)."""
+    readmit: Readmit | None = None
+    """Adapts again what its route kept of a request (VAN: the path and body), for a replay of
+    its dead letters; without one, a replay passes the kept payload to ``hook``."""
+    import_adapter: Callable[[dict[str, Any]], Adapter] | None = None
+    """The row adapter of one of its imports, rebuilt from the import's recorded spec
+    (producers/importers/runner.py import_spec) with the maps as they are now, for a replay."""

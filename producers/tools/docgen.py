@@ -10,9 +10,9 @@ from typing import Any
 
 from producers.tools.base import Tool
 from producers.tools.registry import tools
-from producers.tools.van.codes import load_codes
 from schemas.codec import CONTACT_EVENT, enum_symbols
 from schemas.rules import RESULTS_BY_CHANNEL
+from schemas.van_codes import load_codes
 
 MEANINGS = {
     "canvassed": "A conversation happened (the script was started); any survey response "
@@ -58,7 +58,7 @@ def _van() -> list[str]:
     out = ["## VAN (the VAN-compatible endpoint and contact-history exports), defaults", ""]
     out += [
         "Each VAN source can override any id in its own codes file (`codes_file` in "
-        "sources.yaml; format in `producers/tools/van/codes.py`). A code in neither is not "
+        "sources.yaml; format in `schemas/van_codes.py`). A code in neither is not "
         "guessed: the contact goes to the dead-letter topic with a reason naming the code.",
         "",
         "Result codes:",

@@ -47,6 +47,8 @@ FLOAT_FIELDS = {
     "ethnicity_probability": (0.0, 1.0),
     "precinct_lat": (-90.0, 90.0),
     "precinct_lon": (-180.0, 180.0),
+    "address_lat": (-90.0, 90.0),  # the voter's geocoded residence (standard 1.1)
+    "address_lon": (-180.0, 180.0),
 }
 SOURCES = ("self_reported", "vendor_model", "bisg", "unknown")
 DEMOGRAPHICS = ("race", "ethnicity")  # the fields that take an ordered list of sources

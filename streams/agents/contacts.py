@@ -16,8 +16,10 @@ leaves the agent: a failing batch is retried from step 1 after a pause.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
+import signal
 import time
 from collections.abc import Sequence
 from typing import Any, cast
@@ -129,9 +131,9 @@ class ContactsStage:
         await self.writer.deliver(outputs)
         # outputs are acked: now the ids may be marked seen (never before)
         accepted = [
-            (o.event_id, msg[3])
+            (o.seen_key, msg[3])
             for o, msg in zip(result.outcomes, messages, strict=True)
-            if o.kind == ENRICHED and o.event_id is not None
+            if o.kind == ENRICHED and o.seen_key is not None
         ]
         await self.seen.mark(accepted, now)
         for event in events:
@@ -171,9 +173,10 @@ class ContactsStage:
             if high is not None and done is not None and high >= 0 and done >= 0:
                 self.metrics.lag.labels(tp.topic, str(tp.partition)).set(max(0, high - done))
 
-    def reload_programs(self) -> None:
-        """Pick up an edited programs.yaml; a broken edit keeps the previous one."""
-        if self.programs.refresh():
+    def reload_programs(self, force: bool = False) -> None:
+        """Pick up an edited programs.yaml (checked every 5 s; ``force`` on SIGHUP); a broken
+        edit is refused, logged, and the previous one kept."""
+        if self.programs.refresh(force):
             self.ctx = dataclasses.replace(self.ctx, programs=self.programs.value)
 
     async def stop(self) -> None:
@@ -199,6 +202,10 @@ def register(app: faust.App, settings: Settings) -> ContactsStage:
 
     @app.agent(raw, concurrency=1)
     async def contacts(stream: StreamT) -> None:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().add_signal_handler(
+                signal.SIGHUP, lambda: stage.reload_programs(force=True)
+            )
         await stage.wait_for_voters()
         stage.agent_started = True
         # noack_take yields the buffered events (not values) and leaves the acks to us

@@ -321,7 +321,8 @@ class ExchangeAgent:
                 self.totals["dead"] += 1
                 contact = enriched.get("contact")
                 letter = dead_letter(value, where, *plan.error, at=now, contact=contact)
-                out.append((self.dlq_topic, b"", self.codec.encode(DEAD_LETTER, letter)))
+                key = letter["dead_letter_id"].encode()
+                out.append((self.dlq_topic, key, self.codec.encode(DEAD_LETTER, letter)))
         return out
 
     def deliver(self, records: Sequence[Outbound]) -> None:

@@ -48,7 +48,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from core.config import read_yaml
+from core.config import check_private, read_yaml
 from core.errors import ConfigError, InputError
 from streams.exchange.agreements import aware_utc, midnight_utc
 
@@ -161,7 +161,10 @@ def parse_keys(data: object, path: Path = Path("<keys>")) -> KeyRing:
 
 
 def load_keys(path: Path) -> KeyRing:
-    """Read keys.yaml (see the module docstring); a YAML error never echoes the secrets."""
+    """Read keys.yaml (see the module docstring); a YAML error never echoes the secrets, and a
+    file other users can read is refused, as sources.yaml is."""
+    if path.exists():
+        check_private(path, "keys")
     return parse_keys(read_yaml(path, "keys", echo_errors=False), path)
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +20,7 @@ from core.config import Programs
 from core.errors import SchemaError
 from schemas import DEAD_LETTER, AvroCodec
 from schemas.deadletter import dead_letter_record
+from schemas.ids import dedupe_key, event_id_from_key
 from streams.logic.enrich import EnrichedEncoder, person_voter_key
 from streams.logic.validate import validate
 
@@ -43,7 +43,7 @@ class Context:
     voter_bytes: Callable[[str], bytes | None]
     """The encoded Voter stored under a voter key (the voter directory), or None."""
     is_seen: Callable[[str], bool]
-    """Whether an event id was accepted before (the dedupe table)."""
+    """Whether a dedupe key (schemas.ids.dedupe_key) was accepted before (the dedupe table)."""
     future_skew_s: float
     encoder: EnrichedEncoder
 
@@ -70,6 +70,9 @@ class Outcome:
     reason_code: str | None = None
     source_system: str | None = None
     voter_matched: bool = False
+    seen_key: str | None = None
+    """What to mark seen once the output is acked: the event id, or for a partial contact the
+    id and its unmapped responses (schemas.ids.dedupe_key)."""
 
 
 @dataclass(slots=True)
@@ -79,8 +82,8 @@ class BatchResult:
 
     @property
     def accepted_ids(self) -> list[str]:
-        """Event ids of the enriched outcomes: mark these seen once their output is acked."""
-        return [o.event_id for o in self.outcomes if o.kind == ENRICHED and o.event_id]
+        """Dedupe keys of the enriched outcomes: mark these seen once their output is acked."""
+        return [o.seen_key for o in self.outcomes if o.kind == ENRICHED and o.seen_key]
 
 
 def now_ms() -> int:
@@ -126,7 +129,8 @@ def _process(
         return _internal(ctx, raw, key, where, at, "decode", exc, None)
     try:
         event_id = str(record["event_id"])
-        if ctx.is_seen(event_id) or (seen_in_batch is not None and event_id in seen_in_batch):
+        seen_key = dedupe_key(event_id, record.get("unmapped_responses") or ())
+        if ctx.is_seen(seen_key) or (seen_in_batch is not None and seen_key in seen_in_batch):
             return Outcome(DUPLICATE, event_id=event_id, source_system=record["source_system"])
     except Exception as exc:
         return _internal(ctx, raw, key, where, at, "dedupe", exc, record)
@@ -144,7 +148,7 @@ def _process(
     except Exception as exc:
         return _internal(ctx, raw, key, where, at, "enrich", exc, record)
     if seen_in_batch is not None:
-        seen_in_batch.add(event_id)
+        seen_in_batch.add(seen_key)
     return Outcome(
         ENRICHED,
         key=event_id.encode(),
@@ -152,6 +156,7 @@ def _process(
         event_id=event_id,
         source_system=record["source_system"],
         voter_matched=voter is not None,
+        seen_key=seen_key,
     )
 
 
@@ -210,7 +215,7 @@ def _dead(
     reason: str,
     record: dict[str, Any] | None,
 ) -> Outcome:
-    event_id = str(record["event_id"]) if record is not None else _id_from_key(key)
+    event_id = str(record["event_id"]) if record is not None else event_id_from_key(key)
     org_id = record.get("org_id") if record is not None else None
     source_system = record.get("source_system") if record is not None else None
     letter = dead_letter_record(
@@ -226,19 +231,9 @@ def _dead(
     )
     return Outcome(
         DLQ,
-        key=event_id.encode() if event_id else None,
+        key=letter["dead_letter_id"].encode(),
         value=ctx.codec.encode(DEAD_LETTER, letter),
         event_id=event_id,
         reason_code=code,
         source_system=source_system,
     )
-
-
-def _id_from_key(key: bytes | None) -> str | None:
-    """The raw topic's key is the event id; trust it only when it is a well-formed UUID."""
-    if not key or len(key) > 64:
-        return None
-    try:
-        return str(uuid.UUID(key.decode("ascii")))
-    except (UnicodeDecodeError, ValueError):
-        return None

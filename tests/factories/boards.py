@@ -1,6 +1,9 @@
 """The demo store the board tests read: the demo voter file, goals, universes (cut into precinct
 turfs) and ten days of simulated field traffic, each event through the real path (ContactJson,
-process_batch, the sink's rows), a quarter of it redelivered; and the recount of its measures."""
+process_batch, the sink's rows), a quarter of it redelivered; the demo's volunteer shifts (the
+Mobilize export through its adapter, the converter and the sink's rows, re-read once); a day of
+canvassing shifts with dishonest ones and the quality flags they raise; and the recount of its
+measures."""
 
 from __future__ import annotations
 
@@ -9,28 +12,40 @@ import datetime as dt
 import random
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from core.config import load_programs
+from producers.demo.cheats import canvass_day
+from producers.demo.shifts import attendances
 from producers.demo.simulator import generate_events, read_world
 from producers.demo.state import generate_demo
+from producers.tools.base import AdapterContext, Shift
+from producers.tools.mobilize import shifts as mobilize
 from producers.voterfile.load import read_voters
 from schemas import CONTACT_EVENT, VOTER, AvroCodec
 from schemas.ids import voter_key
 from schemas.jsonconv import ContactJson
+from schemas.recordjson import VOLUNTEER_SHIFT, RecordJson
 from sinks import rows as sr
 from sinks.keeper import Keeper
 from sinks.loaders import load_goals, load_universe
 from sinks.migrate import migrate
+from sinks.people_rows import SHIFT_COLUMNS, shift_row
+from sinks.quality_rows import QUALITY_FLAG_COLUMNS, flag_row
 from sinks.remote import DirectAccess
 from sinks.store import LockedStore, open_store
 from sinks.zones import ProgramClock
 from streams.logic.process import DLQ, ENRICHED, Context, process_batch
+from streams.quality import QualityMonitor, obs_from_enriched
+from streams.quality.records import flag_record
 
 TODAY = dt.date(2026, 11, 4)  # a Wednesday
+# when the demo's shift states were received: the end of TODAY (the standard takes no time
+# more than a day after its receipt, nor before 2000)
+RECEIVED_MS = int(dt.datetime.combine(TODAY, dt.time(23, 59), dt.UTC).timestamp() * 1000)
 TIME_FROM = dt.datetime(2026, 10, 28, tzinfo=dt.UTC)
 TIME_TO = dt.datetime(2026, 11, 4, 15, tzinfo=dt.UTC)
 INTERVAL = dt.timedelta(hours=1)
@@ -46,6 +61,7 @@ class Demo:
     universe: dict[tuple[str, str], dict[tuple[str, str], str]]  # (org, campaign) -> voter: turf
     keeper: Keeper
     zone: str  # the demo campaign's clock
+    shifts: list[Row] = field(default_factory=list)  # volunteer_shifts rows as dicts
 
     def settle(self) -> None:
         """Let the ledger keeper finalise everything stored (what the sink's thread does)."""
@@ -98,6 +114,29 @@ def build(tmp: Path) -> Demo:
                 contacts.append(sr.contact_row(rec, clock.zone_of(c["org_id"], c["campaign_id"])))
             elif o.kind == DLQ:
                 letters.append(sr.dead_letter_row(codec.decode(o.value)[1]))  # type: ignore[arg-type]
+    # a day of shifts with dishonest ones among them, through the same path, and the flags the
+    # quality monitor raises on every enriched contact (the Data quality board reads them)
+    monitor, flags = QualityMonitor(), {}
+    shift_day = canvass_day(
+        [(ORG, CAMPAIGN)], lambda o, c: world.universes[(o, c)], rng, 0.3, TIME_TO
+    )
+    messages = []
+    for event in shift_day:
+        record, problems = convert.convert(event, int(TIME_TO.timestamp() * 1000))
+        assert record is not None, problems
+        offset += 1
+        messages.append((codec.encode(CONTACT_EVENT, record), None, "raw", 0, offset))
+    result = process_batch(messages, ctx, now=int(TIME_TO.timestamp() * 1000))
+    for o in result.outcomes:
+        if o.kind == ENRICHED:
+            enriched = codec.decode(o.value)[1]  # type: ignore[arg-type]
+            c = enriched["contact"]
+            contacts.append(sr.contact_row(enriched, clock.zone_of(c["org_id"], c["campaign_id"])))
+            obs = obs_from_enriched(enriched)
+            for flag in monitor.observe(obs) if obs is not None else []:
+                flags[flag.flag_id] = flag
+    flag_rows = [flag_row(flag_record(f, quarantine=False)) for f in flags.values()]
+    assert flag_rows, "the day of shifts raised no flag"
     store = LockedStore(open_store(f"chdb:///{tmp / 'chdb'}"))
     migrate(store.client)
     keeper = Keeper(store, clock, overlap_s=10 * 365 * 86400)
@@ -106,6 +145,8 @@ def build(tmp: Path) -> Demo:
     store.insert("contact_events", sr.CONTACT_COLUMNS, contacts, "boards:0")
     store.insert("contact_events", sr.CONTACT_COLUMNS, contacts[::4], "boards:1")  # redelivered
     store.insert("dead_letters", sr.DEAD_LETTER_COLUMNS, letters, "boards:dlq")
+    store.insert("van_writeback", sr.WRITEBACK_COLUMNS, writeback_states(contacts), "boards:wb")
+    store.insert("quality_flags", QUALITY_FLAG_COLUMNS, flag_rows, "boards:flags")
     access = DirectAccess(store)
     load_goals(access, paths.goals)
     turf_of = {v["voter_id"]: f"turf-{v['precinct']}" for v in voters}
@@ -125,9 +166,46 @@ def build(tmp: Path) -> Demo:
     with paths.goals.open(newline="") as f:
         goals = list(csv.DictReader(f))
     events = [dict(zip(sr.CONTACT_COLUMNS, r, strict=True)) for r in contacts]
-    demo = Demo(store, events, goals, dict(universe), keeper, clock.zone_of(ORG, CAMPAIGN))
+    shifts = demo_shifts(codec)
+    store.insert("volunteer_shifts", SHIFT_COLUMNS, shifts, "boards:shifts")
+    store.insert("volunteer_shifts", SHIFT_COLUMNS, shifts[::3], "boards:shifts:again")
+    rows = [dict(zip(SHIFT_COLUMNS, r, strict=True)) for r in shifts]
+    demo = Demo(store, events, goals, dict(universe), keeper, clock.zone_of(ORG, CAMPAIGN), rows)
     demo.settle()
     return demo
+
+
+def demo_shifts(codec: AvroCodec) -> list[list[Any]]:
+    """volunteer_shifts rows of the demo org's Mobilize export, as the sink writes them."""
+    ctx = AdapterContext("mobilize:demo", ORG, "mobilize", campaign_id=CAMPAIGN)
+    converter = RecordJson(VOLUNTEER_SHIFT)
+    out = []
+    for attendance in attendances(ORG, TODAY, random.Random(5)):
+        for item in mobilize.adapt(attendance, ctx):
+            if isinstance(item, Shift):
+                record, problems = converter.convert(item.record, RECEIVED_MS)
+                assert record is not None, problems
+                out.append(shift_row(codec.decode(codec.encode(VOLUNTEER_SHIFT, record))[1]))
+    return out
+
+
+WRITEBACK_STATES = ["posted"] * 7 + ["pending", "uncertain", "rejected"]
+
+
+def writeback_states(contacts: list[list[Any]]) -> list[list[Any]]:
+    """The write-back's latest state of each demo contact, as sinks/writeback publishes it."""
+    out = []
+    for i, row in enumerate(contacts):
+        c = dict(zip(sr.CONTACT_COLUMNS, row, strict=True))
+        state = WRITEBACK_STATES[i % len(WRITEBACK_STATES)]
+        status = {"posted": 204, "rejected": 400}.get(state)
+        code = "INVALID_PARAMETER" if state == "rejected" else None
+        by = "van" if state == "rejected" else None
+        out.append([
+            c["event_id"], c["org_id"], c["source_system"], c["campaign_id"], state, 1, status,
+            code, by, c["received_at"], c["received_at"], 2,
+        ])  # fmt: skip
+    return out
 
 
 def monday(t: dt.datetime | dt.date, zone: str = "UTC") -> dt.date:

@@ -83,12 +83,31 @@ def test_the_board_runs_the_panels_sql(
         "min_group_size": "1",  # staff only: every group shown
         "tz": demo.zone,
     }
-    days = {"fs-progress": 28, "fs-reach": 7, "fs-coverage": 30}  # the boards' default ranges
+    # the boards' default ranges (days back, days ahead)
+    days = {
+        "fs-progress": (28, 0),
+        "fs-reach": (7, 0),
+        "fs-coverage": (30, 0),
+        "fs-shifts": (14, 7),
+        "fs-quality": (7, 0),
+    }
     by_uid = {b["uid"]: b for b in boards}
     for section, (uid, title) in SECTIONS.items():
         [q] = [q for q in gs.panel_queries(by_uid[uid]) if q.panel_title == title]
-        want = gs.render_sql(q.raw_sql, variables, NOW - dt.timedelta(days=days[uid]), NOW)
+        back, ahead = days[uid]
+        start, end = NOW - dt.timedelta(days=back), NOW + dt.timedelta(days=ahead)
+        want = gs.render_sql(q.raw_sql, variables, start, end)
         assert board.sql[section] == want, section
+    shifts = panel_rows(demo, board.sql["shifts"])
+    assert {s.event_type: (s.scheduled, s.attended, s.no_shows) for s in board.shifts} == {
+        r["event_type"]: (r["scheduled"], r["attended"], r["no_shows"]) for r in shifts
+    }
+    assert {s.event_type for s in board.shifts} == {
+        "canvass",
+        "phone_bank",
+        "text_bank",
+        "training",
+    }
 
     goals = panel_rows(demo, board.sql["goals"])
     assert {g.metric: (g.target, g.actual, g.pace) for g in board.goals} == {
@@ -101,6 +120,11 @@ def test_the_board_runs_the_panels_sql(
     } == {
         r["channel"]: (r["attempts"], r["contacts"], r["ids"], r["people_reached"])
         for r in channels
+    }
+    quality = panel_rows(demo, board.sql["quality"])
+    assert quality, "the demo's day of shifts has flags"
+    assert {(q.status, q.flags, q.held_contacts) for q in board.quality} == {
+        (r["status"], r["flags"], r["held_contacts"]) for r in quality
     }
     race = panel_rows(demo, board.sql["race"])
     assert {g.label: (g.attempts, g.contacts, g.ids, g.people_reached) for g in board.by_race} == {

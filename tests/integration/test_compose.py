@@ -27,14 +27,20 @@ from core.settings import GatewaySettings, Settings, SinkSettings, StreamSetting
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-SECRETS = ("CLICKHOUSE_PASSWORD", "GRAFANA_CLICKHOUSE_PASSWORD", "GRAFANA_ADMIN_PASSWORD")
-FIELDSTREAM_SERVICES = {"migrate", "gateway", "stream", "sink"}
+SECRETS = (
+    "CLICKHOUSE_PASSWORD",
+    "GRAFANA_CLICKHOUSE_PASSWORD",
+    "GRAFANA_ADMIN_PASSWORD",
+    "DEAD_LETTER_KEY",
+)
+FIELDSTREAM_SERVICES = {"migrate", "gateway", "stream", "quality", "sink"}
 LONG_RUNNING = {
     "kafka",
     "schema-registry",
     "clickhouse",
     "gateway",
     "stream",
+    "quality",
     "sink",
     "prometheus",
     "grafana",
@@ -87,7 +93,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 def test_config_lists_the_whole_stack(stack: dict[str, Any]) -> None:
     services = stack["services"]
-    assert set(services) == LONG_RUNNING | {"migrate"}
+    assert set(services) == LONG_RUNNING | {"migrate", "writeback"}
+    # the write-back to VAN runs only with its profile on (an org must configure it first)
+    assert services["writeback"]["profiles"] == ["writeback"]
+    assert services["writeback"]["command"] == ["python", "-m", "sinks.writeback"]
+    assert "writeback-data" in str(services["writeback"]["volumes"])
     assert services["kafka"]["image"].startswith("apache/kafka:")
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert services["clickhouse"]["image"].startswith("clickhouse/clickhouse-server:")
@@ -119,6 +129,7 @@ def test_fieldstream_services_are_one_image_with_different_commands(
     assert commands["gateway"] == "python -m producers.gateway"
     assert commands["stream"] == "python -m streams"
     assert commands["sink"] == "python -m sinks"
+    assert commands["quality"] == "python -m streams.quality"
     assert "fieldstream migrate" in commands["migrate"]
     assert services["migrate"]["restart"] == "no"
 
@@ -199,6 +210,14 @@ def test_services_read_only_fieldstream_settings(stack: dict[str, Any]) -> None:
     assert settings.kafka.schema_registry_url == "http://schema-registry:8081"
     assert settings.clickhouse.dsn.get_secret_value().startswith("http://fieldstream:")
     assert settings.stream.voter_store == "rocksdb"
+    assert settings.sink.query_api is False  # no query door where ClickHouse is the door
+
+
+def test_only_the_front_doors_publish_ports(stack: dict[str, Any]) -> None:
+    """The gateway (senders) and Grafana (organizers) have host ports; the sink, ClickHouse,
+    Kafka and the rest are reachable only inside the stack's network."""
+    published = {name for name, svc in stack["services"].items() if svc.get("ports")}
+    assert published == {"gateway", "grafana"}
 
 
 def test_a_missing_secret_stops_config(tmp_path: Path) -> None:

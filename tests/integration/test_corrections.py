@@ -294,6 +294,10 @@ def test_void_a_canvassers_contacts_then_undo_then_replay(
 
 
 def _inserted(org: Org) -> float:
+    """Contacts the sink has handled: inserted, or dropped as already stored (the ledger)."""
     text = httpx.get(f"http://127.0.0.1:{org.settings.sink.query_port}/metrics").text
-    prefix = 'fieldstream_sink_rows_inserted_total{table="contact_events"}'
-    return sum(float(x.rsplit(" ", 1)[1]) for x in text.splitlines() if x.startswith(prefix))
+    prefixes = (
+        'fieldstream_sink_rows_inserted_total{table="contact_events"}',
+        'fieldstream_sink_already_stored_total{table="contact_events"}',
+    )
+    return sum(float(x.rsplit(" ", 1)[1]) for x in text.splitlines() if x.startswith(prefixes))

@@ -28,6 +28,7 @@ from fieldstream.suppress import SMALL, protect
 from schemas import ENRICHED_CONTACT, AvroCodec
 from sinks.loaders import load_universe, load_universe_where
 from sinks.migrate import migrate
+from sinks.query_tokens import admin_token
 from sinks.remote import DirectAccess, HttpSinkAccess
 from sinks.rows import CONTACT_COLUMNS, VOTER_COLUMNS, contact_row
 from sinks.service import SinkService
@@ -233,17 +234,19 @@ def test_universe_from_a_query_on_voters(store: DirectAccess, tmp_path: Path) ->
     assert load_universe_where(store, ORG, CAMPAIGN, "county = 'Crawford'") > 0
 
 
-def test_universe_from_a_query_through_the_sink_api(store: DirectAccess) -> None:
+def test_universe_from_a_query_through_the_sink_api(store: DirectAccess, tmp_path: Path) -> None:
     """The path a command takes while the sink runs: /query reads the voters, one /insert
     writes the load. The sink's app is served here on the same store (no Kafka needed for
     these two routes)."""
-    service = SinkService(Settings())
+    settings = Settings(data_dir=tmp_path)
+    service = SinkService(settings)
     service.store = store.store
+    service.open_door()
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(service.app, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    access = HttpSinkAccess(f"http://127.0.0.1:{port}")
+    access = HttpSinkAccess(f"http://127.0.0.1:{port}", admin_token(settings.query))
     try:
         deadline = time.monotonic() + 10
         while not server.started and time.monotonic() < deadline:
@@ -253,6 +256,8 @@ def test_universe_from_a_query_through_the_sink_api(store: DirectAccess) -> None
         access.close()
         server.should_exit = True
         thread.join(10)
+        assert service.door is not None
+        service.door.close()
     members = sorted(v for v, r in VOTERS.items() if r["county"] == "Erie" and r["sex"] == "f")
     assert n == len(members) > 0
     assert by_group(store) == recount(members, turfs=False)

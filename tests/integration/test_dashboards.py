@@ -26,6 +26,7 @@ import yaml
 
 from fieldstream import grafana_sql as gs
 from fieldstream.grafana_sql import CLICKHOUSE_TYPE, PROMETHEUS_TYPE, PanelQuery
+from sinks import rows as sr
 from tests.factories.boards import (
     CAMPAIGN,
     INTERVAL,
@@ -40,6 +41,7 @@ from tests.factories.boards import (
     measures,
     monday,
     scoped,
+    writeback_states,
 )
 
 pytestmark = pytest.mark.integration
@@ -53,6 +55,7 @@ METRIC_MODULES = (
     "streams/metrics.py",
     "sinks/consumer.py",
     "sinks/keeper.py",
+    "sinks/writeback/metrics.py",
 )
 PANEL_TYPES = {"bargauge", "table", "timeseries", "barchart", "geomap", "stat", "piechart"}
 
@@ -345,3 +348,56 @@ def test_script_completion_equals_a_recount(demo: Demo, boards: list[dict[str, A
     for r in series:
         ids[r["channel"]] += r["ids"]
     assert ids == {k[0]: v["ids"] for k, v in want.items()}
+
+
+# --- volunteer shifts: a recount, and never contacts ------------------------------------------
+
+
+def test_shift_panels_equal_a_recount(demo: Demo, boards: list[dict[str, Any]]) -> None:
+    latest: dict[str, Row] = {}
+    for s in demo.shifts:
+        key = s["shift_id"]
+        if key not in latest or (s["status_at"], s["received_at"]) > (
+            latest[key]["status_at"],
+            latest[key]["received_at"],
+        ):
+            latest[key] = s
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for s in latest.values():
+        day = (s["shift_start"] or s["status_at"]).date()
+        if not TIME_FROM.date() <= day <= TIME_TO.date():
+            continue
+        c = counts[s["event_type"]]
+        c["scheduled"] += s["status"] != "cancelled"
+        c[s["status"]] += 1
+    got = run(demo, panel(boards, "fs-shifts", "Shifts by event type"))
+    assert {
+        r["event_type"]: (r["scheduled"], r["attended"], r["no_shows"], r["cancelled"]) for r in got
+    } == {
+        t: (c["scheduled"], c["attended"], c["no_show"], c["cancelled"]) for t, c in counts.items()
+    }
+    for r in got:
+        c = counts[r["event_type"]]
+        known = c["attended"] + c["no_show"]
+        assert r["flake_rate"] == pytest.approx(c["no_show"] / known, abs=0.0006)
+    assert sum(c["no_show"] for c in counts.values()) > 0
+    # shifts are never contacts: no contact row comes from the shift tool
+    assert not [e for e in demo.events if e["source_system"] == "mobilize"]
+
+
+def test_in_van_equals_a_recount_of_the_write_back_states(
+    demo: Demo, boards: list[dict[str, Any]]
+) -> None:
+    [q] = [q for b in boards for q in gs.panel_queries(b) if q.panel_title.startswith("In VAN")]
+    got = {r["source"]: (r["in_van"], r["contacts"], r["uncertain"]) for r in run(demo, q)}
+    states = writeback_states([[e[c] for c in sr.CONTACT_COLUMNS] for e in demo.events])
+    want: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    seen: set[str] = set()
+    for event_id, org, source, campaign, state, *_ in states:
+        if (org, campaign) != (ORG, CAMPAIGN) or event_id in seen:
+            continue
+        seen.add(event_id)
+        want[source][0] += state == "posted"
+        want[source][1] += 1
+        want[source][2] += state == "uncertain"
+    assert got == {s: tuple(v) for s, v in want.items()} and got

@@ -28,6 +28,7 @@ from fieldstream.embedded import free_port
 from fieldstream.stack import Stack
 from schemas import DEAD_LETTER, ENRICHED_CONTACT, VOTER, AvroCodec
 from schemas.ids import event_id_for, voter_key
+from sinks.query_tokens import admin_header
 
 pytestmark = pytest.mark.integration
 
@@ -94,7 +95,7 @@ def make_bad(rng: random.Random, n: int, now: dt.datetime) -> tuple[dict[str, An
         ev["campaign_id"] = "no-such-campaign"
         return ev, "unknown_campaign"
     if kind == 1:
-        ev["occurred_at"] = (now + dt.timedelta(days=2)).isoformat()
+        ev["occurred_at"] = (now + dt.timedelta(hours=2)).isoformat()
         return ev, "future_occurred_at"
     if kind == 2:
         ev.update(
@@ -135,7 +136,7 @@ def stack(tmp_path: Path, kafka_settings: KafkaSettings) -> Iterator[Settings]:
 
 def query(settings: Settings, sql: str) -> list[list[Any]]:
     url = f"http://{settings.sink.query_host}:{settings.sink.query_port}/query"
-    r = httpx.post(url, content=sql, timeout=30)
+    r = httpx.post(url, content=sql, headers=admin_header(settings.query), timeout=30)
     assert r.status_code == 200, r.text
     return list(r.json()["rows"])
 

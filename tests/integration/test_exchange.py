@@ -32,6 +32,7 @@ from confluent_kafka import Producer
 from typer import Typer
 from typer.testing import CliRunner
 
+from core.config import write_private
 from core.kafka import ensure_topics, producer_config
 from core.settings import (
     ClickHouseSettings,
@@ -48,6 +49,7 @@ from fieldstream.stack import settings_env
 from schemas import ENRICHED_CONTACT, VOTER
 from schemas.registry import codec_for
 from sinks.loaders import load_universe
+from sinks.query_tokens import admin_token
 from sinks.remote import HttpSinkAccess
 from streams.exchange import load_agreements, load_keys
 from streams.exchange.__main__ import ensure_exchange_topics
@@ -141,7 +143,9 @@ class Org:
 
     @property
     def store(self) -> HttpSinkAccess:
-        return HttpSinkAccess(f"http://127.0.0.1:{self.settings.sink.query_port}")
+        return HttpSinkAccess(
+            f"http://127.0.0.1:{self.settings.sink.query_port}", admin_token(self.settings.query)
+        )
 
     def count(self, sql: str) -> int:
         store = self.store
@@ -236,8 +240,9 @@ def healthy(org: Org) -> bool:
 @pytest.fixture
 def orgs(tmp_path: Path, kafka_settings: KafkaSettings) -> Iterator[tuple[Org, Org]]:
     tag = uuid.uuid4().hex[:8]
-    (tmp_path / "keys.yaml").write_text(
-        yaml.safe_dump({"keys": [{"id": "k1", "secret": "s" * 40, "valid_from": "2020-01-01"}]})
+    write_private(  # a secrets file: the exchange refuses one other users can read
+        tmp_path / "keys.yaml",
+        yaml.safe_dump({"keys": [{"id": "k1", "secret": "s" * 40, "valid_from": "2020-01-01"}]}),
     )
     made = []
     for name, other, agreement in ((A, B, AGREEMENT_A), (B, A, AGREEMENT_B)):

@@ -24,6 +24,7 @@ def test_policies_cover_every_org_table_and_parse(chdb_dsn: str) -> None:
         # the base tables and every rollup behind the views
         assert {"contact_events", "contact_rollup_daily", "contact_rollup_5m"} <= set(tables)
         assert {"canvasser_rollup_daily", "goals", "universes", "dead_letters"} <= set(tables)
+        assert {"partner_contacts", "exchange_audit"} <= set(tables)  # the exchange's too
         assert "contact_progress_daily" not in tables  # views are filtered through tables
         password = hashlib.sha256(b"analyst-password").hexdigest()
         statements = policy_statements(tables, ["org-a", "org_b"], ["fieldstream", "default"])

@@ -30,6 +30,7 @@ from fieldstream.stack import settings_env
 from schemas import DEAD_LETTER, ENRICHED_CONTACT, AvroCodec
 from sinks.loaders import load_goals
 from sinks.migrate import migrate
+from sinks.query_tokens import admin_header
 from sinks.remote import DirectAccess, HttpSinkAccess, connect_store
 from sinks.rows import CONTACT_COLUMNS, contact_row
 from sinks.store import LockedStore, open_store
@@ -194,6 +195,13 @@ def rows_inserted(base: str) -> float:
     return total
 
 
+def metric(base: str, series: str) -> float:
+    for line in httpx.get(f"{base}/metrics").text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
 def test_sink_service_is_idempotent_under_redelivery(
     sink_process: tuple[Settings, subprocess.Popen[bytes]], tmp_path: Path
 ) -> None:
@@ -251,26 +259,38 @@ def test_sink_service_is_idempotent_under_redelivery(
         enriched_lag = f'fieldstream_sink_consumer_lag{{partition="0",topic="{topics.enriched}"}}'
         wait_for(lambda: f"{enriched_lag} 0.0" in httpx.get(f"{base}/metrics").text, "zero lag")
 
-        produce_all()  # redelivery of everything
-        wait_for(lambda: rows_inserted(base) >= 2 * first_total, "the second round")
+        produce_all()  # redelivery of everything, at new offsets
+        already = 'fieldstream_sink_already_stored_total{table="contact_events"}'
+        wait_for(lambda: metric(base, already) == n, "the ledger dropping the copies")
+        wait_for(lambda: rows_inserted(base) >= first_total + 2, "the dead letters again")
         want = expected(n)
         assert store.query(RECOUNT)[1][0] == [want[m] for m in want]
-        assert count("SELECT count() FROM contact_events FINAL") == n
-        # the re-sent DeadLetter keeps its source offset (one row); the junk message was
-        # produced twice at two offsets: two messages, two sink dead letters
-        assert count("SELECT count() FROM dead_letters FINAL") == 3
+        # the store held them: no copy was inserted at all, not even one FINAL would fold
+        assert count("SELECT count() FROM contact_events") == n
+        # a dead letter is what it is, not where it was read: the re-sent DeadLetter and the
+        # junk message sent twice are one row each, with two arrivals
+        assert count("SELECT count() FROM dead_letters FINAL") == 2
+        arrivals = store.query("SELECT stage, arrivals FROM dead_letters FINAL ORDER BY stage")
+        assert arrivals[1] == [["sink", 2], ["validate", 2]]
         assert store.query(ROLLUP)[1][0] == [want["attempts"], want["contacts"], want["ids"]]
 
         assert load_goals(store, write_goals(tmp_path)) == 4
         # goals read the board tables the sink's ledger keeper finalises (a pass every 2s)
         wait_for(lambda: goal_actuals(store.query(GOALS)[1]) == want, "the goals' actuals")
 
-        refused = httpx.post(f"{base}/query", content=b"INSERT INTO goals VALUES ('x')")
+        admin = admin_header(settings.query)
+        anonymous = httpx.post(f"{base}/query", content=b"SELECT 1")
+        assert anonymous.status_code == 401
+        refused = httpx.post(
+            f"{base}/query", content=b"INSERT INTO goals VALUES ('x')", headers=admin
+        )
         assert refused.status_code == 400 and "only" in refused.json()["error"]
-        bad = httpx.post(f"{base}/query", content=b"SELECT nope FROM contact_events")
+        bad = httpx.post(f"{base}/query", content=b"SELECT nope FROM contact_events", headers=admin)
         assert bad.status_code == 400 and "nope" in bad.json()["error"]
         ok = httpx.post(
-            f"{base}/query", content=b"SELECT max(occurred_at) AS t FROM contact_events"
+            f"{base}/query",
+            content=b"SELECT max(occurred_at) AS t FROM contact_events",
+            headers=admin,
         )
         assert ok.json()["rows"][0][0].startswith(NOW.date().isoformat())
     finally:

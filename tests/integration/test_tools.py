@@ -36,15 +36,18 @@ from core.settings import KafkaSettings, MobilizeSettings, Settings
 from fieldstream.embedded import free_port
 from fieldstream.stack import Stack
 from producers.tools import registry
-from producers.tools.base import Unmapped
+from producers.tools.base import Signal, Unmapped
 from producers.tools.csv.importer import import_mapped_csv
 from producers.tools.mobilize.poller import poll_attendances
+from producers.tools.records import with_opt_outs
 from producers.tools.van import adapter as van
+from producers.tools.van import signals as van_signals
 from producers.tools.van.export import import_van_export
 from producers.tools.van.route import split_person
 from schemas import CONTACT_EVENT, AvroCodec
 from schemas.ids import event_id_for
 from schemas.jsonconv import ContactJson
+from sinks.query_tokens import admin_header
 
 pytestmark = pytest.mark.integration
 
@@ -156,11 +159,14 @@ def expected_items() -> list[tuple[str, Any]]:
         # a body without dateCanvassed gets the gateway's receive time, and its id that UTC
         # date: expect today's (an hour ago could be yesterday just after midnight)
         made = van.adapt(body, ctx, id_type=id_type, person_id=person_id, received_at=received)
-        items += [("van", i) for i in made]
+        kept = van_signals.signals(
+            body, ctx, id_type=id_type, person_id=person_id, received_at=received
+        )
+        items += [("van", i) for i in with_opt_outs([*made, *kept])]
     for sid, payload in hook_payloads():
         src = source(sid)
         ctx = dataclasses.replace(registry.context_for(src), received_at=received)
-        items += [(src.tool, i) for i in _hook(src.tool)(payload, ctx)]
+        items += [(src.tool, i) for i in with_opt_outs(_hook(src.tool)(payload, ctx))]
     items.append(("signed", signed_event()))
     return items
 
@@ -181,7 +187,7 @@ def signed_event() -> dict[str, Any]:
 
 def query(settings: Settings, sql: str) -> list[list[Any]]:
     url = f"http://{settings.sink.query_host}:{settings.sink.query_port}/query"
-    r = httpx.post(url, content=sql, timeout=30)
+    r = httpx.post(url, content=sql, headers=admin_header(settings.query), timeout=30)
     assert r.status_code == 200, r.text
     return list(r.json()["rows"])
 
@@ -239,9 +245,14 @@ def test_every_tool_lands_as_the_adapter_says(stack: Settings) -> None:
             i["result"],
         )
         for tool, i in items
-        if not isinstance(i, Unmapped)
+        if isinstance(i, dict)
     }
     unmapped = [i for _, i in items if isinstance(i, Unmapped)]
+    signals = {
+        event_id_for(ORG, i.record["source_system"], i.record["source_event_id"])
+        for _, i in items
+        if isinstance(i, Signal)
+    }
     assert {s for s, _, _ in events.values()} >= {"van", "spoke", "callhub", "signed", "hustle"}
     assert any("999" in u.reason for u in unmapped)
 
@@ -264,9 +275,12 @@ def test_every_tool_lands_as_the_adapter_says(stack: Settings) -> None:
     assert "ZZ123" not in van_reason  # the person is not in the reason
     # the VAN fixtures keep their meaning: the opt-out is a do-not-text opt-out
     opt = query(settings, "SELECT count() FROM contact_events FINAL WHERE opt_out = 1")
-    assert int(opt[0][0]) == sum(
-        1 for _, i in items if not isinstance(i, Unmapped) and i.get("opt_out")
-    )
+    assert int(opt[0][0]) == sum(1 for _, i in items if isinstance(i, dict) and i.get("opt_out"))
+    # person signals (activist codes, opt-outs: those of the attempts too) in their own table
+    signal_sql = "SELECT count() FROM person_signals FINAL"
+    assert wait_count(settings, signal_sql, len(signals)) == len(signals)
+    stored = query(settings, "SELECT event_id FROM person_signals FINAL")
+    assert {r[0] for r in stored} == signals
 
 
 def run_importers(settings: Settings, tmp_path: Path, restart: bool = False) -> int:
@@ -294,8 +308,10 @@ def run_importers(settings: Settings, tmp_path: Path, restart: bool = False) -> 
         restart=restart,
         client=mobilize_api(),
     )
-    assert van_run.complete and csv_run.complete and mobilize_run.sent > 0
-    return van_run.sent + csv_run.sent + mobilize_run.sent
+    # Mobilize's attendances are volunteer shifts: none of them is a contact
+    assert van_run.complete and csv_run.complete and mobilize_run.shifts > 0
+    assert mobilize_run.sent == 0
+    return van_run.sent + csv_run.sent
 
 
 def mobilize_api() -> httpx.Client:

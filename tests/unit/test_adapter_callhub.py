@@ -9,12 +9,14 @@ from typing import Any
 import pytest
 
 from core.errors import ConfigError
-from producers.tools.base import AdapterContext, PayloadError, Unmapped
+from producers.tools.base import AdapterContext, PayloadError, Signal, Unmapped
 from producers.tools.callhub import adapter as callhub
 from schemas.jsonconv import ContactJson
+from schemas.recordjson import PERSON_SIGNAL, RecordJson
 
 DATA = Path(__file__).parent.parent / "data" / "callhub"
 CONV = ContactJson()
+SIGNALS = RecordJson(PERSON_SIGNAL)
 OPTIONS: dict[str, Any] = {"time_field": "call_time"}
 CTX = AdapterContext("callhub-1", "org-a", "callhub", options=OPTIONS)
 WHEN = "2026-10-03T17:04:05Z"
@@ -34,7 +36,7 @@ def call(**extra: Any) -> dict[str, Any]:
 
 
 def one(payload: Any, ctx: AdapterContext = CTX) -> dict[str, Any]:
-    [event] = callhub.adapt(payload, ctx)
+    [event] = [i for i in callhub.adapt(payload, ctx) if not isinstance(i, Signal)]
     assert isinstance(event, dict)
     record, problems = CONV.convert(event, 1_800_000_000_000)
     assert problems == []
@@ -130,16 +132,79 @@ def test_no_person_field_is_unmapped_without_personal_data() -> None:
     assert "Fred" not in item.reason and "61468828420" not in item.reason
 
 
-def test_text_reply_stop_is_do_not_text() -> None:
-    event = one(load("sb_reply.json", van_id="5", call_time=WHEN))
-    assert (event["channel"], event["result"], event["opt_out"]) == ("text", "do_not_text", True)
+def signal(items: list[Any]) -> dict[str, Any]:
+    """The one item, a person signal, checked against the standard."""
+    [item] = items
+    assert isinstance(item, Signal)
+    record, problems = SIGNALS.convert(item.record, 1_800_000_000_000)
+    assert problems == [] and record is not None, problems
+    return record
+
+
+def test_a_stop_reply_is_an_opt_out_signal_not_an_attempt() -> None:
+    found = signal(callhub.adapt(load("sb_reply.json", van_id="5", call_time=WHEN), CTX))
+    assert (found["kind"], found["channel"]) == ("opt_out", "text")
+    assert found["phone"] == "+16507868629"
+    assert found["person"]["van_id"] == "5"
+    assert found["campaign_id"] == "Fishy Campaign"
+
+
+def test_a_stop_reply_without_a_person_id_still_records_the_number() -> None:
+    found = signal(callhub.adapt(load("sb_reply.json", call_time=WHEN), CTX))
+    assert found["kind"] == "opt_out" and found["phone"] == "+16507868629"
+    assert found["person"]["van_id"] is None
+
+
+def test_other_replies_are_no_attempt_and_start_is_an_opt_in() -> None:
+    reply = load("sb_reply.json", van_id="5", call_time=WHEN, content="yes, I will vote")
+    assert callhub.adapt(reply, CTX) == []  # the person wrote back: not an attempt
+    start = load("sb_reply.json", van_id="5", call_time=WHEN, content=" start ")
+    assert signal(callhub.adapt(start, CTX))["kind"] == "opt_in"
+
+
+def test_do_not_call_is_an_attempt_and_an_opt_out_for_the_number_called() -> None:
+    items = callhub.adapt(call(disposition="DO_NOT_CALL"), CTX)
+    attempt = one(call(disposition="DO_NOT_CALL"))
+    assert attempt["result"] == "do_not_call" and attempt["opt_out"] is True
+    found = signal([i for i in items if isinstance(i, Signal)])
+    assert (found["kind"], found["channel"], found["phone"]) == ("opt_out", "phone", "+61468828420")
+    assert found["contact_source_event_id"] == attempt["source_event_id"]
+
+
+def test_the_published_workflow_webhook_body_has_no_envelope() -> None:
+    body = json.loads((DATA / "cc_notes_workflow.json").read_text())
+    body |= {"van_id": "7", "call_time": WHEN}
+    ctx = AdapterContext(
+        "callhub-1",
+        "org-a",
+        "callhub",
+        options=OPTIONS | {"dispositions": {"MEANINGFUL_INTERACTION": "canvassed"}},
+    )
+    event = one(body, ctx)
+    assert (event["channel"], event["result"]) == ("phone", "canvassed")
+    assert event["result_raw"] == "MEANINGFUL_INTERACTION"
     assert event["campaign_id"] == "Fishy Campaign"
+    assert len(event["responses"]) == 3
+    enveloped = one(load("cc_notes_workflow.json", van_id="7", call_time=WHEN), ctx)
+    assert enveloped["source_event_id"] == event["source_event_id"]  # one call, either shape
 
 
-def test_text_reply_is_texted() -> None:
-    event = one(load("sb_reply.json", van_id="5", call_time=WHEN, content="yes, I will vote"))
-    assert (event["result"], event["opt_out"]) == ("texted", False)
-    assert set(callhub.SMS_RESULT_MAP.values()) == {"texted", "do_not_text"}
+def test_a_bare_reply_body_is_a_reply_and_workflow_event_can_say_so() -> None:
+    body = json.loads((DATA / "sb_reply.json").read_text())["data"] | {"call_time": WHEN}
+    assert signal(callhub.adapt(body, CTX))["kind"] == "opt_out"
+    as_call = AdapterContext("callhub-1", "org-a", "callhub", options=OPTIONS | {
+        "workflow_event": "cc.notes"})  # fmt: skip
+    [held] = callhub.adapt(body, as_call)
+    assert isinstance(held, Unmapped) and held.reason_code == "no_person_id"
+    wrong = AdapterContext("callhub-1", "org-a", "callhub", options={"workflow_event": "x"})
+    with pytest.raises(ConfigError, match="workflow_event"):
+        callhub.adapt(body, wrong)
+
+
+def test_a_body_of_neither_shape_names_the_envelope() -> None:
+    with pytest.raises(PayloadError) as err:
+        callhub.adapt({"first_name": "John"}, CTX)
+    assert err.value.field == "hook" and "workflow" in err.value.problem
 
 
 def test_agent_activation_is_ignored_and_unknown_event_unmapped() -> None:
@@ -179,3 +244,18 @@ def test_malformed_time_and_surveys_are_payload_errors() -> None:
     with pytest.raises(PayloadError) as err:
         callhub.adapt(call(surveys=[{"question": "q", "answer": {"a": 1}}]), CTX)
     assert err.value.field == "data.surveys[0].answer"
+
+
+@pytest.mark.parametrize(
+    ("disposition", "reached"),
+    [("MACHINE", "machine"), ("LEFT_MESSAGE", "machine"), ("ANSWER", "person"),
+     ("NO_ANSWER", None)],
+)  # fmt: skip
+def test_who_a_call_reached_comes_from_the_disposition(disposition: str, reached: str) -> None:
+    event = one(call(disposition=disposition, surveys=[]))
+    assert event.get("reached") == reached
+    assert "call_duration_s" not in event and "location" not in event  # CallHub sends neither
+
+
+def test_a_call_with_answers_reached_a_person() -> None:
+    assert one(call())["reached"] == "person"  # the capture: no disposition, survey answered

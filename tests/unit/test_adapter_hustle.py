@@ -1,4 +1,4 @@
-"""Hustle messageStatus-v1 / consentUpdate-v1 webhooks -> canonical events.
+"""Hustle messageStatus-v1 webhooks -> canonical events; consentUpdate-v1 -> person signals.
 
 The fixtures' inner objects are Hustle's documented Lead and MessageStatus resources; the
 envelope around them is assumed (tests/data/hustle/SOURCES.md).
@@ -14,12 +14,14 @@ from typing import Any
 import pytest
 
 from core.errors import ConfigError
-from producers.tools.base import AdapterContext, PayloadError, Unmapped
+from producers.tools.base import AdapterContext, PayloadError, Signal, Unmapped
 from producers.tools.hustle import adapter as hustle
 from schemas.jsonconv import ContactJson
+from schemas.recordjson import PERSON_SIGNAL, RecordJson
 
 DATA = Path(__file__).parent.parent / "data" / "hustle"
 CONV = ContactJson()
+SIGNALS = RecordJson(PERSON_SIGNAL)
 RECEIVED = "2026-10-06T18:22:00+00:00"
 CTX = AdapterContext(
     source_id="hustle-1",
@@ -39,10 +41,19 @@ def one(payload: Any, ctx: AdapterContext = CTX) -> dict[str, Any]:
     """The one event ``payload`` gives, checked to convert to a ContactEvent with no problem."""
     [event] = hustle.adapt(payload, ctx)
     assert isinstance(event, dict)
-    record, problems = CONV.convert(event, 1_790_000_000_000)
+    record, problems = CONV.convert(event, 1_800_000_000_000)
     assert problems == []
     assert record is not None
     return event
+
+
+def signal(payload: Any, ctx: AdapterContext = CTX) -> dict[str, Any]:
+    """The one person signal ``payload`` gives, checked against the standard."""
+    [item] = hustle.adapt(payload, ctx)
+    assert isinstance(item, Signal)
+    record, problems = SIGNALS.convert(item.record, 1_800_000_000_000)
+    assert problems == [] and record is not None, problems
+    return record
 
 
 def unmapped(payload: Any, ctx: AdapterContext = CTX) -> Unmapped:
@@ -71,7 +82,6 @@ def test_sent_message_is_texted() -> None:
         ("message_delivered.json", "texted", "msg:Ms4hT6rQa:delivered"),
         ("message_failed.json", "deliverability_error", "msg:Ms9jK2vDf:failed"),
         ("message_undelivered.json", "deliverability_error", "msg:Ms1pR5gXs:undelivered"),
-        ("consent_opt_out.json", "do_not_text", "consent:Ld8xQ2mVt:optOut"),
     ],
 )
 def test_golden_fixture_per_result(fixture: str, result: str, source_event_id: str) -> None:
@@ -86,24 +96,27 @@ def test_every_entry_of_the_map_is_exercised_by_a_fixture() -> None:
     raws = set()
     for name in sorted(DATA.glob("*.json")):
         for item in hustle.adapt(load(name.name), CTX):
+            if isinstance(item, Signal):  # consent: a signal, never a result
+                continue
             assert isinstance(item, dict)
             raws.add(item["result_raw"])
             assert hustle.RESULT_MAP[item["result_raw"]] == item["result"]
     assert raws == set(hustle.RESULT_MAP)
 
 
-def test_opt_out_is_do_not_text_at_the_receive_time() -> None:
-    event = one(load("consent_opt_out.json"))
-    assert event["result"] == "do_not_text"
-    assert event["result_raw"] == "optOut"
-    assert event["opt_out"] is True
-    assert event["occurred_at"] == RECEIVED
-    assert event["person"] == {"van_id": "100234"}
+def test_an_opt_out_is_a_signal_not_an_attempt_at_the_receive_time() -> None:
+    found = signal(load("consent_opt_out.json"))
+    assert (found["kind"], found["channel"]) == ("opt_out", "text")
+    assert found["raw"] == "consentUpdate-v1 optOut"
+    assert found["occurred_at"] == 1791310920000  # RECEIVED
+    assert found["person"]["van_id"] == "100234"
+    assert found["phone"] == "+15555550123"
+    assert found["source_event_id"] == "consent:Ld8xQ2mVt:optOut"
 
 
-@pytest.mark.parametrize("fixture", ["consent_opt_in.json", "message_queued.json"])
-def test_opt_in_and_messages_in_flight_give_no_event(fixture: str) -> None:
-    assert hustle.adapt(load(fixture), CTX) == []
+def test_an_opt_in_is_a_signal_and_messages_in_flight_give_nothing() -> None:
+    assert signal(load("consent_opt_in.json"))["kind"] == "opt_in"
+    assert hustle.adapt(load("message_queued.json"), CTX) == []
 
 
 def test_pending_lookup_gives_no_event() -> None:
@@ -119,9 +132,9 @@ def test_retry_gives_the_same_items() -> None:
 
 def test_opt_out_id_does_not_depend_on_the_receive_time() -> None:
     later = AdapterContext(**{**CTX.__dict__, "received_at": "2026-10-08T09:00:00+00:00"})
-    first = one(load("consent_opt_out.json"))
-    retried = one(load("consent_opt_out.json"), later)
-    assert first["source_event_id"] == retried["source_event_id"]
+    first = signal(load("consent_opt_out.json"))
+    retried = signal(load("consent_opt_out.json"), later)
+    assert first["event_id"] == retried["event_id"]
 
 
 def test_unknown_status_is_unmapped_naming_the_code_not_the_person() -> None:
@@ -152,8 +165,12 @@ def test_lead_without_the_person_field_is_unmapped() -> None:
     assert item.reason_code == "no_person_id"
     assert "vanid" in item.reason
     assert "Ld8xQ2mVt" not in item.reason
+    # an opt-out is kept without the person: its phone number names whom it covers
     opt_out = load("consent_opt_out.json")
     opt_out["lead"]["customFields"] = {"vanid": ""}
+    kept = signal(opt_out)
+    assert kept["phone"] == "+15555550123" and kept["person"]["van_id"] is None
+    del opt_out["lead"]["phoneNumber"]
     assert unmapped(opt_out).reason_code == "no_person_id"
 
 

@@ -172,3 +172,8 @@ def test_unknown_shape_is_a_payload_error() -> None:
     assert err.value.field == "questionResponse"
     with pytest.raises(PayloadError):
         spoke.adapt([1, 2], CTX)
+
+
+def test_the_texters_assignment_is_the_shift() -> None:
+    event = one(load("question_response.json"))
+    assert event["shift_id"] == "assignment-93" and event["list_id"] == "93"

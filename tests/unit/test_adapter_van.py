@@ -12,8 +12,8 @@ import pytest
 from core.errors import ConfigError
 from producers.tools.base import AdapterContext, PayloadError, Unmapped
 from producers.tools.van.adapter import RESULT_MAP, adapt
-from producers.tools.van.codes import load_codes
 from schemas.jsonconv import ContactJson
+from schemas.van_codes import load_codes
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "van"
 CODES = load_codes(DATA / "codes_committee.yaml")
@@ -263,3 +263,22 @@ def test_source_file_merges_over_defaults_and_describes(tmp_path: Path) -> None:
         "opt_out": False,
     }
     assert described["contact_types"]["37"]["channel"] == "text"
+
+
+@pytest.mark.parametrize(("code", "channel"), [(18, "phone"), (21, "door"), (130, "text")])
+def test_without_a_contact_type_a_result_that_fits_one_channel_gives_it(
+    code: int, channel: str
+) -> None:
+    payload = body("parsons_apply_canvass_result")
+    payload["canvassContext"]["contactTypeId"] = None
+    payload["resultCodeId"] = code
+    event = one_event(adapt(payload, ctx(), id_type="vanid", person_id="5222"))
+    assert (event["channel"], event["contact_type"]) == (channel, "other")
+
+
+def test_without_a_contact_type_responses_alone_are_not_guessed() -> None:
+    payload = body("spoke_rewired_responses")
+    payload["canvassContext"].pop("contactTypeId")
+    codes = load_codes(DATA / "codes_committee.yaml")
+    [item] = adapt(payload, ctx(codes=codes), id_type="vanid", person_id="1")
+    assert isinstance(item, Unmapped) and item.reason_code == "missing_contact_type"

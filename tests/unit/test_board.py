@@ -18,13 +18,15 @@ from fieldstream.board import (
     ForecastRow,
     GoalRow,
     GroupRow,
+    HeldRow,
     MatchRow,
     PanelSource,
+    ShiftRow,
     Snapshot,
     fetch_snapshot,
     render,
 )
-from fieldstream.board_panels import SECTIONS
+from fieldstream.board_panels import SECTIONS, QualityRow
 from fieldstream.grafana_sql import load_dashboards
 
 # Thursday 12:00 UTC: 3.5 days into the week
@@ -55,7 +57,7 @@ def test_render_shows_the_numbers() -> None:
         NOW,
         campaigns=[_campaign()],
         match_rate=[MatchRow("hustle", 2000, 1740), MatchRow("van", 900, 899)],
-        dead_letters=[("unknown_campaign", 42)],
+        held=[HeldRow("van-app", "unknown_survey_question", 0, 42)],
         events_per_s=19.5,
         freshness_p50_s=0.84,
         errors={"demo-org / gotv-2026: coverage": "StoreError: table universes does not exist"},
@@ -73,8 +75,10 @@ def test_render_shows_the_numbers() -> None:
         "female",
         "400 of 1,600 attempted (25%)",
         "120 talked to (8%)",
-        "unknown_campaign",
+        "van-app",
+        "unknown_survey_question",
         "42",
+        "counted, answers held",
         "19.5",
         "0.84s",
         "table universes does not exist",
@@ -160,8 +164,23 @@ CANNED: dict[str, Result] = {
         ["universe", "attempted", "contacted", "attempted_share", "contacted_share"],
         [[1000, 10, 4, 0.01, 0.004]],
     ),
+    "GROUP BY event_type": (
+        ["event_type", "scheduled", "attended", "no_shows", "cancelled", "flake_rate"],
+        [["canvass", 12, 7, 3, 2, 0.3]],
+    ),
+    "FROM van_writeback FINAL": (
+        ["source", "in_van", "contacts", "waiting", "uncertain", "rejected"],
+        [["van", 90, 100, 5, 2, 3]],
+    ),
+    "GROUP BY status": (
+        ["status", "flags", "held_flags", "held_contacts"],
+        [["approved", 1, 0, 0], ["pending", 2, 2, 55]],
+    ),
     "FROM match_rate": (["s", "e", "m"], [["callhub", 80, 60], ["van", 100, 99]]),
-    "FROM dead_letters": (["r", "n"], [["future_occurred_at", 3]]),
+    "FROM held_by_source": (
+        ["source", "reason_code", "held_whole", "counted_answers_held", "last_failed_at"],
+        [["van-app", "unknown_result_code", 3, 0, "2026-10-15 11:00:00"]],
+    ),
     "count() / 60": (["a", "b"], [[12.5, float("nan")]]),
 }
 
@@ -199,8 +218,11 @@ def test_fetch_snapshot_maps_panel_columns(boards: list[dict[str, Any]]) -> None
     assert c.by_race == [GroupRow("white (self_reported)", 50, 10, 8, 2)]
     assert c.by_sex == [GroupRow("male", 40, 9, 7, 9)]
     assert c.coverage == CoverageRow(10, 1000, 4)
+    assert c.shifts == [ShiftRow("canvass", 12, 7, 3, 2, 0.3)]
+    assert "volunteer shifts (not contacts)" in _text(snap) and "30%" in _text(snap)
+    assert c.quality == [QualityRow("approved", 1, 0), QualityRow("pending", 2, 55)]
     assert snap.match_rate == [MatchRow("callhub", 80, 60), MatchRow("van", 100, 99)]
-    assert snap.dead_letters == [("future_occurred_at", 3)]
+    assert snap.held == [HeldRow("van-app", "unknown_result_code", 3, 0)]
     assert snap.events_per_s == 12.5 and snap.freshness_p50_s is None
     assert c.forecasts == [
         ForecastRow("attempts", 1000, 250, 1100, 900, 1300, dt.date(2026, 10, 17))
@@ -230,13 +252,14 @@ def test_queries_per_refresh(boards: list[dict[str, Any]]) -> None:
     store = FakeStore()
     source = PanelSource(boards)
     first = fetch_snapshot(store.query, NOW, source)
-    # org, campaign, channel and tz (once for all boards), race_source; 7 panels; 4 of our own
-    assert first.queries == len(store.seen) == 5 + len(SECTIONS) + 4 == 16
+    # org, campaign, channel and tz (once for all boards), race_source; 10 panels; 4 of our own
+    # (the clocks, match rate, held back and flow)
+    assert first.queries == len(store.seen) == 5 + len(SECTIONS) + 4 == 19
     later = fetch_snapshot(store.query, NOW + dt.timedelta(seconds=2), source)
-    assert later.queries == len(SECTIONS) + 4 == 11  # variables as Grafana: on opening
+    assert later.queries == len(SECTIONS) + 4 == 14  # variables as Grafana: on opening
     assert later.campaigns[0].goals == first.campaigns[0].goals
     again = fetch_snapshot(store.query, NOW + dt.timedelta(seconds=31), source)
-    assert again.queries == 16  # re-read: a new campaign shows within half a minute
+    assert again.queries == 19  # re-read: a new campaign shows within half a minute
 
 
 def test_every_org_and_campaign_or_the_chosen_one(boards: list[dict[str, Any]]) -> None:
@@ -267,8 +290,8 @@ def test_a_failing_query_is_shown_not_raised(boards: list[dict[str, Any]]) -> No
     assert c.goals and c.by_sex and c.by_race == []
     assert "Unknown table near GROUP BY race" in _text(snap)
 
-    own = fetch_snapshot(FakeStore(fail="dead_letters").query, NOW, PanelSource(boards))
-    assert set(own.errors) == {"dead letters"} and own.campaigns[0].goals
+    own = fetch_snapshot(FakeStore(fail="held_by_source").query, NOW, PanelSource(boards))
+    assert set(own.errors) == {"held back"} and own.campaigns[0].goals
 
 
 def test_failing_variable_queries_keep_the_last_campaigns(boards: list[dict[str, Any]]) -> None:
@@ -291,3 +314,10 @@ def test_a_missing_panel_is_a_config_error(boards: list[dict[str, Any]]) -> None
     ]
     with pytest.raises(ConfigError, match="By race"):
         PanelSource(renamed)
+
+
+def test_the_board_shows_what_is_in_van_per_source(boards: list[dict[str, Any]]) -> None:
+    snap = fetch_snapshot(FakeStore().query, NOW, PanelSource(boards))
+    [van] = snap.campaigns[0].in_van
+    assert (van.source, van.in_van, van.contacts, van.uncertain) == ("van", 90, 100, 2)
+    assert "in VAN: van 90 of 100 (2 uncertain)" in _text(snap)

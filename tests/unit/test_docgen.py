@@ -38,3 +38,17 @@ def test_result_codes_page_names_every_tool_and_code() -> None:
             assert f"## {tool.title}" in page
     assert "| 14 | Canvassed | `canvassed` |" in page
     assert "`do_not_text`" in page and "once per person, campaign and day" in page
+
+
+def test_every_tool_route_is_served_by_the_gateway() -> None:
+    """Each tool's own route is built from the one RouteContext and mounted on the app."""
+    from core.settings import GatewaySettings, KafkaSettings
+    from producers.gateway.app import create_app
+    from producers.tools.registry import tools
+
+    app = create_app(sources={}, kafka=KafkaSettings(), gateway=GatewaySettings())
+    paths = {getattr(r, "path", "") for r in app.routes}
+    own = [t for t in tools().values() if t.route is not None]
+    assert {"van", "osdi"} <= {t.name for t in own}
+    assert "/v4/people/{person:path}/canvassResponses" in paths  # an empty id too: a 400
+    assert any(p.startswith("/osdi/") for p in paths)

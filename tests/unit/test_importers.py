@@ -196,28 +196,27 @@ def _pages() -> list[dict[str, Any]]:
     return [json.loads((DATA / "mobilize" / n).read_text()) for n in names]
 
 
-def test_mobilize_attendances() -> None:
+def test_mobilize_attendances_are_shifts_never_contacts() -> None:
     ctx = _ctx("mobilize")
     atts = {a["id"]: a for page in _pages() for a in page["data"]}
     got = {k: mobilize.adapt(a, ctx) for k, a in atts.items()}
-    attended = _converts(got[198001][0])
-    assert (attended["channel"], attended["result"]) == ("door", "canvassed")
+    assert not [i for items in got.values() for i in items if isinstance(i, dict)]
+    states = {k: items[0].record["status"] for k, items in got.items()}
+    assert states == {
+        198001: "attended",
+        198002: "no_show",
+        198003: "cancelled",
+        198004: "registered",
+        198005: "attended",
+        198006: "no_show",
+    }
+    attended = got[198001][0].record
     assert attended["person"]["vendor_id"] == "mobilize:57001"
-    assert attended["source_event_id"] == "198001" and attended["list_id"] == "mobilize-event:345"
-    assert _iso(attended["occurred_at"]) == "2025-11-02T14:00:00+00:00"
-    no_show = _converts(got[198002][0])
-    assert (no_show["channel"], no_show["result"]) == ("phone", "not_home")
-    cancelled = _converts(got[198003][0])
-    assert (cancelled["channel"], cancelled["result"]) == ("text", "refused")
-    assert got[198004] == []  # registered, not final yet
-    assert isinstance(got[198005][0], Unmapped)
-    assert got[198005][0].reason_code == "unmapped_event_type"
-    assert "Volunteer" not in got[198005][0].reason
-    text_no_show = _converts(got[198006][0])
-    assert (text_no_show["channel"], text_no_show["result"]) == ("text", "other")
-    with_meeting = _ctx("mobilize", options={"channels": {"MEETING": "door"}})
-    meeting = mobilize.adapt(atts[198005], with_meeting)
-    assert _converts(meeting[0])["result"] == "canvassed"
+    assert attended["volunteer_event_id"] == "mobilize-event:345"
+    assert attended["shift_start"] == "2025-11-02T14:00:00+00:00"
+    assert {items[0].record["event_type"] for items in got.values()} == {
+        "canvass", "phone_bank", "text_bank", "meeting",
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -267,9 +266,26 @@ def test_mobilize_fetch_follows_next() -> None:
 # --- checkpoint, dead letters, CSV reading -----------------------------------------------
 
 
+def test_checkpoint_lives_in_the_data_directory_named_after_the_import(tmp_path: Path) -> None:
+    share = tmp_path / "share"  # a read-only share: nothing is written beside the input
+    share.mkdir()
+    (share / "export.csv").write_text("a\n1\n")
+    share.chmod(0o555)
+    name = cp.import_name([share / "export.csv"])
+    assert name.startswith("export.csv-") and name != cp.import_name([tmp_path / "export.csv"])
+    path = cp.default_path(tmp_path / "var", name)
+    assert path == tmp_path / "var" / "imports" / f"{name}.checkpoint"
+    assert cp.rejects_path(path) == tmp_path / "var" / "imports" / f"{name}.rejects.csv"
+    cp.save(path, cp.Checkpoint(source=name, spec={"tool": "csv", "org_id": "o"}))
+    assert cp.read_spec(tmp_path / "var", name) == {"tool": "csv", "org_id": "o"}
+    assert sorted(p.name for p in share.iterdir()) == ["export.csv"]
+    with pytest.raises(ConfigError, match="does not say"):
+        cp.save(path, cp.Checkpoint(source=name))
+        cp.read_spec(tmp_path / "var", name)
+
+
 def test_checkpoint_round_trip_and_wrong_source(tmp_path: Path) -> None:
-    path = cp.default_path(tmp_path / "export.csv")
-    assert path.name == "export.csv.fieldstream-checkpoint"
+    path = cp.default_path(tmp_path, "export.csv-1234abcd")
     assert cp.load(path, "export.csv") == cp.Checkpoint(source="export.csv")
     state = cp.Checkpoint(source="export.csv", line=41, sent=39, state={"updated_since": 5})
     state.add_bad(7)
@@ -307,3 +323,34 @@ def test_read_csv_progress_is_bytes_read(tmp_path: Path) -> None:
     done, totals = zip(*(rows.progress() for _ in rows), strict=True)
     assert set(totals) == {path.stat().st_size}
     assert list(done) == sorted(done) and 0 < done[0] < done[-1] == path.stat().st_size
+
+
+def test_csv_mapping_fills_the_evidence_fields() -> None:
+    from producers.tools.csv.importer import adapt as csv_adapt
+    from producers.tools.csv.importer import parse_mapping
+
+    mapping = parse_mapping(
+        {
+            "id_columns": ["ID"],
+            "columns": {
+                "occurred_at": "When", "result": "Result", "channel": "Channel",
+                "person.voter_id": "Voter", "person.state": "State", "canvasser_id": "Who",
+                "shift_id": "Walk", "location.lat": "Lat", "location.lon": "Lon",
+                "location.accuracy_m": "Acc", "call_duration_s": "Secs", "reached": "Reached",
+            },
+        }
+    )  # fmt: skip
+    row = {"ID": "1", "When": "2026-10-03T15:00:00Z", "Result": "canvassed", "Channel": "phone",
+           "Voter": "V1", "State": "pa", "Who": "k1", "Walk": "w-7", "Lat": "40,5",
+           "Lon": "-75.25", "Acc": "12", "Secs": "61.6", "Reached": "person"}  # fmt: skip
+    [event] = csv_adapt(row, _ctx("csv"), mapping)
+    assert isinstance(event, dict)
+    record = _converts(event)
+    assert record["location"] == {"lat": 40.5, "lon": -75.25, "accuracy_m": 12.0}
+    assert (record["call_duration_s"], record["reached"], record["shift_id"]) == (
+        62,
+        "person",
+        "w-7",
+    )
+    with pytest.raises(PayloadError, match="not a number"):
+        csv_adapt({**row, "Lat": "north"}, _ctx("csv"), mapping)

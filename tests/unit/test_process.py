@@ -115,7 +115,11 @@ def test_a_truncated_event_is_undecodable_and_a_bad_key_is_not_an_event_id() -> 
     letter = dead(out)
     assert (letter["stage"], letter["reason_code"]) == ("decode", "undecodable")
     assert letter["original"] == raw
-    assert letter["event_id"] is None and out.key is None
+    assert letter["event_id"] is None
+    # no event id: the dead letter is what its bytes are (the same garbage again, the same key)
+    assert out.key is not None and out.key.decode() == letter["dead_letter_id"]
+    assert letter["dead_letter_id"].startswith("decode:sha256:")
+    assert run(raw, key=b"other-key").key == out.key
 
 
 def test_an_empty_value_is_dead_lettered() -> None:
@@ -143,7 +147,7 @@ def test_unknown_campaign_is_dead_lettered_with_its_reason() -> None:
     assert letter["original"] == raw
     assert letter["event_id"] == event()["event_id"]
     assert (letter["org_id"], letter["source_system"]) == ("org-a", "van")
-    assert out.key == event()["event_id"].encode()
+    assert out.key == f"validate:{event()['event_id']}".encode()  # stage and event id
 
 
 def test_a_matched_contact_carries_the_voter_demographics() -> None:

@@ -155,6 +155,11 @@ def test_keys_file_loads_and_never_echoes_a_secret(tmp_path: Path) -> None:
         f"keys:\n  - {{id: k1, secret: '{s1}', valid_from: 2026-01-01, valid_until: 2026-07-01}}\n"
         f"  - {{id: k2, secret: '{s2}', valid_from: '2026-07-01T00:00:00Z'}}\n"
     )
+    path.chmod(0o644)  # readable by every user: refused, as sources.yaml is
+    with pytest.raises(ConfigError, match="chmod 600") as refused:
+        load_keys(path)
+    assert s1 not in str(refused.value)
+    path.chmod(0o600)
     ring = load_keys(path)
     assert [k.id for k in ring.keys] == ["k1", "k2"]
     assert s1 not in repr(ring) and s1 not in str(ring.keys[0])

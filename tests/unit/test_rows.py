@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from schemas import DEAD_LETTER, ENRICHED_CONTACT, VOTER, AvroCodec
+from schemas.deadletter import dead_letter_key
 from sinks.rows import (
     CONTACT_COLUMNS,
     DEAD_LETTER_COLUMNS,
@@ -126,15 +127,25 @@ def test_dead_letter_rows() -> None:
     rec = CODEC.decode(CODEC.encode(DEAD_LETTER, dead))[1]
     row = as_dict(DEAD_LETTER_COLUMNS, dead_letter_row(rec))
     assert row["event_id"] == "" and row["source_offset"] == 42 and row["stage"] == "validate"
-    assert dead_letter_row(rec, ("contacts.dlq", 0, 9)) == dead_letter_row(rec)
+    assert row["arrivals"] == 1 and row["first_failed_at"] == row["failed_at"] == NOW
+    # a record from before dead_letter_id existed gets it computed: the same bytes, the same id
+    assert row["dead_letter_id"] == dead_letter_key(rec)
+    assert row["dead_letter_id"].startswith("validate:sha256:")
+    # where it was read does not change what it is (a broker restart must replace nothing)
+    moved = CODEC.decode(CODEC.encode(DEAD_LETTER, dict(dead, source_offset=7)))[1]
+    assert dead_letter_row(moved)[0] == row["dead_letter_id"]
+    known = CODEC.decode(CODEC.encode(DEAD_LETTER, dict(dead, event_id="e-1")))[1]
+    assert dead_letter_row(known)[0] == "validate:e-1"
+    # kept byte for byte (a replay decodes it again), and not counted unless it says so
+    assert row["original"] == b"\x00bad" and row["counted"] == 0
     gateway = dict(dead, stage="gateway", source_topic="gateway:van-1")
     gateway |= {"source_partition": -1, "source_offset": -1}
     rec = CODEC.decode(CODEC.encode(DEAD_LETTER, gateway))[1]
-    row = as_dict(DEAD_LETTER_COLUMNS, dead_letter_row(rec, ("contacts.dlq", 1, 9)))
+    row = as_dict(DEAD_LETTER_COLUMNS, dead_letter_row(rec))
     assert (row["source_topic"], row["source_partition"], row["source_offset"]) == (
-        "gateway:van-1@contacts.dlq",
-        1,
-        9,
+        "gateway:van-1",
+        -1,
+        -1,
     )
     own = as_dict(DEAD_LETTER_COLUMNS, sink_dead_letter_row("t", 0, 7, b"junk", "x", "why"))
-    assert own["stage"] == "sink" and own["original"] == "junk" and own["source_offset"] == 7
+    assert own["stage"] == "sink" and own["original"] == b"junk" and own["source_offset"] == 7

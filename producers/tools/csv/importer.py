@@ -37,7 +37,8 @@ import yaml
 
 from core.errors import ConfigError
 from core.settings import KafkaSettings
-from producers.importers.runner import ImportSummary, import_csv
+from producers.importers import checkpoint as cp
+from producers.importers.runner import ImportSummary, import_context, import_csv, import_spec
 from producers.tools.base import (
     AdapterContext,
     Item,
@@ -54,9 +55,12 @@ TOP_KEYS = {"source_system", "id_columns", "columns", "values", "constants"}
 TOP_KEYS |= {"date_format", "timezone"}
 PERSON_FIELDS: tuple[str, ...] = ("person.voter_id", "person.state", "person.van_id")
 PERSON_FIELDS += ("person.state_file_id", "person.vendor_id")
-TEXT_FIELDS = ("campaign_id", "program_id", "canvasser_id", "team_id", "turf_id", "list_id")
+TEXT_FIELDS: tuple[str, ...] = ("campaign_id", "program_id", "canvasser_id", "team_id")
+TEXT_FIELDS += ("turf_id", "list_id", "shift_id", "reached")  # shift, reached: standard 1.1
+NUMBER_FIELDS = ("location.lat", "location.lon", "location.accuracy_m", "call_duration_s")
 CODED_FIELDS = ("channel", "result", "contact_type", "input_method")
 FIELDS = ("occurred_at", "result_raw", *CODED_FIELDS, *TEXT_FIELDS, *PERSON_FIELDS)
+FIELDS += NUMBER_FIELDS
 
 
 SYMBOLS = contact_codes()  # channel, contact_type, input_method, result -> allowed codes
@@ -207,8 +211,32 @@ def adapt(row: dict[str, Any], ctx: AdapterContext, mapping: CsvMapping) -> list
         contact_type=coded["contact_type"],
         input_method=coded["input_method"] or "bulk_import",
         **{name: get(name) for name in TEXT_FIELDS if name != "campaign_id"},
+        **_evidence(get, mapping),
     )
     return [event]
+
+
+def _evidence(get: Callable[[str], str | None], mapping: CsvMapping) -> dict[str, Any]:
+    """The location and call duration, when the mapping names their columns (numbers)."""
+    numbers: dict[str, float] = {}
+    for name in NUMBER_FIELDS:
+        raw = get(name)
+        if raw is None:
+            continue
+        try:
+            numbers[name] = float(raw.replace(",", "."))
+        except ValueError:
+            raise PayloadError(
+                mapping.columns.get(name, name), f"{raw[:40]!r} is not a number"
+            ) from None
+    out: dict[str, Any] = {}
+    if "location.lat" in numbers and "location.lon" in numbers:
+        out["location"] = {"lat": numbers["location.lat"], "lon": numbers["location.lon"]}
+        if "location.accuracy_m" in numbers:
+            out["location"]["accuracy_m"] = numbers["location.accuracy_m"]
+    if "call_duration_s" in numbers:
+        out["call_duration_s"] = round(numbers["call_duration_s"])
+    return out
 
 
 def _time(value: str, mapping: CsvMapping) -> str:
@@ -237,26 +265,40 @@ def import_mapped_csv(
     campaign_id: str | None = None,
     state: str | None = None,
     checkpoint_path: Path | None = None,
+    partial_contacts: str = "count",
     restart: bool = False,
     stop_after: int | None = None,
     progress: bool = False,
 ) -> ImportSummary:
     """Import the CSV at ``path`` with the mapping YAML at ``mapping_path`` (CLI entry)."""
     mapping = load_mapping(mapping_path)
-    ctx = AdapterContext(
-        source_id=f"import:{path.name}",
-        org_id=org_id,
+    name = cp.import_name([path])
+    spec = import_spec(
+        "csv",
+        "csv",
+        name,
         source_system=mapping.source_system,
+        org_id=org_id,
         campaign_id=campaign_id,
         state=state,
+        mapping=mapping_path,
+        files=[path],
+        partial_contacts=partial_contacts,
     )
     return import_csv(
         path,
         adapter(mapping),
-        ctx,
+        import_context(spec),
         kafka,
+        source=name,
         checkpoint_path=checkpoint_path,
+        spec=spec,
         restart=restart,
         stop_after=stop_after,
         progress=progress,
     )
+
+
+def replay_adapter(spec: dict[str, Any]) -> Callable[[dict[str, Any], AdapterContext], list[Item]]:
+    """The row adapter of a recorded CSV import, through its mapping file as it is now."""
+    return adapter(load_mapping(Path(spec["mapping"])))

@@ -1,6 +1,7 @@
-"""Hustle (P2P texting) webhooks: ``messageStatus-v1`` and ``consentUpdate-v1`` events, as text
-contacts (sent or delivered: ``texted``; failed or undelivered: ``deliverability_error``;
-an opt-out: ``do_not_text`` with opt_out; an opt-in or a message still in flight: no event).
+"""Hustle (P2P texting) webhooks: ``messageStatus-v1`` events as text contacts (sent or
+delivered: ``texted``; failed or undelivered: ``deliverability_error``; a message still in
+flight: no event) and ``consentUpdate-v1`` events as person signals (an opt-out or opt-in of
+texts: not an attempt, the attempt was the message).
 
 Documented, in Hustle's Public API v3 OpenAPI (https://api.hustle.com/v3/docs/swagger.json,
 archived as api-evangelist/hustle ``openapi/_original/hustle-openapi-original.json``):
@@ -20,7 +21,9 @@ direction of a consent update read from ``lead.globalOptedOut``.
 
 Time: a message's ``createdAt``; a consent update has no time of its own, so the gateway's
 receive time (``ctx.received_at``). Ids: ``msg:<message id>:<status>`` and
-``consent:<lead id>:<optOut|optIn>``, so a retried delivery gives the same event id.
+``consent:<lead id>:<optOut|optIn>``, so a retried delivery gives the same event id. A consent
+signal carries the lead's ``phoneNumber`` (E.164) beside the person, so an opt-out is recorded
+even for a lead without the person field.
 
 Options (``ctx.options``): ``person_field``, the lead custom field holding the person's id
 (for example ``vanid``); without it the event names the person by Hustle's lead id in
@@ -46,6 +49,7 @@ from producers.tools.base import (
     require,
     timestamp,
 )
+from producers.tools.records import e164, person_signal
 
 MESSAGE_STATUS = "messageStatus-v1"
 CONSENT_UPDATE = "consentUpdate-v1"
@@ -57,9 +61,9 @@ STATUS_MAP: dict[str, str] = {
     "failed": "deliverability_error",
     "undelivered": "deliverability_error",
 }
-# consentUpdate-v1: the direction of the change -> canonical result
-CONSENT_MAP: dict[str, str] = {"optOut": "do_not_text"}
-RESULT_MAP: dict[str, str] = {**STATUS_MAP, **CONSENT_MAP}
+RESULT_MAP: dict[str, str] = dict(STATUS_MAP)
+# consentUpdate-v1: the direction of the change -> the person signal's kind (channel text)
+CONSENT_MAP: dict[str, str] = {"optOut": "opt_out", "optIn": "opt_in"}
 
 # documented values that are no contact attempt (yet): they give no event at all
 NON_TERMINAL: dict[str, str] = {
@@ -136,25 +140,24 @@ def _consent_update(payload: dict[str, Any], ctx: AdapterContext) -> list[Item]:
     lead_id, campaign = _lead(payload, ctx)
     opted_out = require(payload, "lead.globalOptedOut", bool)
     change = "optOut" if opted_out else "optIn"
-    if change not in CONSENT_MAP:
-        return []  # an opt-in: the lead opted back in, which is no contact attempt
     source_event_id = f"consent:{lead_id}:{change}"
     occurred_at = _received(ctx, "received_at")
     person = _person(payload, ctx, lead_id)
-    if person is None:
-        return [_no_person(ctx, source_event_id, campaign, "opt-out")]
+    phone = e164(optional(payload, "lead.phoneNumber", str), None)
+    if person is None and phone is None:
+        what = "opt-out" if opted_out else "opt-in"
+        return [_no_person(ctx, source_event_id, campaign, what)]
     return [
-        canonical(
+        person_signal(
             ctx,
             source_event_id=source_event_id,
-            campaign_id=campaign,
-            channel="text",
             occurred_at=occurred_at,
+            kind=CONSENT_MAP[change],
+            raw=f"{CONSENT_UPDATE} {change}",
             person=person,
-            result=CONSENT_MAP[change],
-            result_raw=change,
-            contact_type="p2p_sms",
-            opt_out=True,
+            phone=phone,
+            channel="text",
+            campaign_id=campaign,
         )
     ]
 

@@ -1,24 +1,14 @@
-"""Mobilize attendances (event sign-ups) -> canonical events, polled with ``updated_since``.
+"""Mobilize attendances, polled with ``updated_since``: volunteer shifts, never contacts.
 
 Mobilize has no webhooks for attendances; the poller calls
 ``GET {base}/organizations/{org}/attendances?updated_since=<epoch s>`` with
 ``Authorization: Bearer <token>`` and follows ``next`` until it is null (documented in
 github.com/mobilizeamerica/api README, "List organization attendances", "Paging",
 "Authentication"; the base URL there is events.mobilizeamerica.io/api/v1, today's is
-api.mobilize.us/v1). An Attendance has ``id, created_date, modified_date, person{id,...},
-event{id, event_type, ...}, timeslot{id, start_date, end_date}, status (REGISTERED |
-CANCELLED | CONFIRMED), attended (bool | null)``.
-
-The standard has no channel for volunteer shifts. Decision (an open question for the data
-standard): an attendance becomes an event only once it is final, on the channel its event
-type works (CANVASS -> door, PHONE_BANK -> phone, TEXT_BANK -> text; ``options.channels`` may
-add others; an unlisted type -> Unmapped), with result canvassed (attended), not_home (did
-not attend; "other" on text, where not_home is not a result) or refused (cancelled). An
-attendance with ``attended`` null and not cancelled is not final: nothing is emitted, and it
-is picked up again when Mobilize updates it. The person is the Mobilize person id in
-``person.vendor_id`` as ``mobilize:<id>`` (Mobilize has no voter-file id).
-source_event_id = the attendance id; the high-water mark (largest ``modified_date`` acked)
-lives in the checkpoint.
+api.mobilize.us/v1, the default of the setting ``FIELDSTREAM_MOBILIZE__BASE_URL``). Each
+attendance goes through :func:`producers.tools.mobilize.shifts.adapt` (a shift state, and the
+volunteer's SMS opt-in or opt-out). The high-water mark (largest ``modified_date`` read) lives
+in the checkpoint.
 """
 
 from __future__ import annotations
@@ -33,94 +23,8 @@ import httpx
 from core.errors import BrokerError, ConfigError, InputError
 from core.settings import KafkaSettings, MobilizeSettings
 from producers.importers import checkpoint as cp
-from producers.importers.runner import ImportSummary, Row, run_rows
-from producers.tools.base import (
-    AdapterContext,
-    Item,
-    PayloadError,
-    Unmapped,
-    canonical,
-    optional,
-    require,
-    timestamp,
-)
-from schemas.rules import RESULTS_BY_CHANNEL
-
-SOURCE_SYSTEM = "mobilize"
-CHANNEL_MAP: dict[str, str] = {"CANVASS": "door", "PHONE_BANK": "phone", "TEXT_BANK": "text"}
-CONTACT_TYPE_MAP: dict[str, str] = {"door": "walk", "phone": "phone", "text": "p2p_sms"}
-# outcome of an attendance (our word for attended/status) -> canonical result
-RESULT_MAP: dict[str, str] = {
-    "attended": "canvassed",
-    "no_show": "not_home",
-    "cancelled": "refused",
-}
-STATUSES = ("REGISTERED", "CANCELLED", "CONFIRMED")
-
-
-def adapt(attendance: dict[str, Any], ctx: AdapterContext) -> list[Item]:
-    """One Attendance object -> zero or one canonical event, or an Unmapped."""
-    if not isinstance(attendance, dict):
-        raise PayloadError("attendance", "must be an object")
-    att_id = optional(attendance, "id", int)
-    status = require(attendance, "status")
-    if status not in STATUSES:
-        raise PayloadError("status", f"must be one of {', '.join(STATUSES)}, got {status[:20]!r}")
-    attended = optional(attendance, "attended", bool)
-    person_id = require(attendance, "person.id", int)
-    event_type = require(attendance, "event.event_type")
-    when = optional(attendance, "timeslot.start_date", int) or require(
-        attendance, "modified_date", int
-    )
-    occurred_at = timestamp(when, "timeslot.start_date")
-    if attended is None and status != "CANCELLED":
-        return []  # not final yet; Mobilize will update it (and updated_since brings it back)
-    if att_id is None:
-        return [
-            Unmapped(
-                "no_attendance_id",
-                f"a {event_type} attendance has no id (Mobilize omits it for an independent "
-                "org viewing a coordinated org's event): it cannot be imported idempotently",
-                None,
-                ctx.campaign_id,
-            )
-        ]
-    source_event_id = str(att_id)
-    channels = {**CHANNEL_MAP, **(ctx.options.get("channels") or {})}
-    channel = channels.get(event_type)
-    if channel not in RESULTS_BY_CHANNEL:
-        return [
-            Unmapped(
-                "unmapped_event_type",
-                f"Mobilize event type {event_type[:40]!r} (attendance {source_event_id}) has no "
-                "channel: add it to the source's options.channels (door, phone or text)",
-                source_event_id,
-                ctx.campaign_id,
-            )
-        ]
-    outcome = "attended" if attended else "no_show" if attended is False else "cancelled"
-    result = RESULT_MAP[outcome]
-    if result not in RESULTS_BY_CHANNEL[channel]:
-        result = "other"
-    event = canonical(
-        ctx,
-        source_event_id=source_event_id,
-        campaign_id=ctx.campaign(),
-        channel=channel,
-        occurred_at=occurred_at,
-        person={"vendor_id": f"mobilize:{person_id}"},
-        result=result,
-        result_raw=f"{status}/{outcome}",
-        contact_type=CONTACT_TYPE_MAP[channel],
-        input_method="api",
-        list_id=_event_ref(attendance),
-    )
-    return [event]
-
-
-def _event_ref(attendance: dict[str, Any]) -> str | None:
-    event_id = optional(attendance, "event.id", int)
-    return f"mobilize-event:{event_id}" if event_id is not None else None
+from producers.importers.runner import ImportSummary, Row, import_context, import_spec, run_rows
+from producers.tools.mobilize.shifts import SOURCE_SYSTEM, adapt
 
 
 def fetch_attendances(
@@ -157,6 +61,11 @@ def fetch_attendances(
         url, params = body.get("next"), None  # ``next`` carries the query string
 
 
+def poll_name(settings: MobilizeSettings) -> str:
+    """The import name of the poll of one Mobilize organization (its checkpoint's name)."""
+    return f"mobilize-{settings.organization_id}"
+
+
 def poll_attendances(
     settings: MobilizeSettings,
     kafka: KafkaSettings,
@@ -172,19 +81,22 @@ def poll_attendances(
 ) -> ImportSummary:
     """One poll: fetch attendances updated since the checkpoint's mark, produce, advance it.
 
-    The mark moves only after Kafka acked every event of the poll; a poll cut short leaves it
-    where it was, and the next poll re-reads those attendances (same event ids, deduped).
+    The mark moves only after Kafka acked every record of the poll; a poll cut short leaves it
+    where it was, and the next poll re-reads those attendances (same ids: nothing doubles).
     """
-    source = f"mobilize:{settings.organization_id}"
+    source = poll_name(settings)
     state = cp.Checkpoint(source=source) if restart else cp.load(checkpoint_path, source)
     since = int(state.state.get("updated_since", 0))
-    ctx = AdapterContext(
-        source_id=source,
-        org_id=org_id,
+    spec = import_spec(
+        "mobilize",
+        "mobilize-api",
+        source,
         source_system=SOURCE_SYSTEM,
+        org_id=org_id,
         campaign_id=campaign_id,
-        options=dict(options or {}),
+        options=options,
     )
+    ctx = import_context(spec)
     high = since
     own = client is None
     http = client or httpx.Client()
@@ -200,7 +112,8 @@ def poll_attendances(
     try:
         summary = run_rows(
             rows(), adapt, ctx, kafka, source=source, checkpoint_path=None, state=state,
-            progress=progress, clock=clock,
+            spec=spec, rejects_path=cp.rejects_path(checkpoint_path), progress=progress,
+            clock=clock,
         )  # fmt: skip
     finally:
         if own:

@@ -85,6 +85,7 @@ def _question_response(payload: dict[str, Any], ctx: AdapterContext) -> Item:
         input_method="web",
         turf_id=spoke_campaign,
         list_id=None if assignment is None else str(assignment),
+        shift_id=None if assignment is None else f"assignment-{assignment}",
         responses=[_response(ctx, step_id, value)],
         opt_out=optional(payload, "contact.is_opted_out", bool) is True,
     )

@@ -6,8 +6,8 @@ from typing import Any
 
 from core.config import SourceConfig
 from producers.tools.base import Tool
-from producers.tools.van import adapter, route
-from producers.tools.van.codes import load_codes
+from producers.tools.van import adapter, export, route
+from schemas.van_codes import load_codes
 
 
 def _prepare(source: SourceConfig, options: dict[str, Any]) -> None:
@@ -21,4 +21,6 @@ TOOL = Tool(
     prepare=_prepare,
     result_map=adapter.RESULT_MAP,
     result_keys="resultCodeId",
+    readmit=route.readmit,
+    import_adapter=export.replay_adapter,
 )

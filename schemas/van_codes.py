@@ -1,10 +1,13 @@
 """VAN code maps: a committee's numeric VAN ids -> the data standard's codes.
 
+On the floor (beside the standard it maps onto) because two stages read the same file: the
+VAN tool (producers/) and the write-back to VAN (sinks/), which reads it backwards.
+
 VAN numbers its result codes, contact types, input types, survey questions (and their
 responses) and activist codes per committee (``GET /v4/canvassResponses/resultCodes``,
 ``/contactTypes``, ``/inputTypes``, ``/v4/surveyQuestions``, ``/v4/activistCodes``: see
 docs.ngpvan.com). So every VAN-compatible source can have its own YAML file that the data
-manager edits; :func:`load_codes` reads it over the defaults in ``default_codes.yaml``
+manager edits; :func:`load_codes` reads it over the defaults in ``van_default_codes.yaml``
 (entry by entry: an id in the source file replaces the default entry with that id).
 
 File layout (every section optional; ids are VAN's integers)::
@@ -39,9 +42,9 @@ from typing import Any
 import yaml
 
 from core.errors import ConfigError
-from producers.tools.base import contact_codes
+from schemas.codec import CONTACT_EVENT, enum_symbols
 
-DEFAULTS_PATH = Path(__file__).with_name("default_codes.yaml")
+DEFAULTS_PATH = Path(__file__).with_name("van_default_codes.yaml")
 SECTIONS = (
     "result_codes",
     "contact_types",
@@ -155,7 +158,7 @@ def _section(data: dict[str, Any], key: str, path: Path) -> Any:
 def _id(key: Any, where: str, file: str) -> int:
     if isinstance(key, int) and not isinstance(key, bool):
         return key
-    if isinstance(key, str) and key.strip().isdigit():
+    if isinstance(key, str) and key.strip().isascii() and key.strip().isdigit():
         return int(key)
     raise ConfigError(f"VAN codes file {file}: {where}: VAN ids are whole numbers")
 
@@ -180,7 +183,7 @@ class _Entry:
 
     def symbol(self, key: str, enum_field: str, default: str | None = None) -> str:
         value = self.text(key, default)
-        allowed = contact_codes()[enum_field]
+        allowed = frozenset(enum_symbols(CONTACT_EVENT)[enum_field])
         if value not in allowed:
             raise self.fail(key, f"must be one of {', '.join(sorted(allowed))}; got {value!r}")
         return value

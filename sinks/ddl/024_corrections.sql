@@ -52,13 +52,16 @@ FROM contact_suppressions FINAL
 WHERE active = 1
 GROUP BY org_id, campaign_id, event_id;
 
--- The contacts that count: every stored contact (its latest copy) but the voided and folded.
--- Every rollup and board equals a recount over this view.
-CREATE VIEW IF NOT EXISTS contact_events_counted AS
+-- The contacts that count: every stored contact (its latest copy) but the voided, the folded
+-- and the work quality holds out (sinks/ddl/020_quality.sql: a quarantined flag no one approved
+-- yet, or a voided flag). Every rollup and board equals a recount over this view; it replaces
+-- the quality-only view of 020 (one definition of what counts, sinks/ledger.py counted_sql).
+CREATE OR REPLACE VIEW contact_events_counted AS
 SELECT *, attempt_key
 FROM contact_events FINAL
 WHERE (org_id, campaign_id, event_id) NOT IN
-    (SELECT org_id, campaign_id, event_id FROM suppressed_events);
+    (SELECT org_id, campaign_id, event_id FROM suppressed_events)
+    AND event_id NOT IN (SELECT event_id FROM quality_held_events);
 
 -- Voided contacts, queryable with the correction that voided them and why.
 CREATE VIEW IF NOT EXISTS contact_events_voided AS

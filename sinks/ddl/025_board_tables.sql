@@ -288,108 +288,41 @@ SELECT org_id, campaign_id, dimension, value, source, universe, attempted, conta
 FROM universe_coverage_groups
 WHERE dimension NOT IN ('all', 'on_file');
 
+-- The groups are of the targeted universe (held-out members are left out, sinks/coverage.py);
+-- its holdout is beside it (0 and 0 without one; sinks/ddl/018_holdouts.sql).
 CREATE VIEW IF NOT EXISTS universe_coverage AS
 SELECT
-    org_id,
-    campaign_id,
-    sumIf(g.universe, g.dimension = 'all') AS universe,
-    sumIf(g.attempted, g.dimension = 'all') AS attempted,
-    sumIf(g.contacted, g.dimension = 'all') AS contacted,
-    attempted / universe AS attempted_share,
-    contacted / universe AS contacted_share,
-    sumIf(g.universe, g.dimension = 'on_file') AS on_file
-FROM universe_coverage_groups AS g
-WHERE g.dimension IN ('all', 'on_file')
-GROUP BY org_id, campaign_id;
-
--- The member-level view for analysts counts only the contacts that count.
-DROP VIEW IF EXISTS coalition_universe_coverage;
-
-DROP VIEW IF EXISTS coalition_universe_members;
-
-DROP VIEW IF EXISTS universe_members;
-
-CREATE VIEW IF NOT EXISTS universe_members AS
-SELECT
-    u.org_id AS org_id,
-    u.campaign_id AS campaign_id,
-    u.state AS state,
-    u.voter_id AS voter_id,
-    if(u.turf_id = '', 'none', u.turf_id) AS turf_id,
-    toUInt8(coalesce(v.on_file, 0)) AS on_file,
-    if(on_file = 1 AND v.county != '', v.county, 'unknown') AS county,
-    if(on_file = 1 AND v.precinct != '', v.precinct, 'unknown') AS precinct,
-    if(on_file = 1 AND v.race != '', v.race, 'unknown') AS race,
-    if(on_file = 1 AND v.race_source != '', v.race_source, 'unknown') AS race_source,
-    if(on_file = 1 AND v.ethnicity != '', v.ethnicity, 'unknown') AS ethnicity,
-    if(on_file = 1 AND v.ethnicity_source != '', v.ethnicity_source, 'unknown') AS ethnicity_source,
-    if(on_file = 1 AND v.sex != '', v.sex, 'unknown') AS sex,
-    if(on_file = 1 AND v.age_band != '', v.age_band, 'unknown') AS age_band,
-    toUInt8(coalesce(a.attempted, 0)) AS attempted,
-    toUInt8(coalesce(a.contacted, 0)) AS contacted
-FROM universe_current AS u
-LEFT JOIN
+    c.org_id AS org_id,
+    c.campaign_id AS campaign_id,
+    c.universe AS universe,
+    c.attempted AS attempted,
+    c.contacted AS contacted,
+    c.attempted_share AS attempted_share,
+    c.contacted_share AS contacted_share,
+    c.on_file AS on_file,
+    coalesce(h.held_out, 0) AS held_out,
+    coalesce(h.breached, 0) AS holdout_breaches
+FROM
 (
     SELECT
-        state, voter_id, county, precinct,
-        toString(race) AS race, toString(race_source) AS race_source,
-        toString(ethnicity) AS ethnicity, toString(ethnicity_source) AS ethnicity_source,
-        toString(sex) AS sex, toString(age_band) AS age_band,
-        toUInt8(1) AS on_file
-    FROM voters FINAL
-) AS v ON u.state = v.state AND u.voter_id = v.voter_id
-LEFT JOIN
-(
-    SELECT
-        toString(org_id) AS org_id, toString(campaign_id) AS campaign_id, state, voter_id,
-        toUInt8(1) AS attempted, toUInt8(max(is_contact)) AS contacted
-    FROM contact_events_counted
-    WHERE voter_id != ''
-    GROUP BY org_id, campaign_id, state, voter_id
-) AS a ON u.org_id = a.org_id AND u.campaign_id = a.campaign_id
-    AND u.state = a.state AND u.voter_id = a.voter_id;
+        org_id,
+        campaign_id,
+        sumIf(g.universe, g.dimension = 'all') AS universe,
+        sumIf(g.attempted, g.dimension = 'all') AS attempted,
+        sumIf(g.contacted, g.dimension = 'all') AS contacted,
+        attempted / universe AS attempted_share,
+        contacted / universe AS contacted_share,
+        sumIf(g.universe, g.dimension = 'on_file') AS on_file
+    FROM universe_coverage_groups AS g
+    WHERE g.dimension IN ('all', 'on_file')
+    GROUP BY org_id, campaign_id
+) AS c
+LEFT JOIN holdout_breaches AS h ON c.org_id = h.org_id AND c.campaign_id = h.campaign_id;
 
-CREATE VIEW IF NOT EXISTS coalition_universe_members AS
-SELECT
-    m.org_id AS org_id,
-    m.campaign_id AS campaign_id,
-    m.state AS state,
-    m.voter_id AS voter_id,
-    m.attempted AS attempted,
-    m.contacted AS contacted,
-    toUInt8(coalesce(x.partner_attempted, 0)) AS partner_attempted,
-    toUInt8(coalesce(x.partner_contacted, 0)) AS partner_contacted,
-    toUInt8(attempted = 1 OR partner_attempted = 1) AS coalition_attempted,
-    toUInt8(contacted = 1 OR partner_contacted = 1) AS coalition_contacted
-FROM universe_members AS m
-LEFT JOIN
-(
-    SELECT p.state AS state, p.voter_id AS voter_id, toUInt8(1) AS partner_attempted,
-        max(c.contacted) AS partner_contacted
-    FROM voter_pseudonyms AS p FINAL
-    INNER JOIN
-    (
-        SELECT key_id, person_pseudonym, max(is_contact) AS contacted
-        FROM coalition_contacts
-        WHERE ours = 0 AND person_id_kind = 'state_voter_id'
-        GROUP BY key_id, person_pseudonym
-    ) AS c ON p.key_id = c.key_id AND p.person_pseudonym = c.person_pseudonym
-    GROUP BY p.state, p.voter_id
-) AS x ON m.state = x.state AND m.voter_id = x.voter_id;
-
-CREATE VIEW IF NOT EXISTS coalition_universe_coverage AS
-SELECT
-    org_id,
-    campaign_id,
-    count() AS universe,
-    sum(attempted) AS attempted,
-    sum(partner_attempted) AS partner_attempted,
-    sum(coalition_attempted) AS coalition_attempted,
-    sum(coalition_contacted) AS coalition_contacted,
-    coalition_attempted / universe AS coalition_attempted_share,
-    coalition_contacted / universe AS coalition_contacted_share
-FROM coalition_universe_members
-GROUP BY org_id, campaign_id;
+-- The member-level views (universe_members_all, and universe_members: its targeted members)
+-- count contact_events_counted since sinks/ddl/020_quality.sql, which now leaves out voided and
+-- folded contacts too (024_corrections.sql); the coalition views over them are in
+-- 026_retractions.sql.
 
 -- By hour, day and week on a campaign's own clock: contact_progress_by_period(tz = '...').
 DROP VIEW IF EXISTS contact_progress_by_period;

@@ -1,0 +1,175 @@
+"""The incremental monitor: contacts in, flags out, while the shift is still running.
+
+Each contact joins its shift (the shift id the tool sent, or else the canvasser's run of
+contacts with no pause longer than shift_gap_min) and its peer group (org, campaign, channel,
+local day). Once the shift has min_contacts, every check runs on it; the shift is flagged when
+the weights of the checks that fired reach flag_score, and flagged again (same flag id) when
+more checks fire. A contact delivered twice (the pipeline is at-least-once) counts once.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from streams.quality.checks import shift_checks
+from streams.quality.model import CheckResult, Flag, Obs
+from streams.quality.peers import GroupKey, PeerBook
+from streams.quality.policy import QualityPolicy, QualitySettings
+
+FLAG_NAMESPACE = uuid.UUID("6f1d5a52-4c1e-4f0e-9a51-3b7e0c9d2a10")
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def local_day(t: float, timezone: str) -> str:
+    return dt.datetime.fromtimestamp(t, _zone(timezone)).date().isoformat()
+
+
+@dataclass
+class Shift:
+    key: str
+    canvasser_id: str
+    group: GroupKey  # its peers: org, campaign, channel, the local day it started
+    contacts: list[Obs] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+    evidence: dict[str, CheckResult] = field(default_factory=dict)  # checks fired when flagged
+    flagged_at: float = 0.0
+    own: list[CheckResult] = field(default_factory=list)  # its own-contacts checks, last run
+
+    def add(self, o: Obs) -> bool:
+        if o.event_id in self.seen:
+            return False
+        self.seen.add(o.event_id)
+        times = [c.occurred_at for c in self.contacts]
+        self.contacts.insert(bisect.bisect_right(times, o.occurred_at), o)
+        return True
+
+    @property
+    def first(self) -> float:
+        return self.contacts[0].occurred_at
+
+    @property
+    def last(self) -> float:
+        return self.contacts[-1].occurred_at
+
+
+def score(results: list[CheckResult]) -> float:
+    return sum(r.weight for r in results if r.fired)
+
+
+class QualityMonitor:
+    """Shifts and peer groups in memory. :meth:`observe` returns the flags a contact raised or
+    grew: its own shift's, and, every peer_review_every contacts of a peer group, those of the
+    group's other shifts (a shift that began before its peers had enough contacts to compare
+    with is judged again as they come in). :meth:`evict` forgets old shifts and groups."""
+
+    def __init__(self, settings: QualitySettings | None = None) -> None:
+        self.settings = settings or QualitySettings()
+        self.peers = PeerBook()
+        self.shifts: dict[str, Shift] = {}
+        # derived shifts per (org, campaign, channel, canvasser), newest last
+        self._runs: dict[tuple[str, str, str, str], list[Shift]] = {}
+        # each group's latest shift per canvasser
+        self._members: dict[GroupKey, dict[str, Shift]] = {}
+        self.watermark = 0.0  # the latest contact time seen: a flag's time
+
+    def _new_shift(self, key: str, o: Obs, pol: QualityPolicy) -> Shift:
+        day = local_day(o.occurred_at, pol.timezone)
+        shift = Shift(key, o.canvasser_id, (o.org_id, o.campaign_id, o.channel, day))
+        self.shifts[key] = shift
+        self._members.setdefault(shift.group, {})[o.canvasser_id] = shift
+        return shift
+
+    def _shift_for(self, o: Obs, pol: QualityPolicy) -> Shift:
+        if o.shift_id:
+            key = f"{o.org_id}/{o.campaign_id}/{o.canvasser_id}/{o.shift_id}"
+            return self.shifts.get(key) or self._new_shift(key, o, pol)
+        runs = self._runs.setdefault((o.org_id, o.campaign_id, o.channel, o.canvasser_id), [])
+        gap = pol.shift_gap_min * 60
+        for shift in reversed(runs):
+            if shift.first - gap <= o.occurred_at <= shift.last + gap:
+                return shift
+        start = dt.datetime.fromtimestamp(o.occurred_at, dt.UTC).strftime("%Y%m%dT%H%M%S")
+        shift = self._new_shift(
+            f"{o.org_id}/{o.campaign_id}/{o.canvasser_id}/{o.channel}@{start}", o, pol
+        )
+        runs.append(shift)
+        return shift
+
+    def observe(self, o: Obs) -> list[Flag]:
+        pol = self.settings.policy_for(o.org_id, o.campaign_id)
+        shift = self._shift_for(o, pol)
+        if not shift.add(o):
+            return []
+        self.peers.add(shift.group, o)
+        self.watermark = max(self.watermark, o.occurred_at)
+        flags = [self._judge(shift, pol, self.watermark, grown=True)]
+        if self.peers.size(shift.group) % pol.peer_review_every == 0:
+            flags += [
+                self._judge(other, pol, self.watermark)
+                for other in self._members[shift.group].values()
+                if other is not shift
+            ]
+        return [f for f in flags if f is not None]
+
+    def _judge(
+        self, shift: Shift, pol: QualityPolicy, now: float, *, grown: bool = False
+    ) -> Flag | None:
+        """The shift's flag when it crosses the flag score or its evidence grows, or (``grown``:
+        it has a new contact, so its own checks run again) when it was flagged before: its
+        window and counts move on. A peer review (not grown) re-runs the peer checks only."""
+        if len(shift.contacts) < pol.min_contacts:
+            return None
+        if grown:  # its own contacts changed: run its own checks again
+            shift.own = shift_checks(shift.contacts, pol)
+        results = shift.own + self.peers.checks(
+            shift.group, shift.canvasser_id, shift.group[2], pol
+        )
+        total = score(results)
+        fired = frozenset(r.check for r in results if r.fired)
+        if total >= pol.flag_score and not fired <= shift.evidence.keys():
+            if not shift.evidence:
+                shift.flagged_at = now
+            shift.evidence.update((r.check, r) for r in results if r.fired)
+        elif not (grown and shift.evidence):
+            return None
+        org, campaign, channel, _ = shift.group
+        return Flag(
+            flag_id=str(uuid.uuid5(FLAG_NAMESPACE, shift.key)),
+            org_id=org,
+            campaign_id=campaign,
+            channel=channel,
+            canvasser_id=shift.canvasser_id,
+            shift_key=shift.key,
+            first_contact_at=shift.first,
+            last_contact_at=shift.last,
+            flagged_at=shift.flagged_at,
+            updated_at=now,
+            contacts=len(shift.contacts),
+            score=round(max(total, sum(r.weight for r in shift.evidence.values())), 2),
+            checks=tuple(shift.evidence.values()),
+        )
+
+    def evict(self, before: float) -> int:
+        """Forget shifts whose last contact is before ``before`` (epoch s) and peer groups of
+        earlier days; the number of shifts forgotten."""
+        old = [k for k, s in self.shifts.items() if s.last < before]
+        for k in old:
+            del self.shifts[k]
+        for key, runs in list(self._runs.items()):
+            runs[:] = [s for s in runs if s.last >= before]
+            if not runs:
+                del self._runs[key]
+        day = dt.datetime.fromtimestamp(before, dt.UTC).date().isoformat()
+        self.peers.drop_before(day)
+        for group in [g for g in self._members if g[3] < day]:
+            del self._members[group]
+        return len(old)
