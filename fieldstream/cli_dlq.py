@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from core.errors import ConfigError
+from core.sealing import Sealer
+from core.settings import Settings
 from fieldstream.cli_common import cli_settings
 from fieldstream.output import Format, print_rows
 
@@ -166,7 +169,7 @@ def replay_cmd(
     sources = read_sources(sources_file) if sources_file.exists() else {}
     store = connect_store(settings)
     try:
-        letters = held_letters(store.query, filters)
+        letters = held_letters(store.query, filters, _sealer(settings))
         if not letters:
             console.print("nothing is held back: nothing to replay")
             return
@@ -198,3 +201,12 @@ def replay_cmd(
         )
     if report.still_held or report.not_sent or not report.settled:
         raise typer.Exit(1)
+
+
+def _sealer(settings: Settings) -> Sealer | None:
+    """The dead letters' key (the sink made it), to open the kept payloads; None without one
+    (then nothing stored was sealed)."""
+    try:
+        return Sealer.from_settings(settings.dead_letters)
+    except ConfigError:
+        return None

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.sealing import PREFIX, Sealer
 from producers.replay import HELD, PARTIAL, REFUSED, SENT, SKIPPED, HeldLetter, Replayed
 from sinks.sql import datetime64, string_literal
 
@@ -103,8 +104,17 @@ def letters_sql(filters: Filters) -> str:
     )
 
 
-def held_letters(query: Query, filters: Filters) -> list[HeldLetter]:
+def held_letters(query: Query, filters: Filters, sealer: Sealer | None = None) -> list[HeldLetter]:
+    """The letters to replay, their originals opened with ``sealer`` (dead letters are sealed
+    at rest: sinks/at_rest.py)."""
     _, rows = query(letters_sql(filters))
+
+    def opened(original: Any) -> bytes:
+        raw = base64.b64decode(original or "")
+        if sealer is None or not raw.startswith(PREFIX.encode()):
+            return raw
+        return sealer.open(raw.decode("ascii")).encode("utf-8")
+
     return [
         HeldLetter(
             held_key=str(key),
@@ -112,7 +122,7 @@ def held_letters(query: Query, filters: Filters) -> list[HeldLetter]:
             stage=str(stage),
             origin=str(origin),
             received_ms=int(received_ms),
-            original=base64.b64decode(original or ""),
+            original=opened(original),
         )
         for key, event_id, stage, origin, received_ms, original in rows
     ]

@@ -27,6 +27,7 @@ from fieldstream.cli import app
 from fieldstream.stack import settings_env
 from schemas import VOTER
 from sinks.loaders import load_goals, load_universe
+from sinks.query_tokens import admin_token
 from tests.factories.stream import read_all
 from tests.integration.test_exchange import (  # noqa: F401  (orgs: the fixture)
     A_GOTV,
@@ -209,7 +210,8 @@ def cli(org: Org, *args: str) -> str:
 
 def verify_clean(org: Org) -> None:
     url = f"http://127.0.0.1:{org.settings.sink.query_port}/verify"
-    body = httpx.post(url, timeout=600).json()
+    auth = {"authorization": f"Bearer {admin_token(org.settings.query)}"}
+    body = httpx.post(url, headers=auth, timeout=600).json()
     assert body["differences"] == 0, "\n".join(body["lines"])
 
 

@@ -124,7 +124,7 @@ def test_dead_letters_expire_after_the_retention(chdb_dsn: str) -> None:
         now = dt.datetime.now(dt.UTC)
         rows = [
             [f"gateway:d{i}", "", "org-a", "x", "gateway", "c", "r", "t", 0, i,
-             now - dt.timedelta(days=age), now - dt.timedelta(days=age), 1, "{}"]
+             now - dt.timedelta(days=age), now - dt.timedelta(days=age), 1, "{}", 0]
             for i, age in enumerate([0, 29, 31, 400])
         ]  # fmt: skip
         store.insert("dead_letters", DEAD_LETTER_COLUMNS, rows)
@@ -145,7 +145,7 @@ def test_letters_stored_before_sealing_are_sealed_in_place(chdb_dsn: str, tmp_pa
         now = dt.datetime.now(dt.UTC)
         plain = [
             [f"gateway:p{i}", "", "org-a", "x", "gateway", "c", "r", "t", 0, i, now, now, 1,
-             json.dumps({"contact": f"+1555000{i:04d}"})]
+             json.dumps({"contact": f"+1555000{i:04d}"}), 0]
             for i in range(7)
         ]  # fmt: skip
         store.insert("dead_letters", DEAD_LETTER_COLUMNS, plain)

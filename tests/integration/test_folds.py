@@ -26,6 +26,7 @@ from fieldstream.embedded import free_port
 from fieldstream.stack import Stack
 from producers.tools.van.export import import_van_export
 from schemas.ids import event_id_for
+from sinks.query_tokens import admin_token
 
 pytestmark = pytest.mark.integration
 
@@ -80,7 +81,9 @@ def export_row(n: int, person: int, at: dt.datetime) -> str:
 
 
 def query(settings: Settings, sql: str) -> list[list[Any]]:
-    r = httpx.post(f"http://127.0.0.1:{settings.sink.query_port}/query", content=sql, timeout=30)
+    auth = {"authorization": f"Bearer {admin_token(settings.query)}"}
+    url = f"http://127.0.0.1:{settings.sink.query_port}/query"
+    r = httpx.post(url, content=sql, headers=auth, timeout=30)
     assert r.status_code == 200, r.text
     return list(r.json()["rows"])
 
@@ -170,5 +173,7 @@ def test_the_same_contacts_by_webhook_and_export_count_once(
     sql = gs.render_sql(q.raw_sql, {"org": ORG, "campaign": CAMPAIGN}, NOW, NOW)
     assert query(settings, sql) == [[folded, 0]]
     # and verify finds every board figure equal to a recount
-    body = httpx.post(f"http://127.0.0.1:{settings.sink.query_port}/verify", timeout=300).json()
+    auth = {"authorization": f"Bearer {admin_token(settings.query)}"}
+    url = f"http://127.0.0.1:{settings.sink.query_port}/verify"
+    body = httpx.post(url, headers=auth, timeout=300).json()
     assert body["differences"] == 0, body["lines"]

@@ -31,6 +31,7 @@ from core.config import OrgConfig, SourceConfig, write_programs, write_sources
 from core.settings import KafkaSettings, Settings
 from fieldstream.embedded import free_port
 from fieldstream.stack import Stack, settings_env
+from sinks.query_tokens import admin_token
 
 pytestmark = pytest.mark.integration
 
@@ -82,7 +83,8 @@ def post(settings: Settings, van_id: str, payload: dict[str, Any]) -> None:
 
 def query(settings: Settings, sql: str) -> list[list[Any]]:
     url = f"http://{settings.sink.query_host}:{settings.sink.query_port}/query"
-    r = httpx.post(url, content=sql, timeout=30)
+    auth = {"authorization": f"Bearer {admin_token(settings.query)}"}  # the sink made it
+    r = httpx.post(url, content=sql, headers=auth, timeout=30)
     assert r.status_code == 200, r.text
     return list(r.json()["rows"])
 
