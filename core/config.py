@@ -2,10 +2,21 @@
 
 programs.yaml::
 
+    timezone: America/New_York      # the programs' clock unless an org or campaign says else
     orgs:
       - id: demo-org
         name: Demo Organizing Project
-        campaigns: [gotv-2026, persuasion-2026]
+        timezone: America/Chicago   # optional: this org's clock
+        campaigns:
+          - gotv-2026               # a plain id keeps the org's clock
+          - id: persuasion-2026     # or a mapping, for a clock or a forecast ramp of its own
+            timezone: America/Los_Angeles
+            ramp:
+              weekdays: [1, 1, 1, 1, 1, 1.5, 1.5]        # Monday..Sunday, relative volume
+              points: [{date: 2026-09-07, level: 1}, {date: 2026-11-02, level: 3}]
+        folds:                      # one contact, one count across paths (docs/analytics.md)
+          window_minutes: 60
+          pairs: [[spoke, van]]     # [primary, secondary]: the primary's copy is the one counted
 
 sources.yaml (holds secrets: keep it out of version control; its path is a setting)::
 
@@ -30,26 +41,107 @@ seconds, a broken edit is refused and logged, and the previous version is kept.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import stat
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 
 from core.errors import ConfigError
+
+# the clock of a program whose programs.yaml names none: most US voters live in it; a program
+# elsewhere sets its own (every board says which zone its days and weeks are in)
+DEFAULT_TIMEZONE = "America/New_York"
+DEFAULT_FOLD_WINDOW_MINUTES = 60
+
+
+def check_timezone(name: str) -> str:
+    """``name`` if it is an IANA time zone this machine knows, else ValueError naming it."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{name!r} is not an IANA time zone (e.g. America/Chicago)") from exc
+    return name
+
+
+class RampPoint(BaseModel):
+    date: dt.date
+    level: float = Field(gt=0)
+
+
+class RampConfig(BaseModel):
+    """How a campaign's daily volume is expected to move (the forecast's shape): a relative
+    volume per weekday (Monday first) and levels on dates, linear between them and flat
+    outside. Left out, each part is learned from the campaign's own recent days."""
+
+    weekdays: list[float] | None = Field(None, min_length=7, max_length=7)
+    points: list[RampPoint] = Field(default_factory=list)
+
+    @field_validator("weekdays")
+    @classmethod
+    def _positive(cls, value: list[float] | None) -> list[float] | None:
+        if value is not None and (any(w < 0 for w in value) or sum(value) <= 0):
+            raise ValueError("weekdays are 7 volumes >= 0, not all 0")
+        return value
+
+
+class CampaignConfig(BaseModel):
+    id: str = Field(min_length=1)
+    timezone: str | None = None
+    ramp: RampConfig | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return value if value is None else check_timezone(value)
+
+
+class FoldConfig(BaseModel):
+    """Which sources carry the same contacts (a tool's webhook and VAN's export of that tool's
+    write-back), and how far apart in time their copies of one contact may be."""
+
+    window_minutes: int = Field(DEFAULT_FOLD_WINDOW_MINUTES, ge=0, le=24 * 60)
+    pairs: list[tuple[str, str]] = Field(default_factory=list)
+
+    @field_validator("pairs")
+    @classmethod
+    def _distinct(cls, value: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        for primary, secondary in value:
+            if not primary or not secondary or primary == secondary:
+                raise ValueError(f"pair {[primary, secondary]} must name two different sources")
+        return value
 
 
 class OrgConfig(BaseModel):
     id: str = Field(min_length=1)
     name: str = ""
-    campaigns: list[str] = Field(default_factory=list)
+    campaigns: list[str | CampaignConfig] = Field(default_factory=list)
+    timezone: str | None = None
+    folds: FoldConfig = Field(default_factory=FoldConfig)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return value if value is None else check_timezone(value)
+
+    def campaign_configs(self) -> list[CampaignConfig]:
+        return [CampaignConfig(id=c) if isinstance(c, str) else c for c in self.campaigns]
 
 
 class ProgramsFile(BaseModel):
+    timezone: str = DEFAULT_TIMEZONE
     orgs: list[OrgConfig] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return check_timezone(value)
 
 
 class SourceConfig(BaseModel):
@@ -76,15 +168,40 @@ class SourcesFile(BaseModel):
 
 @dataclass(frozen=True)
 class Programs:
-    """Which orgs exist and which campaigns each runs."""
+    """Which orgs exist and which campaigns each runs; each campaign's clock (an IANA zone),
+    forecast ramp, and each org's cross-path fold rule."""
 
     campaigns_by_org: dict[str, frozenset[str]]
+    default_zone: str = DEFAULT_TIMEZONE
+    org_zones: Mapping[str, str] = field(default_factory=dict)
+    campaign_zones: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    ramps: Mapping[tuple[str, str], RampConfig] = field(default_factory=dict)
+    folds: Mapping[str, FoldConfig] = field(default_factory=dict)
 
     def knows_org(self, org_id: str) -> bool:
         return org_id in self.campaigns_by_org
 
     def knows_campaign(self, org_id: str, campaign_id: str) -> bool:
         return campaign_id in self.campaigns_by_org.get(org_id, frozenset())
+
+    def zone_of(self, org_id: str, campaign_id: str) -> str:
+        """The campaign's zone, else its org's, else the file's (``timezone:``)."""
+        found = self.campaign_zones.get((org_id, campaign_id))
+        return found or self.org_zones.get(org_id) or self.default_zone
+
+    def zones(self) -> dict[tuple[str, str], str]:
+        """Every known (org, campaign) -> its zone."""
+        return {
+            (org, c): self.zone_of(org, c)
+            for org, campaigns in self.campaigns_by_org.items()
+            for c in campaigns
+        }
+
+    def ramp_of(self, org_id: str, campaign_id: str) -> RampConfig:
+        return self.ramps.get((org_id, campaign_id)) or RampConfig()
+
+    def folds_of(self, org_id: str) -> FoldConfig:
+        return self.folds.get(org_id) or FoldConfig()
 
 
 def read_yaml(path: Path, what: str, *, echo_errors: bool = True) -> object:
@@ -107,7 +224,22 @@ def load_programs(path: Path) -> Programs:
         parsed = ProgramsFile.model_validate(read_yaml(path, "programs"))
     except ValidationError as exc:
         raise ConfigError(f"programs file {path}: {exc}") from exc
-    return Programs({o.id: frozenset(o.campaigns) for o in parsed.orgs})
+    return programs_of(parsed)
+
+
+def programs_of(parsed: ProgramsFile) -> Programs:
+    """The Programs a validated programs file describes."""
+    campaigns = {o.id: o.campaign_configs() for o in parsed.orgs}
+    return Programs(
+        {org: frozenset(c.id for c in cs) for org, cs in campaigns.items()},
+        default_zone=parsed.timezone,
+        org_zones={o.id: o.timezone for o in parsed.orgs if o.timezone},
+        campaign_zones={
+            (org, c.id): c.timezone for org, cs in campaigns.items() for c in cs if c.timezone
+        },
+        ramps={(org, c.id): c.ramp for org, cs in campaigns.items() for c in cs if c.ramp},
+        folds={o.id: o.folds for o in parsed.orgs},
+    )
 
 
 def load_sources(path: Path) -> dict[str, SourceConfig]:
@@ -129,9 +261,11 @@ def load_sources(path: Path) -> dict[str, SourceConfig]:
     return {s.id: s for s in parsed.sources}
 
 
-def write_programs(path: Path, orgs: list[OrgConfig]) -> None:
+def write_programs(path: Path, orgs: list[OrgConfig], timezone: str = DEFAULT_TIMEZONE) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(ProgramsFile(orgs=orgs).model_dump(), sort_keys=False))
+    body = ProgramsFile(timezone=timezone, orgs=orgs).model_dump(mode="json", exclude_defaults=True)
+    data = {"timezone": timezone, "orgs": body.get("orgs", [])}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
 def write_sources(path: Path, sources: list[SourceConfig]) -> None:

@@ -74,6 +74,8 @@ def ensure_topics(kafka: KafkaSettings) -> list[str]:
         t.raw: NewTopic(t.raw, kafka.partitions, 1),
         t.enriched: NewTopic(t.enriched, kafka.partitions, 1),
         t.dlq: NewTopic(t.dlq, 1, 1),
+        t.corrections: NewTopic(t.corrections, 1, 1),
+        t.suppressions: NewTopic(t.suppressions, 1, 1, config={"cleanup.policy": "compact"}),
         t.writeback: NewTopic(t.writeback, 1, 1),
         t.voters: NewTopic(t.voters, kafka.partitions, 1, config={"cleanup.policy": "compact"}),
         # the bulk lane, co-partitioned with the live one (the dedupe table covers both)

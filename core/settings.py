@@ -33,6 +33,8 @@ class TopicNames(BaseModel):
     # a big import never delays the live lane (docs/scaling.md)
     raw_bulk: str = "contacts.raw.bulk"
     enriched_bulk: str = "contacts.enriched.bulk"
+    corrections: str = "contacts.corrections"  # voids and their undoing (one partition: in order)
+    suppressions: str = "contacts.suppressions"  # the keeper's voids and folds, for the exchange
     signals: str = "person.signals"  # activist codes, tags, opt-ins/outs: never attempts
     shifts: str = "volunteer.shifts"  # volunteers' shift sign-ups: never contacts
     writeback: str = "van.writeback"  # the write-back's per-contact states (sinks/writeback)
@@ -226,6 +228,19 @@ class SinkSettings(BaseModel):
     query_host: str = "127.0.0.1"
     query_port: int = 8082
     dedup_window: int = Field(1000, ge=1, description="non_replicated_deduplication_window")
+    keeper_interval_s: float = Field(
+        2.0, gt=0, description="how often the ledger keeper finalises what the boards read"
+    )
+    keeper_overlap_s: float = Field(
+        10.0, ge=0, description="re-read this much of the inbox each cycle (slow inserts land late)"
+    )
+    verify_interval_s: float = Field(
+        600.0, ge=0, description="recount the boards from contact_events this often (0: never)"
+    )
+    verify_days: int = Field(
+        14, ge=0, description="the sink's periodic verify covers this many recent days (0: all)"
+    )
+    forecast_interval_s: float = Field(60.0, gt=0, description="how often forecasts are redone")
     ledger_horizon_s: int = Field(
         3 * 24 * 3600,
         ge=60,

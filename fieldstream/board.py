@@ -37,6 +37,7 @@ from fieldstream.board_panels import (
     CampaignBoard,
     ChannelRow,
     CoverageRow,
+    ForecastRow,
     GoalRow,
     GroupRow,
     PanelSource,
@@ -53,6 +54,7 @@ __all__ = [
     "CampaignBoard",
     "ChannelRow",
     "CoverageRow",
+    "ForecastRow",
     "GoalRow",
     "GroupRow",
     "HeldRow",
@@ -125,7 +127,6 @@ def fetch_snapshot(query: Query, now: dt.datetime, source: PanelSource) -> Snaps
         return query(sql)
 
     snap.campaigns = source.campaigns(counted, now, snap.errors)
-    today = now.astimezone(dt.UTC).date()
 
     def rows(section: str, sql: str) -> list[list[Any]]:
         try:
@@ -135,9 +136,11 @@ def fetch_snapshot(query: Query, now: dt.datetime, source: PanelSource) -> Snaps
             log.warning("board query %s failed: %s", section, type(exc).__name__)
             return []
 
+    zones = rows("clocks", queries.zones())
+    today = queries.local_days(((str(o), str(c), str(z)) for o, c, z in zones), now)
     snap.match_rate = [
         MatchRow(str(s), _int(e), _int(m))
-        for s, e, m in rows("match rate", queries.match_rate(today))
+        for s, e, m in (rows("match rate", queries.match_rate(today)) if today else [])
     ]
     try:
         snap.held = [
@@ -187,6 +190,21 @@ def _channels_table(c: CampaignBoard) -> Table:
             f"{ch.contact_rate:.0%}",
             f"{ch.ids:,}",
             f"{ch.people_reached:,}",
+        )
+    return table
+
+
+def _forecast_table(c: CampaignBoard) -> Table:
+    table = Table("metric", "target", "projected", "90%", "reached", title="this week: forecast")
+    for f in c.forecasts:
+        style = "green" if f.projected >= f.target else "yellow"
+        reached = f"{f.reached_on:%a %d %b}" if f.reached_on else "-"
+        table.add_row(
+            f.metric,
+            f"{f.target:,}",
+            Text(f"{f.projected:,}", style=style),
+            f"{f.low:,}-{f.high:,}",
+            reached,
         )
     return table
 
@@ -257,16 +275,28 @@ def _quality_line(c: CampaignBoard) -> Text:
 
 def _campaign_panel(c: CampaignBoard) -> Panel:
     top = Table.grid(padding=(0, 2))
-    top.add_row(_goals_table(c), _channels_table(c))
+    top.add_row(_goals_table(c), _forecast_table(c), _channels_table(c))
     reach = Table.grid(padding=(0, 2))
     reach.add_row(
         _group_table("last 7 days by race (source)", "race", c.by_race),
         _group_table("last 7 days by sex", "sex", c.by_sex),
     )
-    parts: list[RenderableType] = [top, reach, _coverage_line(c), _van_line(c), _quality_line(c)]
+    counted = Text(
+        f"counted once: {c.folded:,} contacts folded from a second path, {c.voided:,} voided",
+        style="dim",
+    )
+    parts: list[RenderableType] = [
+        top,
+        reach,
+        _coverage_line(c),
+        counted,
+        _van_line(c),
+        _quality_line(c),
+    ]
     if c.shifts:
         parts.append(_shifts_table(c))
-    return Panel(Group(*parts), title=f"{c.org_id} / {c.campaign_id}", expand=False)
+    clock = f"  ({c.zone})" if c.zone else ""
+    return Panel(Group(*parts), title=f"{c.org_id} / {c.campaign_id}{clock}", expand=False)
 
 
 def _match_table(snap: Snapshot) -> Table:

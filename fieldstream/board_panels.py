@@ -35,6 +35,8 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "race": ("fs-reach", "By race, with the source of race"),
     "sex": ("fs-reach", "By sex"),
     "coverage": ("fs-coverage", "Universe covered"),
+    "forecast": ("fs-progress", "Forecast: where this week's goals will end"),
+    "ledger": ("fs-progress", "Counted once: contacts folded and voided"),
     "shifts": ("fs-shifts", "Shifts by event type"),
     "van": ("fs-progress", "In VAN: contacts written back, by source"),
     "quality": ("fs-quality", "Flags by status"),
@@ -89,6 +91,17 @@ class GroupRow:
 
 
 @dataclass(frozen=True)
+class ForecastRow:
+    metric: str
+    target: int
+    actual: int
+    projected: int
+    low: int
+    high: int
+    reached_on: dt.date | None
+
+
+@dataclass(frozen=True)
 class CoverageRow:
     attempted: int
     universe: int
@@ -127,6 +140,10 @@ class CampaignBoard:
     by_race: list[GroupRow] = field(default_factory=list)
     by_sex: list[GroupRow] = field(default_factory=list)
     coverage: CoverageRow | None = None
+    forecasts: list[ForecastRow] = field(default_factory=list)
+    folded: int = 0
+    voided: int = 0
+    zone: str = ""
     shifts: list[ShiftRow] = field(default_factory=list)
     in_van: list[VanRow] = field(default_factory=list)
     quality: list[QualityRow] = field(default_factory=list)
@@ -144,6 +161,16 @@ class Scope:
 
 def _int(v: Any) -> int:
     return int(v) if v is not None else 0
+
+
+def _day(v: Any) -> dt.date | None:
+    """A date from a store value (a date, or the sink API's ISO text)."""
+    if v is None or isinstance(v, dt.date):
+        return v
+    try:
+        return dt.date.fromisoformat(str(v)[:10])
+    except ValueError:
+        return None
 
 
 class PanelSource:
@@ -255,6 +282,8 @@ class PanelSource:
     ) -> CampaignBoard:
         """One campaign's sections, each from its panel's rendered SQL."""
         out = CampaignBoard(scope.org, scope.campaign)
+        zone = scope.values.get("fs-progress", {}).get("tz", "")
+        out.zone = zone if isinstance(zone, str) else ""
         for section in SECTIONS:
             try:
                 rows = self.rows(query, scope, section, now, out)
@@ -303,6 +332,21 @@ def _fill(out: CampaignBoard, section: str, rows: list[dict[str, Any]]) -> None:
         out.by_race = [_group(f"{r['race']} ({r['race_source']})", r) for r in rows]
     elif section == "sex":
         out.by_sex = [_group(str(r["sex"]), r) for r in rows]
+    elif section == "forecast":
+        out.forecasts = [
+            ForecastRow(
+                str(r["metric"]),
+                _int(r["target"]),
+                _int(r["actual"]),
+                _int(r["projected"]),
+                _int(r["low"]),
+                _int(r["high"]),
+                _day(r.get("reached_on")),
+            )
+            for r in rows
+        ]
+    elif section == "ledger" and rows:
+        out.folded, out.voided = _int(rows[0]["folded"]), _int(rows[0]["voided"])
     elif section == "shifts":
         out.shifts = [
             ShiftRow(

@@ -32,6 +32,7 @@ from fieldstream.cli_effects import (
 )
 from fieldstream.cli_exchange import exchange_app
 from fieldstream.cli_import import import_app
+from fieldstream.cli_ledger import corrections_cmd, unvoid_cmd, verify_cmd, void_cmd
 from fieldstream.cli_quality import quality_app
 from fieldstream.cli_tokens import tokens_app
 from fieldstream.cli_van import van_app
@@ -46,6 +47,10 @@ app = typer.Typer(
 console = Console(stderr=True)
 app.add_typer(import_app, name="import")
 app.add_typer(exchange_app, name="exchange")
+app.command("void")(void_cmd)
+app.command("unvoid")(unvoid_cmd)
+app.command("corrections")(corrections_cmd)
+app.command("verify")(verify_cmd)
 app.add_typer(van_app, name="van")
 app.add_typer(writeback_app, name="writeback")
 app.add_typer(model_app, name="model")

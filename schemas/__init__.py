@@ -2,11 +2,14 @@
 
 from schemas.codec import (
     CONTACT_EVENT,
+    CORRECTION,
     DEAD_LETTER,
     ENRICHED_CONTACT,
     EXCHANGE_AUDIT,
     QUALITY_FLAG,
+    RETRACTION,
     SHARED_CONTACT,
+    SUPPRESSION,
     VOTER,
     VOTER_PSEUDONYM,
     WRITEBACK_STATUS,
@@ -17,11 +20,14 @@ from schemas.codec import (
 
 __all__ = [
     "CONTACT_EVENT",
+    "CORRECTION",
     "DEAD_LETTER",
     "ENRICHED_CONTACT",
     "EXCHANGE_AUDIT",
     "QUALITY_FLAG",
+    "RETRACTION",
     "SHARED_CONTACT",
+    "SUPPRESSION",
     "VOTER",
     "VOTER_PSEUDONYM",
     "WRITEBACK_STATUS",

@@ -33,6 +33,9 @@ DEAD_LETTER = f"{NAMESPACE}.DeadLetter"
 SHARED_CONTACT = f"{NAMESPACE}.SharedContact"  # what partners receive (streams/exchange)
 EXCHANGE_AUDIT = f"{NAMESPACE}.ExchangeAudit"  # private
 VOTER_PSEUDONYM = f"{NAMESPACE}.VoterPseudonym"  # private
+CORRECTION = f"{NAMESPACE}.Correction"  # voids and their undoing (contacts.corrections)
+SUPPRESSION = f"{NAMESPACE}.Suppression"  # the keeper's decisions (contacts.suppressions)
+RETRACTION = f"{NAMESPACE}.Retraction"  # what partners receive when a contact is taken back
 WRITEBACK_STATUS = f"{NAMESPACE}.WritebackStatus"  # the write-back to VAN, per contact
 QUALITY_FLAG = f"{NAMESPACE}.QualityFlag"  # quality.flags (streams/quality)
 

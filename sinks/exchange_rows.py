@@ -1,4 +1,5 @@
-"""The exchange's topics -> ClickHouse rows (partner_contacts, exchange_audit, voter_pseudonyms).
+"""The exchange's topics -> ClickHouse rows (partner_contacts and partner_retractions,
+exchange_audit, voter_pseudonyms).
 
 Plain functions, no I/O; :meth:`ExchangeInputs.register` adds the exchange's topics to the
 sink's routing table (sinks/routes.py; sinks/ddl/012_exchange.sql has the tables).
@@ -10,11 +11,12 @@ storing it would keep data no agreement gave us, so it becomes a dead letter ins
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from core.errors import InputError
 from core.settings import SELF_PARTNER, ExchangeSettings
-from schemas import EXCHANGE_AUDIT, SHARED_CONTACT, VOTER_PSEUDONYM
+from schemas import EXCHANGE_AUDIT, RETRACTION, SHARED_CONTACT, VOTER_PSEUDONYM
 from schemas.codec import AvroCodec
 from sinks.routes import Routed, Routes, Where
 from sinks.rows import Record, Row, level
@@ -35,6 +37,11 @@ EXCHANGE_AUDIT_COLUMNS = [
 ]  # fmt: skip
 
 VOTER_PSEUDONYM_COLUMNS = ["state", "voter_id", "key_id", "person_pseudonym"]
+
+RETRACTION_COLUMNS = [
+    "partner", "shared_event_id", "partner_id", "sharing_org", "key_id", "retracted", "reason",
+    "decided_at",
+]  # fmt: skip
 
 
 def partner_contact_row(
@@ -66,6 +73,26 @@ def partner_contact_row(
         rec["geography_level"],
         *(rec.get(name) for name in columns[20:-1]),  # state .. ethnicity_source
         rec["sharing_org"] if partner == SELF_PARTNER else (readers or {}).get(partner, ""),
+    ]
+
+
+def retraction_row(rec: Record, partner: str, recipient: str) -> Row:
+    """One partner_retractions row; InputError if the record names another recipient."""
+    expected = SELF_PARTNER if partner == SELF_PARTNER else recipient
+    if rec["partner_id"] != expected:
+        raise InputError(
+            f"a retraction for partner {rec['partner_id']!r} arrived on {partner}'s topic, "
+            f"which carries records for {expected!r}: not stored"
+        )
+    return [
+        partner,
+        str(rec["shared_event_id"]),
+        rec["partner_id"],
+        rec["sharing_org"],
+        rec["key_id"],
+        1 if rec["retracted"] else 0,
+        rec["reason"],
+        rec["decided_at"],
     ]
 
 
@@ -108,8 +135,13 @@ class ExchangeInputs:
         """Add the exchange's topics to the sink's routing table."""
 
         def inbound(value: bytes | None, where: Where) -> Routed:
-            _, rec = codec.decode(value or b"", expect=SHARED_CONTACT)
-            row = partner_contact_row(rec, self.inbound[where[0]], self.recipient, self.readers)
+            name, rec = codec.decode(value or b"")
+            partner = self.inbound[where[0]]
+            if name == RETRACTION:
+                return Routed("partner_retractions", retraction_row(rec, partner, self.recipient))
+            if name != SHARED_CONTACT:
+                raise InputError(f"a {name} record on an exchange topic: not stored")
+            row = partner_contact_row(rec, partner, self.recipient, self.readers)
             return Routed("partner_contacts", row)
 
         def audit(value: bytes | None, where: Where) -> Routed:
@@ -120,8 +152,12 @@ class ExchangeInputs:
             _, rec = codec.decode(value or b"", expect=VOTER_PSEUDONYM)
             return Routed("voter_pseudonyms", pseudonym_row(rec))
 
+        tables: dict[str, Sequence[str]] = {
+            "partner_contacts": PARTNER_CONTACT_COLUMNS,
+            "partner_retractions": RETRACTION_COLUMNS,
+        }
         for topic in self.inbound:
-            routes.add(topic, inbound, {"partner_contacts": PARTNER_CONTACT_COLUMNS})
+            routes.add(topic, inbound, tables)
         if self.audit:
             routes.add(self.audit, audit, {"exchange_audit": EXCHANGE_AUDIT_COLUMNS})
         if self.pseudonyms:

@@ -1,4 +1,4 @@
-"""The store is the ledger: which contacts are already stored, and by which batch.
+"""The store is the ledger: which contacts are already stored, by which batch, and which count.
 
 A contact is known by its ledger key (schemas.ids.dedupe_key): its event id, and for a partial
 contact (some survey answers held) the answers it holds too, so the same contact filled in by
@@ -24,6 +24,13 @@ The ids stored within ``horizon_s`` are held here (warmed from the store at star
 when partitions are assigned, kept up to date by every insert): a lookup per contact costs a
 dict probe, not a query. Copies older than the horizon are left to the ReplacingMergeTree and
 to ``fieldstream verify``; the horizon defaults to the senders' retry window.
+
+contact_events holds every stored copy of every contact. The contacts that count are the
+latest copy of each (FINAL), less those a correction voided or that were folded into their
+copy from another path (sinks/ddl/024_corrections.sql), and less the work quality holds out
+(a quarantined shift no one approved yet, or a voided flag: sinks/ddl/020_quality.sql).
+:func:`counted_sql` is that set as SQL, for one org/campaign and optionally some local days:
+every recount reads it.
 """
 
 from __future__ import annotations
@@ -34,16 +41,18 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
 
 from schemas.ids import DEDUPE_KEY_SQL
-from sinks.sql import datetime64
+from sinks.sql import datetime64, string_literal
 
 log = logging.getLogger(__name__)
 
 Query = Callable[[str], list[list[Any]]]
 
 UNSURE = "?"  # marks an id stored before this process started: its rollups may lag
+LEDGER = "contact_events"
 
 
 def _key(event_id: str) -> bytes:
@@ -133,3 +142,69 @@ class StoredIds:
                 if self._by_id.pop(key, None) is not None:
                     gone += 1
         return gone
+
+
+class Sql(Protocol):
+    """What a recount needs of a store (sinks.store.LockedStore has these)."""
+
+    def rows(self, sql: str) -> list[list[Any]]: ...
+
+    def command(self, sql: str) -> None: ...
+
+    def atomic(self) -> AbstractContextManager[Any]:
+        """Hold the store for several statements (readers through the same store wait)."""
+        ...
+
+
+def dates(days: Sequence[dt.date]) -> str:
+    """A SQL list of Date literals."""
+    return ", ".join(f"toDate('{d.isoformat()}')" for d in sorted(set(days)))
+
+
+def counted_sql(
+    org_id: str,
+    campaign_id: str,
+    days: Sequence[dt.date] | None = None,
+    extra_columns: Sequence[str] = ("attempt_key",),
+) -> str:
+    """The counted contacts of an org/campaign (on those local days): the latest copy of each
+    stored contact, less the voided, the folded and those quality holds out."""
+    org, campaign = string_literal(org_id), string_literal(campaign_id)
+    where = f"org_id = {org} AND campaign_id = {campaign}"
+    if days:
+        low, high = min(days) - dt.timedelta(days=2), max(days) + dt.timedelta(days=2)
+        # occurred_at bounds let ClickHouse skip partitions; local_day picks the cells
+        where += (
+            f" AND occurred_at >= toDateTime64('{low.isoformat()}', 3, 'UTC')"
+            f" AND occurred_at < toDateTime64('{high.isoformat()}', 3, 'UTC')"
+            f" AND local_day IN ({dates(days)})"
+        )
+    extra = "".join(f", {c}" for c in extra_columns)
+    held = quality_held_sql(
+        f"SELECT event_id, org_id, campaign_id, channel, canvasser_id, occurred_at "
+        f"FROM {LEDGER} WHERE {where}",
+        f"{HELD_FLAGS} AND org_id = {org} AND campaign_id = {campaign}",
+    )
+    return (
+        f"SELECT *{extra} FROM {LEDGER} FINAL WHERE {where} AND event_id NOT IN "
+        f"(SELECT event_id FROM suppressed_events WHERE org_id = {org} "
+        f"AND campaign_id = {campaign}) AND event_id NOT IN ({held})"
+    )
+
+
+HELD_FLAGS = (
+    "SELECT flag_id, org_id, campaign_id, channel, canvasser_id, first_contact_at, "
+    "last_contact_at FROM quality_flag_status WHERE held = 1"
+)
+
+
+def quality_held_sql(source: str, flags: str = HELD_FLAGS) -> str:
+    """The event ids of ``source`` (a SELECT with event_id, org_id, campaign_id, channel,
+    canvasser_id, occurred_at) that quality holds out: the contacts of a held flag's canvasser
+    on its campaign and channel within its window (as the view quality_held_events, scoped)."""
+    return (
+        f"SELECT e.event_id FROM ({source}) AS e INNER JOIN ({flags}) AS h "
+        "ON toString(e.org_id) = h.org_id AND toString(e.campaign_id) = h.campaign_id "
+        "AND toString(e.channel) = h.channel AND e.canvasser_id = h.canvasser_id "
+        "WHERE e.occurred_at >= h.first_contact_at AND e.occurred_at <= h.last_contact_at"
+    )

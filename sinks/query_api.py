@@ -325,6 +325,16 @@ class QueryDoor:
             return None
         return self.credentials.authenticate(request.headers.get("authorization"))
 
+    def admin_only(self, request: Request) -> JSONResponse | None:
+        """None when the request carries the admin credential, else the answer refusing it
+        (for the sink's own admin endpoints beside the door, such as /verify)."""
+        principal = self._principal(request)
+        if principal is None:
+            return _unauthorized()
+        if principal.role != "admin":
+            return _error(403, "this needs the admin credential")
+        return None
+
     async def query(self, request: Request) -> Response:
         if self.parser is None:
             return _error(503, "the store is not open yet")

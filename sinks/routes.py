@@ -22,6 +22,7 @@ import schemas
 from core.settings import TopicNames
 from schemas.codec import AvroCodec
 from schemas.recordjson import PERSON_SIGNAL, VOLUNTEER_SHIFT
+from sinks.corrections import CORRECTION_COLUMNS, correction_row
 from sinks.people_rows import SHIFT_COLUMNS, SIGNAL_COLUMNS, shift_row, signal_row
 from sinks.rows import (
     CONTACT_COLUMNS,
@@ -80,14 +81,23 @@ class Routes:
         return list(self.by_topic)
 
 
-def pipeline_routes(topics: TopicNames, codec: AvroCodec) -> Routes:
+def utc(org_id: str, campaign_id: str) -> str:
+    return "UTC"
+
+
+def pipeline_routes(
+    topics: TopicNames, codec: AvroCodec, zone_of: Callable[[str, str], str] = utc
+) -> Routes:
     """The routes of contacts.enriched (and its bulk lane), contacts.dlq, voters,
-    person.signals, volunteer.shifts and the write-back's states."""
+    contacts.corrections, person.signals, volunteer.shifts and the write-back's states;
+    ``zone_of(org, campaign)`` is each contact's clock (sinks/zones.py: programs.yaml)."""
     routes = Routes()
 
     def enriched(value: bytes | None, where: Where) -> Routed:
         _, rec = codec.decode(value or b"", expect=schemas.ENRICHED_CONTACT)
-        return Routed("contact_events", contact_row(rec), rec["contact"]["received_at"])
+        c = rec["contact"]
+        row = contact_row(rec, zone_of(c["org_id"], c["campaign_id"]))
+        return Routed("contact_events", row, c["received_at"])
 
     def dead(value: bytes | None, where: Where) -> Routed:
         _, rec = codec.decode(value or b"", expect=schemas.DEAD_LETTER)
@@ -115,7 +125,13 @@ def pipeline_routes(topics: TopicNames, codec: AvroCodec) -> Routes:
             ledgered={"contact_events": contact_ledger_key},
         )
     routes.add(topics.dlq, dead, {"dead_letters": DEAD_LETTER_COLUMNS})
+
+    def correction(value: bytes | None, where: Where) -> Routed:
+        _, rec = codec.decode(value or b"", expect=schemas.CORRECTION)
+        return Routed("corrections", correction_row(rec))
+
     routes.add(topics.voters, voter, {"voters": VOTER_COLUMNS})
+    routes.add(topics.corrections, correction, {"corrections": CORRECTION_COLUMNS})
     routes.add(topics.signals, signal, {"person_signals": SIGNAL_COLUMNS})
     routes.add(topics.shifts, shift, {"volunteer_shifts": SHIFT_COLUMNS})
 

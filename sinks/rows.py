@@ -7,7 +7,9 @@ Plain functions, no I/O. Timestamps arrive as tz-aware datetimes, event ids as u
 from __future__ import annotations
 
 import datetime as dt
+from functools import cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from schemas.deadletter import dead_letter_key, dead_letter_record
 from schemas.derived import UNKNOWN, age_band, age_of
@@ -34,7 +36,7 @@ CONTACT_COLUMNS = [
     "county", "precinct", "congressional_district", "state_senate_district",
     "state_house_district", "age", "age_band", "sex", "race", "race_source",
     "race_probability", "ethnicity", "ethnicity_source", "ethnicity_probability",
-    "precinct_lat", "precinct_lon",
+    "precinct_lat", "precinct_lon", "tz", "local_day", "import_run",
     *EVIDENCE_COLUMNS,
     "unmapped_responses.question", "unmapped_responses.answer",
     "unmapped_responses.reason_code",
@@ -88,8 +90,20 @@ def writeback_row(rec: Record) -> Row:
     return [str(rec[c]) if c == "event_id" else rec[c] for c in WRITEBACK_COLUMNS]
 
 
-def contact_row(enriched: Record) -> Row:
-    """One contact_events row (CONTACT_COLUMNS order) from a decoded EnrichedContact."""
+@cache
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def local_day(at: dt.datetime, zone: str) -> dt.date:
+    """The day ``at`` falls on in the IANA zone ``zone`` (DST included)."""
+    return at.astimezone(_zone(zone)).date()
+
+
+def contact_row(enriched: Record, zone: str = "UTC") -> Row:
+    """One contact_events row (CONTACT_COLUMNS order) from a decoded EnrichedContact, its
+    ``local_day`` on the clock of ``zone`` (the sink passes its campaign's zone, sinks/zones.py).
+    """
     c = enriched["contact"]
     person = c["person"]
     responses = c.get("responses") or []
@@ -161,6 +175,9 @@ def contact_row(enriched: Record) -> Row:
         extra[1],
         extra[2],
         extra[3],
+        zone,
+        local_day(c["occurred_at"], zone),
+        c.get("import_run") or "",
         *evidence_of(c),
         [h["question"] for h in held],
         [h["answer"] for h in held],

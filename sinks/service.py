@@ -6,35 +6,44 @@ Opens the store, migrates, runs the consumer loop in a background thread and ser
   POST /query            the query door (sinks/query_api.py): one SELECT, with a credential
   POST /insert/{table}   side inputs only (goals, universes, holdouts, vote history, scores,
                          quality reviews), with the admin credential
-The consumer writes through a LockedStore; queries run on clients of their own, never under
-its lock, and none starts while an insert is under way (query_api.InsertFirst).
+  POST /verify           recount the boards from contact_events (?repair=1, ?since=YYYY-MM-DD),
+                         with the admin credential
+The consumer and the ledger keeper (sinks/keeper.py, a thread that keeps what the boards read)
+write through a LockedStore; queries run on clients of their own, never under its lock, and
+none starts while an insert is under way (query_api.InsertFirst).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import signal
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any
 
 import uvicorn
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from core.errors import StoreError
-from core.kafka import consumer_config
+from core.errors import FieldstreamError, StoreError
+from core.kafka import consumer_config, ensure_topics, producer_config
+from core.producer import KafkaWriter
 from core.sealing import Sealer
 from core.settings import Settings
+from schemas import SUPPRESSION
 from schemas.registry import codec_for
 from sinks import at_rest
+from sinks.cells import Cell
 from sinks.consumer import SinkConsumer
 from sinks.exchange_rows import ExchangeInputs
 from sinks.heal import RollupFeeds
+from sinks.keeper import Keeper, KeeperMetrics, periodic_verify
 from sinks.ledger import StoredIds
 from sinks.metrics import SinkMetrics
 from sinks.migrate import migrate
@@ -42,7 +51,10 @@ from sinks.quality_rows import register_quality
 from sinks.query_api import InsertFirst, QueryDoor
 from sinks.republish import republish_voters
 from sinks.routes import Routes, pipeline_routes
+from sinks.sql import string_literal
 from sinks.store import LockedStore, open_store
+from sinks.verify import verify
+from sinks.zones import ProgramClock
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +68,8 @@ class SinkService:
         self.store: LockedStore | None = None
         self.consumers: list[SinkConsumer] = []
         self.threads: list[threading.Thread] = []
+        self.clock = ProgramClock(settings.stream.programs_file)
+        self.keeper: Keeper | None = None
         self.migrated = False
         self.failed: BaseException | None = None
         self.gate = InsertFirst()
@@ -67,6 +81,7 @@ class SinkService:
                 Route("/healthz", self.healthz, methods=["GET"]),
                 Route("/metrics", self.metrics_page, methods=["GET"]),
                 *(self.door.routes() if self.door else []),
+                *([Route("/verify", self.verify, methods=["POST"])] if self.door else []),
             ]
         )
 
@@ -81,6 +96,18 @@ class SinkService:
         with self.store.lock:
             at_rest.seal_stored(self.store.client, self.sealer)
         self.migrated = True
+        self.keeper = Keeper(
+            self.store,
+            self.clock,
+            interval_s=s.sink.keeper_interval_s,
+            overlap_s=s.sink.keeper_overlap_s,
+            verify_interval_s=s.sink.verify_interval_s,
+            forecast_interval_s=s.sink.forecast_interval_s,
+            metrics=KeeperMetrics(self.metrics.registry),
+        )
+        self.keeper.verify = periodic_verify(s.sink.verify_days)
+        self.keeper.publish = suppression_publisher(s)
+        self.keeper.start()
         self.open_door()
         conf = consumer_config(
             s.kafka,
@@ -98,7 +125,7 @@ class SinkService:
         # one or more consumers of the group in this process (chDB: one process per data
         # directory), sharing the store, the ledger and the lock around the ledger's check
         ledger_lock = threading.Lock()
-        routes = sink_routes(s)
+        routes = sink_routes(s, self.clock.zone_of)
         # the bulk lane: large batches; freshness is the live lane's figure
         bulk = {
             s.kafka.topics.enriched_bulk: (s.sink.bulk_batch_rows, s.sink.bulk_flush_interval_s)
@@ -142,6 +169,16 @@ class SinkService:
                 with self.gate.inserting():
                     self.store.command(statement)
         log.info("fed the rollups of %d stored contacts of %s again", len(event_ids), table)
+        if table == "contact_events" and self.keeper is not None:
+            # the board tables follow the rollups through the keeper's recount of these cells
+            # (which also takes out again a voided or folded contact the views were fed)
+            for i in range(0, len(event_ids), 1000):
+                ids = ", ".join(string_literal(e) for e in event_ids[i : i + 1000])
+                found = self._rows(
+                    "SELECT DISTINCT toString(org_id), toString(campaign_id), local_day "
+                    f"FROM contact_events WHERE event_id IN ({ids})"
+                )
+                self.keeper.healed({Cell(str(o), str(c), d) for o, c, d in found})
 
     def _fault(self) -> None:
         fault = self.settings.sink.fault_file
@@ -178,6 +215,8 @@ class SinkService:
             consumer.stop()
         for thread in self.threads:
             thread.join(60)
+        if self.keeper is not None:
+            self.keeper.stop()
         if self.door is not None:
             self.door.close()
         if self.store is not None:
@@ -199,12 +238,61 @@ class SinkService:
     async def metrics_page(self, request: Request) -> Response:
         return Response(self.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
+    async def verify(self, request: Request) -> Response:
+        """Recount the boards from contact_events; ?repair=1 repairs, ?since=YYYY-MM-DD."""
+        if self.store is None or self.door is None:
+            return JSONResponse({"error": "the store is not open yet"}, status_code=503)
+        refused = self.door.admin_only(request)
+        if refused is not None:
+            return refused
+        repair = request.query_params.get("repair", "") in ("1", "true", "yes")
+        since_text = request.query_params.get("since")
+        try:
+            since = dt.date.fromisoformat(since_text) if since_text else None
+        except ValueError:
+            return JSONResponse({"error": "since must be a date, YYYY-MM-DD"}, status_code=400)
+        store = self.store
+        try:
+            report = await run_in_threadpool(
+                verify, store, self.clock.zone_of, repair=repair, since=since
+            )
+        except FieldstreamError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=500)
+        return JSONResponse(
+            {
+                "differences": report.total,
+                "repaired": report.repaired,
+                "lines": list(report.lines()),
+            }
+        )
 
-def sink_routes(settings: Settings) -> Routes:
-    """Every topic this sink stores: the pipeline's, the quality flags and reviews, and the
-    exchange's when it is set up."""
+
+def suppression_publisher(settings: Settings) -> Callable[[list[dict[str, Any]]], None]:
+    """The keeper's voids and folds onto contacts.suppressions, for the exchange agent."""
+    topic = settings.kafka.topics.suppressions
     codec = codec_for(settings.kafka.schema_registry_url)
-    routes = pipeline_routes(settings.kafka.topics, codec)
+    writer: KafkaWriter | None = None
+
+    def publish(records: list[dict[str, Any]]) -> None:
+        nonlocal writer
+        if writer is None:
+            ensure_topics(settings.kafka)
+            writer = KafkaWriter(producer_config(settings.kafka))
+        for r in records:
+            key = f"{r['org_id']}:{r['event_id']}:{r['kind']}".encode()
+            writer.send(topic, key, codec.encode(SUPPRESSION, r))
+        writer.flush(30, "suppressions")
+
+    return publish
+
+
+def sink_routes(settings: Settings, zone_of: Callable[[str, str], str] | None = None) -> Routes:
+    """Every topic this sink stores: the pipeline's, the quality flags and reviews, and the
+    exchange's when it is set up; ``zone_of(org, campaign)`` is each contact's clock
+    (programs.yaml)."""
+    codec = codec_for(settings.kafka.schema_registry_url)
+    zone_of = zone_of or ProgramClock(settings.stream.programs_file).zone_of
+    routes = pipeline_routes(settings.kafka.topics, codec, zone_of)
     register_quality(routes, settings.kafka.topics, codec)
     exchange = ExchangeInputs.from_settings(settings.exchange)
     if exchange is not None:

@@ -45,7 +45,11 @@ class QueryRefused(StoreError):
 # Tables without org_id that every analyst may read: the voter file and its pseudonyms are the
 # program's shared reference data, not any org's rows. Any other table without org_id stays out
 # of the catalogue (fail closed: a new table with org data but no org_id column is not exposed).
-SHARED_TABLES = frozenset({"voters", "voter_pseudonyms"})
+# The ledger keeper's tables without org_id hold no org's rows either: its marks (keeper_state),
+# the dense numbers of voters (person_numbers) and freshness quantiles (freshness_5m).
+SHARED_TABLES = frozenset(
+    {"voters", "voter_pseudonyms", "keeper_state", "person_numbers", "freshness_5m"}
+)
 
 # Function categories of system.functions that no query needs and that reach past the data.
 DENIED_CATEGORIES = frozenset(

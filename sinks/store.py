@@ -34,7 +34,7 @@ class LockedStore:
 
     def __init__(self, client: Any) -> None:
         self.client = client
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # re-entrant: a rewrite holds it over DELETE + INSERT
 
     def query(self, sql: str) -> tuple[list[str], list[str], list[list[Any]]]:
         """(column names, type names, rows) of a query; errors become StoreError."""
@@ -51,6 +51,23 @@ class LockedStore:
     def _described(self, sql: str) -> tuple[list[str], list[str]]:
         with self.lock:
             return described(self.client, sql)
+
+    def atomic(self) -> threading.RLock:
+        """Hold the store over several statements (sinks.ledger.Sql)."""
+        return self.lock
+
+    def rows(self, sql: str) -> list[list[Any]]:
+        """The rows of a query (sinks.cells.Sql)."""
+        return self.query(sql)[2]
+
+    def command(self, sql: str, settings: dict[str, Any] | None = None) -> None:
+        """Run a statement that returns nothing (DDL, DELETE, INSERT ... SELECT, ALTER);
+        StoreError on failure. Inserts it makes are synchronous."""
+        try:
+            with self.lock:
+                self.client.command(sql, settings={"async_insert": 0, **(settings or {})})
+        except Exception as exc:
+            raise StoreError(f"{sql.split(None, 1)[0]} failed: {exc}") from exc
 
     def insert(
         self,
@@ -73,14 +90,6 @@ class LockedStore:
                 self.client.insert(table, rows, column_names=list(columns), settings=settings)
         except Exception as exc:
             raise StoreError(f"insert into {table} failed: {exc}") from exc
-
-    def command(self, sql: str) -> None:
-        """Run a statement that returns nothing (an INSERT ... SELECT); StoreError on failure."""
-        try:
-            with self.lock:
-                self.client.command(sql, settings={"async_insert": 0})
-        except Exception as exc:
-            raise StoreError(f"statement failed: {exc}") from exc
 
     def write(
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], token: str

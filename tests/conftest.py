@@ -45,6 +45,8 @@ def kafka_settings(tansu: str, request: pytest.FixtureRequest) -> KafkaSettings:
         voters=f"voters.{suffix}",
         raw_bulk=f"raw-bulk.{suffix}",
         enriched_bulk=f"enriched-bulk.{suffix}",
+        corrections=f"corrections.{suffix}",
+        suppressions=f"suppressions.{suffix}",
         signals=f"signals.{suffix}",
         shifts=f"shifts.{suffix}",
         writeback=f"writeback.{suffix}",

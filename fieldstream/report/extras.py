@@ -43,14 +43,15 @@ def _panel(
 ACTIVITY = _panel(
     "Attempts and contacts per day, by channel",
     "timeseries",
-    "SELECT toDateTime(toDate(bucket), 'UTC') AS time, toString(channel) AS channel,\n"
-    "    uniqExactMerge(attempts) AS attempts, uniqExactMerge(contacts) AS contacts\n"
-    "FROM contact_rollup_5m\n"
-    "WHERE org_id = '${org}' AND campaign_id = '${campaign}' AND $__timeFilter(bucket)\n"
-    "GROUP BY time, channel ORDER BY time, channel",
+    "SELECT toDateTime(day, '${tz}') AS time, toString(channel) AS channel,\n"
+    "    sum(attempts) AS attempts, sum(contacts) AS contacts\n"
+    "FROM counts_daily\n"
+    "WHERE org_id = '${org}' AND campaign_id = '${campaign}' AND by_group = 0\n"
+    "    AND day >= toDate($__fromTime, '${tz}') AND day <= toDate($__toTime, '${tz}')\n"
+    "GROUP BY time, channel HAVING attempts > 0 ORDER BY time, channel",
     ("time", "channel", "attempts", "contacts"),
     "Door knocks, dials and texted people (texted: once per person and day), and "
-    "conversations, per day.",
+    "conversations, per day on the campaign's clock.",
 )
 MATCH_RATE = _panel(
     "Voter-file match rate by tool",
@@ -58,7 +59,8 @@ MATCH_RATE = _panel(
     "SELECT source_system, sum(events) AS events, sum(matched) AS matched,\n"
     "    sum(unmatched) AS unmatched, round(matched / events, 3) AS match_rate\n"
     "FROM match_rate\n"
-    "WHERE org_id = '${org}' AND campaign_id = '${campaign}' AND $__dateFilter(day)\n"
+    "WHERE org_id = '${org}' AND campaign_id = '${campaign}'\n"
+    "    AND day >= toDate($__fromTime, '${tz}') AND day <= toDate($__toTime, '${tz}')\n"
     "GROUP BY source_system ORDER BY unmatched DESC, source_system",
     ("source_system", "events", "matched", "unmatched", "match_rate"),
     "Contacts whose person was found on the voter file; unmatched ones carry no "
@@ -74,12 +76,15 @@ MATCH_RATE = _panel(
     },
 )
 
+# the boards' own ``tz`` variable is copied into the extras; boards without one are on UTC
+UTC_CLOCK: dict[str, Any] = {"name": "tz", "type": "constant", "query": "UTC"}
+
 EXTRAS: dict[str, Any] = {
     "uid": "fs-report-extras",
     "title": "Activity and voter match",
     "description": "Not on a Grafana board yet: the same store, the same variables.",
     "time": {"from": "now-7d", "to": "now"},
-    "templating": {"list": []},
+    "templating": {"list": []},  # the boards' own ``tz`` variable is copied in
     "panels": [ACTIVITY, MATCH_RATE],
 }
 
@@ -102,4 +107,7 @@ def missing_extras(boards: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None
         keep.append(ACTIVITY)
     if not any("FROM match_rate" in s for s in sqls):
         keep.append(MATCH_RATE)
-    return {**EXTRAS, "panels": keep} if keep else None
+    variables = [v for b in boards for v in b.get("templating", {}).get("list", [])]
+    clock = [v for v in variables if v["name"] == "tz"][:1] or [UTC_CLOCK]
+    templating = {"list": clock}
+    return {**EXTRAS, "templating": templating, "panels": keep} if keep else None

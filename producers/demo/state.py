@@ -19,7 +19,17 @@ from pathlib import Path
 import yaml
 from pydantic import SecretStr
 
-from core.config import OrgConfig, SourceConfig, write_programs, write_sources
+from core.config import (
+    DEFAULT_TIMEZONE,
+    CampaignConfig,
+    FoldConfig,
+    OrgConfig,
+    RampConfig,
+    RampPoint,
+    SourceConfig,
+    write_programs,
+    write_sources,
+)
 from producers.demo.shifts import write_export
 
 STATE = "ZZ"
@@ -122,6 +132,34 @@ class DemoPaths:
     shifts: dict[tuple[str, str], Path]  # (org, campaign) -> a saved Mobilize API export
 
 
+def demo_orgs(today: dt.date) -> list[OrgConfig]:
+    """The demo's orgs: demo-org on the file's clock, allies-org on Chicago's; gotv-2026 ramps
+    up to twice its early volume by election week, weekends busiest; Spoke's contacts and VAN's
+    export of them count once."""
+    ramp = RampConfig(
+        weekdays=[1.0, 1.0, 1.0, 1.1, 1.2, 1.6, 1.4],
+        points=[
+            RampPoint(date=today - dt.timedelta(days=42), level=1.0),
+            RampPoint(date=today + dt.timedelta(days=21), level=2.0),
+        ],
+    )
+    out = []
+    for org, campaigns in CAMPAIGNS.items():
+        listed: list[str | CampaignConfig] = [
+            CampaignConfig(id=c, ramp=ramp) if c == "gotv-2026" else c for c in campaigns
+        ]
+        out.append(
+            OrgConfig(
+                id=org,
+                name=ORG_NAMES[org],
+                campaigns=listed,
+                timezone="America/Chicago" if org == "allies-org" else None,
+                folds=FoldConfig(pairs=[("spoke", "van")]),
+            )
+        )
+    return out
+
+
 def generate_demo(dir: Path, seed: int = 7, today: dt.date | None = None) -> DemoPaths:
     """Write the demo files under ``dir`` (those missing only) and return their paths."""
     today = today or dt.datetime.now(dt.UTC).date()
@@ -137,8 +175,7 @@ def generate_demo(dir: Path, seed: int = 7, today: dt.date | None = None) -> Dem
         shifts={(o, cs[0]): dir / f"mobilize-{o}.json" for o, cs in CAMPAIGNS.items()},
     )
     if not paths.programs.exists():
-        orgs = [OrgConfig(id=o, name=ORG_NAMES[o], campaigns=list(c)) for o, c in CAMPAIGNS.items()]
-        write_programs(paths.programs, orgs)
+        write_programs(paths.programs, demo_orgs(today), timezone=DEFAULT_TIMEZONE)
     if not paths.sources.exists():
         sources = [
             SourceConfig(

@@ -28,6 +28,7 @@ import io
 import logging
 import os
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,6 +82,7 @@ class ImportSummary:
     last_line: int = 0
     complete: bool = False  # False when stopped early (stop_after) before the end
     seconds: float = 0.0
+    run: str = ""  # this run's id, on every event it sent (fieldstream void --import-run)
     rejects_file: Path | None = None  # every bad row with its reason
     notes: list[str] = field(default_factory=list)  # what an importer read but did not import
 
@@ -93,6 +95,7 @@ class ImportSummary:
         text = (
             f"{self.sent} events from {self.source} sent to {self.topic} in {self.seconds:.1f}s"
             f", {self.dead_lettered} held to the DLQ (fieldstream dlq list)"
+            f" (import run {self.run})"
         )
         if self.shifts or self.signals:
             text += f", {self.shifts} shift states and {self.signals} person signals"
@@ -163,8 +166,9 @@ def run_rows(
     ensure_topics(kafka)
     out = sender or KafkaWriter(producer_config(kafka))
     hallway = Hallway(codec_for(kafka.schema_registry_url))
+    run = f"{clock():.0f}-{uuid.uuid4().hex[:8]}"
     summary = ImportSummary(
-        source, kafka.topics.raw_bulk, last_line=state.line, rejects_file=rejects_path
+        source, kafka.topics.raw_bulk, last_line=state.line, rejects_file=rejects_path, run=run
     )
     dlq_topic = import_topic(source)
     hold = state.spec.get("partial_contacts") == "hold"
@@ -193,6 +197,9 @@ def run_rows(
         except InputError as exc:
             bad(line, str(exc))
             return
+        for item in items:
+            if isinstance(item, dict):
+                item.setdefault("import_run", run)
         origin = Origin(
             ctx.source_id, ctx.org_id, ctx.source_system, dlq_topic, offset=line, hold_partial=hold
         )

@@ -67,6 +67,7 @@ def main() -> int:
             enriched_topic=kafka.topics.enriched,
             bulk_topic=kafka.topics.enriched_bulk,
             dlq_topic=kafka.topics.dlq,
+            suppressions_topic=kafka.topics.suppressions,
             agreements_path=ex.agreements_file,
             keys=keys,
             codec=codec_for(kafka.schema_registry_url),

@@ -6,6 +6,11 @@ faust would add only its per-message machinery, about twice the work itself (DES
 events/s for a plain loop, ~3.5k for the best faust variant), and its acking is the hard part;
 here offsets are committed by hand after the broker acked every record of the batch.
 
+Contacts the sink's ledger keeper takes out of every count (voided, or folded into their copy
+from another path: contacts.suppressions) are retracted: :func:`plan_retraction` (pure) sends
+a Retraction under the same shared id to our own copy and to every partner whose agreement
+covers the contact, and a Retraction with retracted false when a void is undone.
+
 Per event, :func:`plan_event` (pure) decides what leaves: per partner whose agreement is in
 force, the SharedContact (:func:`streams.exchange.share`) and its audit record; and our own
 contact, shared to us under :func:`self_agreement`, so our contacts carry the same pseudonyms
@@ -37,12 +42,26 @@ from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from core.errors import BrokerError, ConfigError, FieldstreamError
 from core.producer import KafkaWriter
 from core.settings import SELF_PARTNER, ExchangeSettings
-from schemas import DEAD_LETTER, ENRICHED_CONTACT, EXCHANGE_AUDIT, SHARED_CONTACT, AvroCodec
+from schemas import (
+    DEAD_LETTER,
+    ENRICHED_CONTACT,
+    EXCHANGE_AUDIT,
+    RETRACTION,
+    SHARED_CONTACT,
+    SUPPRESSION,
+    AvroCodec,
+)
 from schemas.deadletter import dead_letter_record
-from streams.exchange.agreements import Agreement, Agreements, diff_agreements, load_agreements
+from streams.exchange.agreements import (
+    Agreement,
+    Agreements,
+    Precision,
+    diff_agreements,
+    load_agreements,
+)
 from streams.exchange.audit import audit_record
-from streams.exchange.pseudonym import KeyRing
-from streams.exchange.share import event_ids, share
+from streams.exchange.pseudonym import KeyRing, shared_event_id
+from streams.exchange.share import as_utc, covers, event_ids, share, truncate
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +136,51 @@ def plan_event(
         return Plan(error=("exchange_error", f"{type(exc).__name__}: {exc}"[:500]))
 
 
+REASONS = {"void": "voided", "fold": "duplicate"}
+
+
+def plan_retraction(
+    suppressed: Mapping[str, Any],
+    agreements: Agreements,
+    keys: KeyRing,
+    now: dt.datetime,
+    exchange: ExchangeSettings,
+) -> Plan:
+    """The Retraction records one Suppression gives (pure): to our own copy and to every
+    partner whose agreement in force covers the contact's org and campaign (a partner that
+    never got the contact just keeps a retraction of an id it does not hold)."""
+    try:
+        occurred = as_utc(suppressed["occurred_at"])
+        key = keys.key_at(occurred)
+        sid = shared_event_id(key, str(suppressed["event_id"]))
+        contact = {"contact": suppressed}
+        record: Record = {
+            "shared_event_id": sid,
+            "partner_id": SELF_PARTNER,
+            "sharing_org": suppressed["org_id"],
+            "key_id": key.id,
+            "retracted": bool(suppressed["active"]),
+            "reason": REASONS[suppressed["kind"]],
+            "decided_at": truncate(as_utc(suppressed["decided_at"]), Precision.hour),
+        }
+        plan = Plan()
+        plan.out.append(Outgoing(exchange.topic(exchange.self_topic), sid, RETRACTION, record))
+        for partner in agreements.partners():
+            agreement = agreements.in_force(partner, now)
+            if agreement is None or not covers(contact, agreement, now):
+                continue
+            topic = exchange.topic(exchange.outbound_topic, partner)
+            plan.out.append(
+                Outgoing(topic, sid, RETRACTION, {**record, "partner_id": agreement.partner})
+            )
+            plan.partners.append(partner)
+        return plan
+    except ConfigError as exc:  # no key valid when the contact occurred: nothing was shared
+        return Plan(error=("exchange_no_key", str(exc)))
+    except (FieldstreamError, KeyError, TypeError, ValueError) as exc:
+        return Plan(error=("exchange_error", f"{type(exc).__name__}: {exc}"[:500]))
+
+
 def encode_plan(plan: Plan, codec: AvroCodec) -> list[Outbound]:
     """The plan's records as Kafka messages; SchemaError if one does not fit its schema."""
     return [(o.topic, o.key.encode(), codec.encode(o.schema, o.record)) for o in plan.out]
@@ -158,6 +222,7 @@ class ExchangeAgent:
         enriched_topic: str,
         bulk_topic: str | None = None,
         dlq_topic: str,
+        suppressions_topic: str | None = None,
         agreements_path: Path,
         keys: KeyRing,
         codec: AvroCodec,
@@ -170,6 +235,7 @@ class ExchangeAgent:
         # the live lane and, when given, the bulk lane (imports are shared like live contacts)
         self.enriched_topics = [t for t in (enriched_topic, bulk_topic) if t]
         self.dlq_topic = dlq_topic
+        self.suppressions_topic = suppressions_topic
         self.agreements_path = agreements_path
         self.keys = keys
         self.codec = codec
@@ -229,15 +295,24 @@ class ExchangeAgent:
         return True
 
     def handle(self, msgs: Sequence[Message], now: dt.datetime) -> list[Outbound]:
-        """The messages to produce for ``msgs`` (shared records, audit, dead letters)."""
+        """The messages to produce for ``msgs`` (shared records, retractions, audit, dead
+        letters)."""
         out: list[Outbound] = []
         for msg in msgs:
             value = msg.value() or b""
             where = (str(msg.topic()), int(msg.partition() or 0), int(msg.offset() or 0))
             enriched: Mapping[str, Any] = {}
             try:
-                _, enriched = self.codec.decode(value, expect=ENRICHED_CONTACT)
-                plan = plan_event(enriched, self.agreements, self.keys, now, self.exchange)
+                if where[0] == self.suppressions_topic:
+                    _, suppressed = self.codec.decode(value, expect=SUPPRESSION)
+                    ex = self.exchange
+                    plan = plan_retraction(suppressed, self.agreements, self.keys, now, ex)
+                    if plan.error is not None and plan.error[0] == "exchange_no_key":
+                        plan = Plan()  # no key when it occurred: it was never shared
+                    enriched = {"contact": suppressed}
+                else:
+                    _, enriched = self.codec.decode(value, expect=ENRICHED_CONTACT)
+                    plan = plan_event(enriched, self.agreements, self.keys, now, self.exchange)
                 if plan.error is None:
                     out.extend(encode_plan(plan, self.codec))
                     self.totals["shared"] += len(plan.partners)
@@ -286,7 +361,13 @@ class ExchangeAgent:
         """Consume until :meth:`stop`."""
         try:
             consumer = Consumer(self.consumer_conf)
-            consumer.subscribe(self.enriched_topics, on_revoke=self._on_revoke)
+            consumer.subscribe(
+                [
+                    *self.enriched_topics,
+                    *([self.suppressions_topic] if self.suppressions_topic else []),
+                ],
+                on_revoke=self._on_revoke,
+            )
         except KafkaException as exc:
             raise BrokerError(f"the exchange agent cannot subscribe: {exc}") from exc
         self.started.set()

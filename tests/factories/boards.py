@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from core.config import load_programs
 from producers.demo.cheats import canvass_day
@@ -29,12 +30,14 @@ from schemas.ids import voter_key
 from schemas.jsonconv import ContactJson
 from schemas.recordjson import VOLUNTEER_SHIFT, RecordJson
 from sinks import rows as sr
+from sinks.keeper import Keeper
 from sinks.loaders import load_goals, load_universe
 from sinks.migrate import migrate
 from sinks.people_rows import SHIFT_COLUMNS, shift_row
 from sinks.quality_rows import QUALITY_FLAG_COLUMNS, flag_row
 from sinks.remote import DirectAccess
 from sinks.store import LockedStore, open_store
+from sinks.zones import ProgramClock
 from streams.logic.process import DLQ, ENRICHED, Context, process_batch
 from streams.quality import QualityMonitor, obs_from_enriched
 from streams.quality.records import flag_record
@@ -56,7 +59,15 @@ class Demo:
     events: list[Row]  # contact_events rows as dicts, as inserted
     goals: list[dict[str, str]]
     universe: dict[tuple[str, str], dict[tuple[str, str], str]]  # (org, campaign) -> voter: turf
+    keeper: Keeper
+    zone: str  # the demo campaign's clock
     shifts: list[Row] = field(default_factory=list)  # volunteer_shifts rows as dicts
+
+    def settle(self) -> None:
+        """Let the ledger keeper finalise everything stored (what the sink's thread does)."""
+        self.keeper.universes_at = 0.0
+        self.keeper.last_forecast = 0.0
+        self.keeper.run_pass(TIME_TO)
 
 
 def chunks() -> Iterator[dt.datetime]:
@@ -78,6 +89,7 @@ def build(tmp: Path) -> Demo:
     assert len(voters) == len(records) > 0
     codec, convert = AvroCodec(), ContactJson()
     stored = {voter_key(v["state"], v["voter_id"]): codec.encode(VOTER, v) for v in voters}
+    clock = ProgramClock(paths.programs)
     seen: set[str] = set()
     ctx = Context.build(codec, load_programs(paths.programs), stored.get, seen.__contains__)
     rng = random.Random(11)
@@ -97,7 +109,9 @@ def build(tmp: Path) -> Demo:
         for o in result.outcomes:
             assert o.value is not None or o.kind not in (ENRICHED, DLQ)
             if o.kind == ENRICHED:
-                contacts.append(sr.contact_row(codec.decode(o.value)[1]))  # type: ignore[arg-type]
+                rec = codec.decode(o.value)[1]  # type: ignore[arg-type]
+                c = rec["contact"]
+                contacts.append(sr.contact_row(rec, clock.zone_of(c["org_id"], c["campaign_id"])))
             elif o.kind == DLQ:
                 letters.append(sr.dead_letter_row(codec.decode(o.value)[1]))  # type: ignore[arg-type]
     # a day of shifts with dishonest ones among them, through the same path, and the flags the
@@ -116,7 +130,8 @@ def build(tmp: Path) -> Demo:
     for o in result.outcomes:
         if o.kind == ENRICHED:
             enriched = codec.decode(o.value)[1]  # type: ignore[arg-type]
-            contacts.append(sr.contact_row(enriched))
+            c = enriched["contact"]
+            contacts.append(sr.contact_row(enriched, clock.zone_of(c["org_id"], c["campaign_id"])))
             obs = obs_from_enriched(enriched)
             for flag in monitor.observe(obs) if obs is not None else []:
                 flags[flag.flag_id] = flag
@@ -124,6 +139,8 @@ def build(tmp: Path) -> Demo:
     assert flag_rows, "the day of shifts raised no flag"
     store = LockedStore(open_store(f"chdb:///{tmp / 'chdb'}"))
     migrate(store.client)
+    keeper = Keeper(store, clock, overlap_s=10 * 365 * 86400)
+    keeper.start_up()
     store.insert("voters", sr.VOTER_COLUMNS, [sr.voter_row(v) for v in voters])
     store.insert("contact_events", sr.CONTACT_COLUMNS, contacts, "boards:0")
     store.insert("contact_events", sr.CONTACT_COLUMNS, contacts[::4], "boards:1")  # redelivered
@@ -153,7 +170,9 @@ def build(tmp: Path) -> Demo:
     store.insert("volunteer_shifts", SHIFT_COLUMNS, shifts, "boards:shifts")
     store.insert("volunteer_shifts", SHIFT_COLUMNS, shifts[::3], "boards:shifts:again")
     rows = [dict(zip(SHIFT_COLUMNS, r, strict=True)) for r in shifts]
-    return Demo(store, events, goals, dict(universe), rows)
+    demo = Demo(store, events, goals, dict(universe), keeper, clock.zone_of(ORG, CAMPAIGN), rows)
+    demo.settle()
+    return demo
 
 
 def demo_shifts(codec: AvroCodec) -> list[list[Any]]:
@@ -189,8 +208,14 @@ def writeback_states(contacts: list[list[Any]]) -> list[list[Any]]:
     return out
 
 
-def monday(t: dt.datetime) -> dt.date:
-    return t.date() - dt.timedelta(days=t.weekday())
+def monday(t: dt.datetime | dt.date, zone: str = "UTC") -> dt.date:
+    """The Monday of the week holding ``t`` (a time: its day on ``zone``'s clock)."""
+    day = t.astimezone(ZoneInfo(zone)).date() if isinstance(t, dt.datetime) else t
+    return day - dt.timedelta(days=day.weekday())
+
+
+def local(t: dt.datetime, zone: str) -> dt.date:
+    return t.astimezone(ZoneInfo(zone)).date()
 
 
 def measures(events: list[Row]) -> dict[str, int]:
@@ -198,7 +223,7 @@ def measures(events: list[Row]) -> dict[str, int]:
     sets: dict[str, set[Any]] = defaultdict(set)
     for e in events:
         texted = e["channel"] == "text" and e["result"] == "texted" and e["voter_id"]
-        day = e["occurred_at"].date()
+        day = e["local_day"]
         sets["attempts"].add(
             (e["campaign_id"], day, e["state"], e["voter_id"]) if texted else e["event_id"]
         )

@@ -27,10 +27,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import yaml
 
+from core.config import DEFAULT_TIMEZONE
 from core.settings import Settings
 from fieldstream.embedded import free_port
 from fieldstream.stack import settings_env
@@ -420,7 +422,13 @@ def recount(stack: DrillStack, ledger: Ledger, *, wait_s: float = 180.0) -> Reco
                 "WHERE source_system = 'drill'",
             )[0]
         )
+        # the boards' tables follow on the ledger keeper's passes (and its recount of healed
+        # cells): give them until the deadline, a minute at least
+        settle = max(deadline, time.monotonic() + 60)
         mismatches = _board_mismatches(store, ledger)
+        while mismatches and time.monotonic() < settle:
+            time.sleep(1.0)
+            mismatches = _board_mismatches(store, ledger)
     finally:
         store.close()
     return Recount(
@@ -456,7 +464,10 @@ def _board_mismatches(store: HttpSinkAccess, ledger: Ledger) -> list[str]:
             out.append(f"contact_progress_daily {channel}: {got.get(channel)} != {want}")
     weeks: Counter[str] = Counter()
     for ev in events:
-        day = dt.datetime.fromisoformat(ev["occurred_at"]).date()
+        # goals' weeks are on the program's clock (no zone in the drill's programs.yaml)
+        at = dt.datetime.fromisoformat(ev["occurred_at"])
+        at = at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+        day = at.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
         weeks[(day - dt.timedelta(days=day.weekday())).isoformat()] += 1
     goal = {
         str(r[0])[:10]: int(r[1])

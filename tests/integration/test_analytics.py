@@ -182,7 +182,7 @@ def test_every_grain_equals_a_recount(chdb_dsn: str) -> None:
             assert got_merged == merged(want), period
             got_summed = grouped(
                 f"SELECT campaign_id, period_start, channel, {SUMMED} "
-                f"FROM contact_progress_by_period WHERE period = '{period}' "
+                f"FROM contact_progress_by_period(tz = 'UTC') WHERE period = '{period}' "
                 "GROUP BY campaign_id, period_start, channel",
                 3,
             )

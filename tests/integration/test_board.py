@@ -18,7 +18,7 @@ from rich.console import Console
 from fieldstream import grafana_sql as gs
 from fieldstream.board import PanelSource, Snapshot, fetch_snapshot, render
 from fieldstream.board_panels import SECTIONS
-from tests.factories.boards import TIME_TO, Demo, build, measures, monday
+from tests.factories.boards import TIME_TO, Demo, build, local, measures, monday
 from tests.integration.test_dashboards import BOARDS
 
 pytestmark = pytest.mark.integration
@@ -51,11 +51,6 @@ def scoped(demo: Demo) -> list[Row]:
     return [e for e in demo.events if e["org_id"] == ORG and e["campaign_id"] == CAMPAIGN]
 
 
-def bucket(e: Row) -> dt.datetime:
-    t = e["occurred_at"]
-    return t.replace(minute=t.minute // 5 * 5, second=0, microsecond=0)
-
-
 def panel_rows(demo: Demo, sql: str) -> list[Row]:
     columns, _types, rows = demo.store.query(sql)
     return [dict(zip(columns, r, strict=True)) for r in rows]
@@ -67,10 +62,11 @@ def test_every_org_and_campaign_no_errors(demo: Demo, snap: Snapshot) -> None:
     pairs |= {(g["org_id"], g["campaign_id"]) for g in demo.goals}
     assert [(c.org_id, c.campaign_id) for c in snap.campaigns] == sorted(pairs)
     assert len(pairs) >= 2
-    # the first refresh also runs the variable queries: 1 org + 1 campaign per org + channel
-    # and race_source per campaign; later ones the panels of each campaign and 3 of our own
+    # the first refresh also runs the variable queries: 1 org + 1 campaign per org + channel,
+    # race_source and tz per campaign; later ones the panels of each campaign and 4 of our own
+    # (the campaigns' clocks, voter match, dead letters, flow)
     orgs = {o for o, _ in pairs}
-    assert snap.queries == 1 + len(orgs) + 2 * len(pairs) + len(SECTIONS) * len(pairs) + 3
+    assert snap.queries == 1 + len(orgs) + 3 * len(pairs) + len(SECTIONS) * len(pairs) + 4
     print(f"\nboard: {len(pairs)} campaigns, {snap.queries} queries on the first refresh")
 
 
@@ -85,6 +81,7 @@ def test_the_board_runs_the_panels_sql(
         "channel": sorted({e["channel"] for e in events}),
         "race_source": sorted({e["race_source"] for e in events}),
         "min_group_size": "1",  # staff only: every group shown
+        "tz": demo.zone,
     }
     # the boards' default ranges (days back, days ahead)
     days = {
@@ -144,8 +141,8 @@ def test_the_board_runs_the_panels_sql(
 def test_board_numbers_equal_a_recount(demo: Demo, snap: Snapshot) -> None:
     board = next(c for c in snap.campaigns if (c.org_id, c.campaign_id) == (ORG, CAMPAIGN))
     events = scoped(demo)
-    week = monday(NOW)
-    this_week = measures([e for e in events if monday(e["occurred_at"]) == week])
+    week = monday(NOW, demo.zone)
+    this_week = measures([e for e in events if monday(e["local_day"]) == week])
     targets = {
         g["metric"]: int(g["target"])
         for g in demo.goals
@@ -155,11 +152,16 @@ def test_board_numbers_equal_a_recount(demo: Demo, snap: Snapshot) -> None:
     assert {g.metric: (g.target, g.actual) for g in board.goals} == {
         m: (t, this_week[m]) for m, t in targets.items()
     }
-    # who we are reaching, last 7 days: every group, the small ones too
-    start = NOW - dt.timedelta(days=7)
+    # the forecast of each goal, and nothing folded or voided in the demo
+    assert {f.metric for f in board.forecasts} == set(targets)
+    for f in board.forecasts:
+        assert f.low <= f.projected <= f.high and f.actual == this_week[f.metric]
+    assert (board.folded, board.voided) == (0, 0) and board.zone == demo.zone
+    # who we are reaching, last 7 days (every local day they touch): every group, small ones too
+    first, last = local(NOW - dt.timedelta(days=7), demo.zone), local(NOW, demo.zone)
     groups: dict[str, list[Row]] = defaultdict(list)
     for e in events:
-        if start <= bucket(e) <= NOW:
+        if first <= e["local_day"] <= last:
             groups[f"{e['race']} ({e['race_source']})"].append(e)
     want = {k: measures(v) for k, v in groups.items()}
     got = {g.label: g for g in board.by_race}
@@ -180,11 +182,11 @@ def test_refreshes_cost_the_panels_only(demo: Demo, boards: list[dict[str, Any]]
     first = fetch_snapshot(demo.store.query, NOW, source)
     later = fetch_snapshot(demo.store.query, NOW + dt.timedelta(seconds=2), source)
     assert [(c.org_id, c.campaign_id) for c in later.campaigns] == [(ORG, CAMPAIGN)]
-    assert later.queries == len(SECTIONS) + 3 < first.queries
+    assert later.queries == len(SECTIONS) + 4 < first.queries
     assert later.errors == {} and later.campaigns[0].goals == first.campaigns[0].goals
     console = Console(record=True, width=250)
     console.print(render(later))
     text = console.export_text()
     goal = later.campaigns[0].goals[0]
-    assert f"{ORG} / {CAMPAIGN}" in text and f"{goal.actual:,}" in text
-    assert "min_group_size = 1" in text
+    assert f"{ORG} / {CAMPAIGN}  ({demo.zone})" in text and f"{goal.actual:,}" in text
+    assert "min_group_size = 1" in text and "this week: forecast" in text

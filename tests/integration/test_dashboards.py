@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -36,6 +37,7 @@ from tests.factories.boards import (
     K,
     Row,
     build,
+    local,
     measures,
     monday,
     scoped,
@@ -52,6 +54,7 @@ METRIC_MODULES = (
     "producers/gateway/metrics.py",
     "streams/metrics.py",
     "sinks/metrics.py",
+    "sinks/keeper.py",
     "sinks/writeback/metrics.py",
 )
 PANEL_TYPES = {"bargauge", "table", "timeseries", "barchart", "geomap", "stat", "piechart"}
@@ -59,6 +62,7 @@ PANEL_TYPES = {"bargauge", "table", "timeseries", "barchart", "geomap", "stat", 
 VARIABLES: dict[str, str | list[str]] = {
     "org": ORG,
     "campaign": CAMPAIGN,
+    "tz": "America/New_York",  # the demo's programs.yaml names no zone: the default
     "channel": ["door", "phone", "text"],
     "race_source": ["bisg", "self_reported", "unknown", "vendor_model"],
     "min_group_size": str(K),
@@ -163,17 +167,18 @@ def panel(boards: list[dict[str, Any]], uid: str, title: str) -> PanelQuery:
 def test_goal_progress_equals_a_recount(demo: Demo, boards: list[dict[str, Any]]) -> None:
     by_week: dict[dt.date, list[Row]] = defaultdict(list)
     for e in scoped(demo):
-        by_week[monday(e["occurred_at"])].append(e)
-    this_week = monday(TIME_TO)
-    share = min(
-        max((TIME_TO - dt.datetime.combine(this_week, dt.time(), dt.UTC)) / dt.timedelta(7), 0), 1
-    )
+        by_week[monday(e["local_day"])].append(e)
+    zone = ZoneInfo(demo.zone)
+    this_week = monday(TIME_TO, demo.zone)
+    start = dt.datetime.combine(this_week, dt.time(), zone)
+    end = dt.datetime.combine(this_week + dt.timedelta(7), dt.time(), zone)
+    share = min(max((TIME_TO - start) / (end - start), 0), 1)
     want = {}
     for g in demo.goals:
         week = dt.date.fromisoformat(g["week"])
         if (g["org_id"], g["campaign_id"]) == (ORG, CAMPAIGN) and monday(
-            TIME_FROM
-        ) <= week <= TIME_TO.date():
+            TIME_FROM, demo.zone
+        ) <= week <= local(TIME_TO, demo.zone):
             want[(week, g["metric"])] = (int(g["target"]), measures(by_week[week])[g["metric"]])
     got = run(demo, panel(boards, "fs-progress", "Goals by week"))
     assert {(r["week_start"], r["metric"]): (r["target"], r["actual"]) for r in got} == want
@@ -258,6 +263,11 @@ def in_range(e: Row) -> bool:
     return TIME_FROM <= bucket <= TIME_TO
 
 
+def in_days(e: Row, zone: str) -> bool:
+    """Whether the event's local day is one the boards' time range touches."""
+    return local(TIME_FROM, zone) <= e["local_day"] <= local(TIME_TO, zone)
+
+
 def grouped(events: list[Row], *keys: str) -> dict[tuple[Any, ...], dict[str, int]]:
     groups: dict[tuple[Any, ...], list[Row]] = defaultdict(list)
     for e in events:
@@ -269,7 +279,8 @@ def test_reach_by_race_equals_a_recount_and_hides_small_groups(
     demo: Demo, boards: list[dict[str, Any]]
 ) -> None:
     q = panel(boards, "fs-reach", "By race, with the source of race")
-    want = grouped([e for e in scoped(demo) if in_range(e)], "race", "race_source")
+    days = [e for e in scoped(demo) if in_days(e, demo.zone)]
+    want = grouped(days, "race", "race_source")
     names = ("attempts", "contacts", "ids", "people_reached")
     shown = {k: tuple(v[n] for n in names) for k, v in want.items() if v["people_reached"] >= K}
     hidden = {k for k, v in want.items() if v["people_reached"] < K}
@@ -281,9 +292,7 @@ def test_reach_by_race_equals_a_recount_and_hides_small_groups(
     assert len(everyone) == sum(1 for v in want.values() if v["people_reached"] >= 1)
     # one channel: a multi-value variable with one value
     door = run(demo, q, channel=["door"])
-    want_door = grouped(
-        [e for e in scoped(demo) if in_range(e) and e["channel"] == "door"], "race", "race_source"
-    )
+    want_door = grouped([e for e in days if e["channel"] == "door"], "race", "race_source")
     assert {(r["race"], r["race_source"]): r["attempts"] for r in door} == {
         k: v["attempts"] for k, v in want_door.items() if v["people_reached"] >= K
     }

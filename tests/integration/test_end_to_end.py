@@ -113,9 +113,10 @@ def make_bad(rng: random.Random, n: int, now: dt.datetime) -> tuple[dict[str, An
 def stack(tmp_path: Path, kafka_settings: KafkaSettings) -> Iterator[Settings]:
     programs = tmp_path / "programs.yaml"
     sources = tmp_path / "sources.yaml"
-    write_programs(
+    write_programs(  # on UTC: the recount below takes UTC days
         programs,
         [OrgConfig(id=ORG, campaigns=[CAMPAIGN]), OrgConfig(id=OTHER_ORG, campaigns=["x"])],
+        timezone="UTC",
     )
     write_sources(
         sources,

@@ -136,6 +136,7 @@ def test_the_getting_started_page_runs_as_written(
                 target = work / block.path
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(block.text)
+                target.chmod(0o600)  # as a reader's umask 077 would (sources.yaml: secrets)
             elif block.kind == "background":
                 log = (work / "up.log").open("w")
                 background = subprocess.Popen(

@@ -328,7 +328,7 @@ def test_what_analysts_need_is_allowed(door: Door, sql: str) -> None:
 
 def test_every_grafana_panel_passes_the_door(door: Door) -> None:
     variables = {"org": "org-a", "campaign": "gotv", "channel": ["door", "phone", "text"],
-                 "race_source": ["bisg"], "min_group_size": "11"}  # fmt: skip
+                 "race_source": ["bisg"], "min_group_size": "11", "tz": "UTC"}  # fmt: skip
     queries = [
         q
         for board in gs.load_dashboards(DASHBOARDS)
@@ -380,7 +380,8 @@ def test_an_analyst_sees_only_its_org_everywhere(door: Door) -> None:
         "SELECT count() FROM goals WHERE org_id IN (SELECT org_id FROM contact_events) "
         "AND org_id = 'org-b'",
         "SELECT sum(attempts) FROM contact_progress_daily",
-        "SELECT sum(attempts) FROM contact_progress_by_period WHERE period = 'day'",
+        # (contact_progress_by_period takes the clock as a parameter: the door refuses it)
+        "SELECT sum(attempts) FROM (SELECT * FROM contact_progress_daily) AS d",
     ]
     expected = [3, 3, 3, 3, 3, 3, 3, 0, 3, 3]
     assert [door.rows(s, ana)[0][0] for s in shapes] == expected

@@ -17,6 +17,7 @@ from schemas import ENRICHED_CONTACT, AvroCodec
 from sinks.migrate import migrate
 from sinks.rows import CONTACT_COLUMNS, contact_row
 from sinks.store import LockedStore, open_store
+from tests.factories.keeper import keeper_for, settle
 
 pytestmark = pytest.mark.integration
 
@@ -91,6 +92,7 @@ def test_texted_is_one_attempt_per_person_campaign_and_day(chdb_dsn: str) -> Non
             ["org_id", "campaign_id", "week_start", "metric", "target", "loaded_at"],
             [["org-t", "gotv", DAY.date(), "attempts", 10, DAY]],
         )
+        settle(keeper_for(store))
         assert store.query("SELECT actual FROM goal_progress")[2] == [[6]]
     finally:
         store.close()

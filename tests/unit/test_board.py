@@ -15,6 +15,7 @@ from fieldstream.board import (
     CampaignBoard,
     ChannelRow,
     CoverageRow,
+    ForecastRow,
     GoalRow,
     GroupRow,
     HeldRow,
@@ -113,6 +114,8 @@ def test_render_empty_snapshot() -> None:
 
 # marker in the SQL -> (columns, rows); the panels' columns are their expectedColumns
 CANNED: dict[str, Result] = {
+    "AS tz FROM": (["tz"], [["America/Chicago"]]),
+    "FROM program_zones GROUP BY": (["o", "c", "z"], [["demo-org", "gotv-2026", "UTC"]]),
     "SELECT org_id FROM": (["org_id"], [["demo-org"]]),
     "SELECT campaign_id FROM": (["campaign_id"], [["gotv-2026"]]),
     "DISTINCT toString(channel)": (["channel"], [["door"], ["phone"]]),
@@ -121,7 +124,22 @@ CANNED: dict[str, Result] = {
         ["metric", "target", "actual", "pace", "ahead_of_pace", "done"],
         [["attempts", 1000, 250, 500, -250, 0.25]],
     ),
-    "GROUP BY channel\nORDER BY attempts": (
+    "FROM goal_forecasts": (
+        [
+            "metric",
+            "target",
+            "actual",
+            "projected",
+            "low",
+            "high",
+            "current_rate",
+            "reached_on",
+            "projected_done",
+        ],
+        [["attempts", 1000, 250, 1100, 900, 1300, 800, "2026-10-17", 1.1]],
+    ),
+    "FROM contact_folds": (["folded", "voided"], [[3, 2]]),
+    "ORDER BY attempts DESC": (
         ["channel", "attempts", "contacts", "ids", "people_reached", "contact_rate"],
         [["phone", 100, 20, 15, 18, 0.2]],
     ),
@@ -206,6 +224,10 @@ def test_fetch_snapshot_maps_panel_columns(boards: list[dict[str, Any]]) -> None
     assert snap.match_rate == [MatchRow("callhub", 80, 60), MatchRow("van", 100, 99)]
     assert snap.held == [HeldRow("van-app", "unknown_result_code", 3, 0)]
     assert snap.events_per_s == 12.5 and snap.freshness_p50_s is None
+    assert c.forecasts == [
+        ForecastRow("attempts", 1000, 250, 1100, 900, 1300, dt.date(2026, 10, 17))
+    ]
+    assert (c.folded, c.voided, c.zone) == (3, 2, "America/Chicago")
     assert set(c.sql) == set(SECTIONS)
 
 
@@ -213,15 +235,16 @@ def test_panel_sql_has_the_variables_small_groups_shown(boards: list[dict[str, A
     snap = fetch_snapshot(FakeStore().query, NOW, PanelSource(boards))
     sql = snap.campaigns[0].sql
     assert "org_id = 'demo-org' AND campaign_id = 'gotv-2026'" in sql["goals"]
-    to_time = f"toMonday(toDateTime({int(NOW.timestamp())}), 'UTC')"  # $__toTime is NOW
+    # $__toTime is NOW; weeks and days are on the campaign's clock (the tz variable)
+    to_time = f"toMonday(toDateTime({int(NOW.timestamp())}), 'America/Chicago')"
     assert to_time in sql["goals"] and to_time in sql["channels"]
     assert "channel IN ('door','phone')" in sql["channels"]
     assert "race_source IN ('bisg','self_reported')" in sql["race"]
-    assert "HAVING people_reached >= 1\n" in sql["race"]  # min_group_size 1, not 11
-    assert "HAVING people_reached >= 1\n" in sql["sex"]
-    # the reach board's default range is the last 7 days
+    assert "WHERE people_reached >= 1\n" in sql["race"]  # min_group_size 1, not 11
+    assert "WHERE people_reached >= 1\n" in sql["sex"]
+    # the reach board's default range is the last 7 days, whole local days
     week_ago = int((NOW - dt.timedelta(days=7)).timestamp())
-    assert f"bucket >= toDateTime({week_ago})" in sql["race"]
+    assert f"day >= toDate(toDateTime({week_ago}), 'America/Chicago')" in sql["race"]
     assert all("$" not in s for s in sql.values())
 
 
@@ -229,13 +252,14 @@ def test_queries_per_refresh(boards: list[dict[str, Any]]) -> None:
     store = FakeStore()
     source = PanelSource(boards)
     first = fetch_snapshot(store.query, NOW, source)
-    # org, campaign, channel (once for both boards), race_source; 6 panels; 3 of our own
-    assert first.queries == len(store.seen) == 4 + len(SECTIONS) + 3 == 15
+    # org, campaign, channel and tz (once for all boards), race_source; 10 panels; 4 of our own
+    # (the clocks, match rate, held back and flow)
+    assert first.queries == len(store.seen) == 5 + len(SECTIONS) + 4 == 19
     later = fetch_snapshot(store.query, NOW + dt.timedelta(seconds=2), source)
-    assert later.queries == len(SECTIONS) + 3 == 11  # variables as Grafana: on opening
+    assert later.queries == len(SECTIONS) + 4 == 14  # variables as Grafana: on opening
     assert later.campaigns[0].goals == first.campaigns[0].goals
     again = fetch_snapshot(store.query, NOW + dt.timedelta(seconds=31), source)
-    assert again.queries == 15  # re-read: a new campaign shows within half a minute
+    assert again.queries == 19  # re-read: a new campaign shows within half a minute
 
 
 def test_every_org_and_campaign_or_the_chosen_one(boards: list[dict[str, Any]]) -> None:

@@ -19,6 +19,7 @@ from producers.gateway.sources import SourceBook
 def touch(path: Path, text: str) -> None:
     """Write ``text`` and move the modification time on (so a same-second edit is seen)."""
     path.write_text(text)
+    path.chmod(0o600)  # sources.yaml holds secrets (the umask is 077 only after load_settings)
     st = path.stat()
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
 

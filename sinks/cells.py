@@ -1,0 +1,184 @@
+"""Recount cells: the one way every derived table is put right from the ledger.
+
+contact_events is the ledger. Every rollup is derived from it, and every correction to a
+rollup (drift after a crash between a table's insert and its view's, a void or its undoing, a
+contact folded into its copy from another path, a time zone edit) is the same operation:
+recount these cells from the contacts that count, and put the recount in place of what the
+rollup holds for them.
+
+A cell is (org, campaign, local day). Rewriting a cell of a rollup deletes the rollup's rows
+for that day (lightweight DELETE) and inserts the recount over ``contact_events FINAL`` minus
+the suppressed events (sinks/ddl/024_corrections.sql). The recount is the rollup's own
+materialized view query (read back from ``system.tables.as_select``), run over the cell's
+contacts instead of an inserted block: one definition, so the recount cannot drift from the
+view. A contact inserted while a cell is rewritten is not lost: the view adds its states after
+the DELETE, or the recount reads it; uniqExact states make both at once harmless.
+
+The finalised tables the boards read (sinks/board_tables.py) are recounted right after the
+views, for the same cells.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from core.errors import StoreError
+from sinks import board_tables
+from sinks.ledger import LEDGER, Sql, counted_sql, dates
+from sinks.sql import string_literal
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, order=True)
+class Cell:
+    org_id: str
+    campaign_id: str
+    day: dt.date
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """How a materialized view's target is cut into cells: by a local-day column, or by a
+    UTC time column whose local day (in the campaign's zone) is the cell's."""
+
+    target: str
+    day_column: str
+    time_column: str | None = None
+
+
+# every materialized view over contact_events, and how its target is cut into cells; a view
+# not listed here makes verify and rewrite refuse to run (it could not be recounted)
+ROLLUPS: dict[str, Rollup] = {
+    "contact_rollup_daily_mv": Rollup("contact_rollup_daily", "day"),
+    "canvasser_rollup_daily_mv": Rollup("canvasser_rollup_daily", "day"),
+    "match_rollup_daily_mv": Rollup("match_rollup_daily", "day"),
+    "contact_rollup_5m_mv": Rollup("contact_rollup_5m", "bucket", time_column="bucket"),
+}
+# not counts: the keeper's feed, and a monitoring figure; never recounted
+QUEUES = {"contact_inbox_mv", "freshness_5m_mv"}
+
+
+@dataclass(frozen=True)
+class View:
+    name: str
+    rollup: Rollup
+    select: str  # the view's query, as ClickHouse stored it
+    columns: tuple[str, ...]
+
+
+_FROM_LEDGER = re.compile(r"\bFROM\s+(?:`?\w+`?\.)?`?contact_events`?(?=[\s)]|$)", re.I)
+
+
+def materialized_views(sql: Sql) -> list[View]:
+    """The materialized views over contact_events that hold counts, with their queries."""
+    found = sql.rows(
+        "SELECT name, as_select FROM system.tables "
+        "WHERE database = currentDatabase() AND engine = 'MaterializedView' ORDER BY name"
+    )
+    out = []
+    for name, select in found:
+        if not _FROM_LEDGER.search(str(select)) or name in QUEUES:
+            continue
+        rollup = ROLLUPS.get(str(name))
+        if rollup is None:
+            raise StoreError(
+                f"materialized view {name} reads contact_events but sinks/cells.py does not "
+                "know how to recount it: add it to ROLLUPS"
+            )
+        columns = sql.rows(
+            "SELECT name FROM system.columns WHERE database = currentDatabase() "
+            f"AND table = {string_literal(str(name))} ORDER BY position"
+        )
+        out.append(View(str(name), rollup, str(select), tuple(str(c[0]) for c in columns)))
+    return out
+
+
+def materialized_columns(sql: Sql, table: str = LEDGER) -> list[str]:
+    rows = sql.rows(
+        "SELECT name FROM system.columns WHERE database = currentDatabase() "
+        f"AND table = {string_literal(table)} AND default_kind = 'MATERIALIZED' ORDER BY position"
+    )
+    return [str(r[0]) for r in rows]
+
+
+def cell_filter(rollup: Rollup, days: Sequence[dt.date] | None, zone: str) -> str:
+    """The condition on a rollup's rows for those local days (empty: every day)."""
+    if not days:
+        return ""
+    if rollup.time_column is not None:
+        return f" AND toDate({rollup.time_column}, {string_literal(zone)}) IN ({dates(days)})"
+    return f" AND {rollup.day_column} IN ({dates(days)})"
+
+
+def recount_select(view: View, source: str) -> str:
+    """The view's own query over ``source`` (a SELECT) in place of contact_events."""
+    select, n = _FROM_LEDGER.subn(f"FROM ({source}) AS contact_events", view.select, count=1)
+    if n != 1:
+        raise StoreError(f"cannot find FROM contact_events in the query of {view.name}")
+    return select
+
+
+def rewrite_view(
+    sql: Sql,
+    view: View,
+    org_id: str,
+    campaign_id: str,
+    days: Sequence[dt.date] | None,
+    zone: str,
+    extra_columns: Sequence[str],
+) -> None:
+    """Delete the view's target rows of those cells, insert their recount."""
+    target = view.rollup.target
+    org, campaign = string_literal(org_id), string_literal(campaign_id)
+    sql.command(
+        f"DELETE FROM {target} WHERE org_id = {org} AND campaign_id = {campaign}"
+        + cell_filter(view.rollup, days, zone)
+    )
+    source = counted_sql(org_id, campaign_id, days, extra_columns)
+    columns = ", ".join(view.columns)
+    sql.command(f"INSERT INTO {target} ({columns}) {recount_select(view, source)}")
+
+
+def by_campaign(cells: Iterable[Cell]) -> dict[tuple[str, str], list[dt.date]]:
+    out: dict[tuple[str, str], list[dt.date]] = defaultdict(list)
+    for cell in cells:
+        out[(cell.org_id, cell.campaign_id)].append(cell.day)
+    return {k: sorted(set(v)) for k, v in out.items()}
+
+
+def rewrite(
+    sql: Sql,
+    cells: Iterable[Cell],
+    zone_of: Callable[[str, str], str],
+    *,
+    whole: Iterable[tuple[str, str]] = (),
+    views: bool = True,
+) -> int:
+    """Recount every derived table for ``cells`` (and every day of the campaigns in
+    ``whole``); returns how many (org, campaign) it rewrote. ``views=False``: the board tables
+    only (the views' targets are known right)."""
+    todo: dict[tuple[str, str], list[dt.date] | None] = dict(by_campaign(cells))
+    for key in whole:
+        todo[key] = None
+    if not todo:
+        return 0
+    found = materialized_views(sql) if views else []
+    extra = materialized_columns(sql)
+    for (org_id, campaign_id), days in sorted(todo.items()):
+        zone = zone_of(org_id, campaign_id)
+        for view in found:
+            rewrite_view(sql, view, org_id, campaign_id, days, zone, extra)
+        board_tables.rewrite(sql, org_id, campaign_id, days, zone)
+        log.info(
+            "recounted %s / %s: %s",
+            org_id,
+            campaign_id,
+            "every day" if days is None else f"{len(days)} day(s)",
+        )
+    return len(todo)
