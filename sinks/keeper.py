@@ -16,7 +16,8 @@ after a faster later one: every step is idempotent) and
    fed again (:meth:`Keeper.healed`; sinks/heal.py) (sinks/cells.py);
 4. builds the coverage groups of newly loaded universes (sinks/coverage.py) and redoes the goal
    forecasts (sinks/forecast_table.py) every ``forecast_interval_s``;
-5. every ``verify_interval_s``, recounts every figure the boards show from contact_events
+5. after its first pass and then every ``verify_interval_s``, recounts every figure the boards
+   show from contact_events
    (sinks/verify.py), repairs what differs and exports the difference as a metric.
 
 Its marks (how far it has read) are in keeper_state, so a restarted sink resumes; a store with
@@ -130,7 +131,9 @@ class Keeper:
         self._healed: set[Cell] = set()
         self._healed_lock = threading.Lock()
         self.after: list[Step] = [universes_step]
-        self.last_verify = time.monotonic()
+        # the first verify follows the first pass: drift a crash left (a view that missed a
+        # block) shows at once, and the drift metric has a value from the start
+        self.last_verify: float | None = None
         self.last_forecast = 0.0
         self.universes_at = 0.0  # when the voter file was last looked at (monotonic)
         self.universe_loads = ""  # the universes table as last seen (count, newest load)
@@ -288,7 +291,10 @@ class Keeper:
                 if (
                     self.verify is not None
                     and self.verify_interval_s > 0
-                    and (time.monotonic() - self.last_verify >= self.verify_interval_s)
+                    and (
+                        self.last_verify is None
+                        or time.monotonic() - self.last_verify >= self.verify_interval_s
+                    )
                 ):
                     self.verify(self)
                     self.last_verify = time.monotonic()

@@ -42,6 +42,7 @@ from sinks.store import LockedStore, open_store
 from sinks.universe_holdout import load_universe_holdout
 from sinks.vote_history import COLUMNS as HISTORY_COLUMNS
 from sinks.vote_history import LOAD_COLUMNS
+from tests.factories.keeper import keeper_for, settle
 
 pytestmark = pytest.mark.integration
 
@@ -209,6 +210,7 @@ def test_breaches_are_counted_and_held_out_voters_never_listed(
     got = store.query("SELECT held_out, breached, breached_contacted FROM holdout_breaches "
                       f"WHERE campaign_id = '{CAMPAIGN}'")[1]  # fmt: skip
     assert got[0][0] == held and got[0][2] == breached and got[0][1] == attempted_held
+    settle(keeper_for(store.store))  # coverage is the keeper's: it builds the universe's groups
     coverage = store.query(
         "SELECT universe, held_out, holdout_breaches FROM universe_coverage "
         f"WHERE campaign_id = '{CAMPAIGN}'"
