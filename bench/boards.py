@@ -255,7 +255,12 @@ def build_contacts(client: Any, total: int, voters: int, chunk: int, model: str)
             "AND name != 'inserted_at' ORDER BY position"
         ).result_rows
     ]
-    names = ", ".join(f"`{c}`" for c in columns)
+    # the columns the generator makes (later columns with defaults, e.g. stored_by or the
+    # quality evidence, keep their defaults)
+    made = {
+        str(r[0]) for r in client.query(f"DESCRIBE ({contacts_select(0, 1, voters)})").result_rows
+    }
+    names = ", ".join(f"`{c}`" for c in columns if c in made)
     done = 0
     while done < total:
         count = min(chunk, total - done)

@@ -90,7 +90,8 @@ async def post_steady(
     interval = per_request / rate
     start = time.perf_counter()
     pending: set[asyncio.Task[httpx.Response]] = set()
-    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=16)) as client:
+    # at most the gateway's uploads per source at once (max_uploads_per_source: 8)
+    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=8)) as client:
         for i in range(0, len(events), per_request):
             due = start + (i // per_request) * interval
             await asyncio.sleep(max(0.0, due - time.perf_counter()))
