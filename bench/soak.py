@@ -20,14 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.factories.drill import (
-    DrillStack,
-    Sender,
-    demo_voters,
-    drill_settings,
-    load_demo_side_inputs,
-    recount,
-)
+from tests.factories.drill import DrillStack, Sender, recount, running_drill
 
 FAULTS = ("stream", "sink", "gateway", "tansu", "up", "store", "restart")
 
@@ -68,40 +61,34 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     rng = random.Random(args.seed)
-    with tempfile.TemporaryDirectory(prefix="fieldstream-soak-") as tmp:
-        settings = drill_settings(Path(tmp) / "data")
-        stack = DrillStack(settings)
-        stack.start()
-        load_demo_side_inputs(settings, stack)
-        sender = Sender(stack, demo_voters(settings), rate=args.rate, seed=args.seed)
+    with (
+        tempfile.TemporaryDirectory(prefix="fieldstream-soak-") as tmp,
+        running_drill(Path(tmp) / "data", rate=args.rate, seed=args.seed) as (stack, sender),
+    ):
         sender.start()
         end = time.monotonic() + args.minutes * 60
         print("fault | acked | lost | double counted | board mismatches | dead letters/refused")
         failures = 0
-        try:
-            while time.monotonic() < end:
-                time.sleep(rng.uniform(20, 40))
-                fault = rng.choice(FAULTS)
-                inject(stack, sender, fault)
-                time.sleep(3)
-                sender.pause()
-                r = recount(stack, sender.ledger)
-                sender.resume()
-                failures += not r.exact
-                print(
-                    f"{fault} | {r.acked} | {r.lost} | {r.double_counted} | "
-                    f"{len(r.board_mismatches)} | {r.dead_letters}/{r.rejected}",
-                    flush=True,
-                )
-        finally:
-            sender.finish()
-            stack.stop()
-        led = sender.ledger
-        print(
-            f"sender: {led.requests} requests, {led.retries} retried, {led.resent} batches "
-            f"sent again; {failures} recounts differed"
-        )
-        return 1 if failures else 0
+        while time.monotonic() < end:
+            time.sleep(rng.uniform(20, 40))
+            fault = rng.choice(FAULTS)
+            inject(stack, sender, fault)
+            time.sleep(3)
+            sender.pause()
+            r = recount(stack, sender.ledger)
+            sender.resume()
+            failures += not r.exact
+            print(
+                f"{fault} | {r.acked} | {r.lost} | {r.double_counted} | "
+                f"{len(r.board_mismatches)} | {r.dead_letters}/{r.rejected}",
+                flush=True,
+            )
+    led = sender.ledger  # the sender has finished: its figures are final
+    print(
+        f"sender: {led.requests} requests, {led.retries} retried, {led.resent} batches "
+        f"sent again; {failures} recounts differed"
+    )
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -229,6 +230,28 @@ def load_demo_side_inputs(settings: Settings, stack: DrillStack) -> None:
     finally:
         store.close()
     load_voters(demo.voters, demo.voters_mapping, settings.kafka)
+
+
+@contextlib.contextmanager
+def running_drill(
+    data_dir: Path, *, workers: int = 1, partitions: int | None = None, **sender: Any
+) -> Iterator[tuple[DrillStack, Sender]]:
+    """The embedded stack on the demo's side inputs, and a Sender (not yet started) with
+    ``sender``'s options; both stopped on the way out, whatever failed."""
+    settings = drill_settings(data_dir)
+    if partitions is not None:
+        settings.kafka.partitions = partitions
+    stack = DrillStack(settings, workers=workers)
+    stack.start()
+    try:
+        load_demo_side_inputs(settings, stack)
+        posting = Sender(stack, demo_voters(settings), **sender)
+        try:
+            yield stack, posting
+        finally:
+            posting.finish()
+    finally:
+        stack.stop()
 
 
 def demo_voters(settings: Settings) -> list[str]:

@@ -19,10 +19,8 @@ from tests.factories.drill import (
     SOURCE,
     DrillStack,
     Sender,
-    demo_voters,
-    drill_settings,
-    load_demo_side_inputs,
     recount,
+    running_drill,
 )
 
 pytestmark = pytest.mark.integration
@@ -30,16 +28,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def drill(tmp_path: Path) -> Iterator[tuple[DrillStack, Sender]]:
-    settings = drill_settings(tmp_path / "data")
-    stack = DrillStack(settings)
-    stack.start()
-    load_demo_side_inputs(settings, stack)
-    sender = Sender(stack, demo_voters(settings), rate=40.0)
-    try:
-        yield stack, sender
-    finally:
-        sender.finish()
-        stack.stop()
+    with running_drill(tmp_path / "data", rate=40.0) as drill:
+        yield drill
 
 
 def test_an_import_on_the_bulk_lane_is_stored_once_beside_live_traffic(

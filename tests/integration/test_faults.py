@@ -27,10 +27,8 @@ from tests.factories.drill import (
     DrillStack,
     Recount,
     Sender,
-    demo_voters,
-    drill_settings,
-    load_demo_side_inputs,
     recount,
+    running_drill,
 )
 
 pytestmark = pytest.mark.integration
@@ -38,16 +36,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def drill(tmp_path: Path) -> Iterator[tuple[DrillStack, Sender]]:
-    settings = drill_settings(tmp_path / "data")
-    stack = DrillStack(settings)
-    stack.start()
-    load_demo_side_inputs(settings, stack)
-    sender = Sender(stack, demo_voters(settings), rate=60.0)
-    try:
-        yield stack, sender
-    finally:
-        sender.finish()
-        stack.stop()
+    with running_drill(tmp_path / "data", rate=60.0) as drill:
+        yield drill
 
 
 def steady(seconds: float) -> None:

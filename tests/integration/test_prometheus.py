@@ -21,9 +21,7 @@ from tests.factories.drill import (
     REPO,
     DrillStack,
     Sender,
-    demo_voters,
-    drill_settings,
-    load_demo_side_inputs,
+    running_drill,
 )
 from tests.factories.stream import wait_until
 
@@ -59,12 +57,15 @@ def board_queries() -> list[tuple[str, str]]:
 def prometheus(tmp_path: Path) -> Iterator[tuple[str, DrillStack, Sender]]:
     binary = shutil.which("prometheus")
     assert binary, "prometheus is not installed: ./dev test installs Debian's package"
-    settings = drill_settings(tmp_path / "data")
-    stack = DrillStack(settings)
-    stack.start()
-    load_demo_side_inputs(settings, stack)
-    sender = Sender(stack, demo_voters(settings), rate=40.0, bad_share=0.1)
-    s = settings
+    with running_drill(tmp_path / "data", rate=40.0, bad_share=0.1) as (stack, sender):
+        yield from _scraping(tmp_path, binary, stack, sender)
+
+
+def _scraping(
+    tmp_path: Path, binary: str, stack: DrillStack, sender: Sender
+) -> Iterator[tuple[str, DrillStack, Sender]]:
+    """Prometheus scraping the drill's services, stopped on the way out."""
+    s = stack.settings
     jobs = {
         "fieldstream-gateway": f"{s.gateway.host}:{s.gateway.port}",
         "fieldstream-stream": f"{s.stream.web_host}:{s.stream.web_port}",
@@ -98,8 +99,6 @@ def prometheus(tmp_path: Path) -> Iterator[tuple[str, DrillStack, Sender]]:
     finally:
         proc.terminate()
         proc.wait(30)
-        sender.finish()
-        stack.stop()
 
 
 def _ready(base: str) -> bool:

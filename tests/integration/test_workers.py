@@ -19,10 +19,8 @@ from tests.factories.drill import (
     DrillStack,
     Recount,
     Sender,
-    demo_voters,
-    drill_settings,
-    load_demo_side_inputs,
     recount,
+    running_drill,
 )
 from tests.factories.stream import wait_until
 
@@ -34,17 +32,8 @@ ASSIGNED = "fieldstream_stream_assigned_partitions"
 
 @pytest.fixture
 def drill(tmp_path: Path) -> Iterator[tuple[DrillStack, Sender]]:
-    settings = drill_settings(tmp_path / "data")
-    settings.kafka.partitions = PARTITIONS
-    stack = DrillStack(settings, workers=2)
-    stack.start()
-    load_demo_side_inputs(settings, stack)
-    sender = Sender(stack, demo_voters(settings), rate=60.0)
-    try:
-        yield stack, sender
-    finally:
-        sender.finish()
-        stack.stop()
+    with running_drill(tmp_path / "data", workers=2, partitions=PARTITIONS, rate=60.0) as drill:
+        yield drill
 
 
 def held(stack: DrillStack) -> dict[str, float | None]:
