@@ -3,9 +3,9 @@
 A plain confluent-kafka loop like the exchange agent's (streams/exchange/agent.py says why not
 faust): one consumer, so every contact of a canvasser reaches the one monitor that holds their
 shifts (the enriched topic is keyed by person, not by canvasser). Each event is handled on its
-own (:func:`handle_event`): one that cannot be read becomes a dead letter (stage ``quality``)
-and the loop goes on. Flags are produced, flushed (acked by the broker), then the offsets are
-committed.
+own as it is read (:func:`handle_batch`): one that cannot be read becomes a dead letter (stage
+``quality``) and the loop goes on; the shifts a batch grew are then judged once each. Flags are
+produced, flushed (acked by the broker), then the offsets are committed.
 
 The monitor's state is memory only. At start the agent re-reads the last ``rebuild_hours`` of
 contacts.enriched (by timestamp, whatever offsets were committed) to rebuild running shifts and
@@ -36,52 +36,54 @@ from streams.quality.records import flag_record
 log = logging.getLogger(__name__)
 
 Outbound = tuple[str, bytes, bytes]  # topic, key, value
+Where = tuple[str, int, int]  # topic, partition, offset
 EVICT_EVERY_S = 3600.0
 KEEP_S = 2 * 86400.0
 
 
-def handle_event(
-    value: bytes,
-    where: tuple[str, int, int],
+def handle_batch(
+    items: Sequence[tuple[bytes, Where]],
     codec: AvroCodec,
     monitor: QualityMonitor,
     flags_topic: str,
     dlq_topic: str,
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
 ) -> list[Outbound]:
-    """What one enriched contact gives: its shift's flag records, or a dead letter."""
-    contact: dict[str, Any] = {}
-    try:
-        _, record = codec.decode(value, expect=ENRICHED_CONTACT)
-        contact = record["contact"]
-        obs = obs_from_enriched(record)
-        if obs is None:
-            return []
-        out = []
-        for flag in monitor.observe(obs):
-            pol = monitor.settings.policy_for(flag.org_id, flag.campaign_id)
-            encoded = codec.encode(QUALITY_FLAG, flag_record(flag, pol.quarantine))
-            out.append((flags_topic, flag.flag_id.encode(), encoded))
-        return out
-    except (FieldstreamError, KeyError, TypeError, ValueError) as exc:
-        dead = dead_letter_record(
-            value,
-            stage="quality",
-            code="quality_error",
-            reason=f"the quality checks could not read this contact: {type(exc).__name__}: {exc}"[
-                :500
-            ],
-            where=where,
-            event_id=str(contact["event_id"]) if contact.get("event_id") else None,
-            org_id=contact.get("org_id"),
-            source_system=contact.get("source_system"),
-            failed_at=now(),
-        )
-        return [(dlq_topic, where[0].encode(), codec.encode(DEAD_LETTER, dead))]
+    """What a batch of enriched contacts gives: a dead letter for each one that cannot be read
+    or placed in a shift, then the flag records of the shifts the others grew (each shift
+    judged once per batch)."""
+    out: list[Outbound] = []
+    for value, where in items:
+        contact: dict[str, Any] = {}
+        try:
+            _, record = codec.decode(value, expect=ENRICHED_CONTACT)
+            contact = record["contact"]
+            obs = obs_from_enriched(record)
+            if obs is not None:
+                monitor.add(obs)
+        except (FieldstreamError, KeyError, TypeError, ValueError, OverflowError) as exc:
+            reason = f"the quality checks could not read this contact: {type(exc).__name__}: {exc}"
+            dead = dead_letter_record(
+                value,
+                stage="quality",
+                code="quality_error",
+                reason=reason[:500],
+                where=where,
+                event_id=str(contact["event_id"]) if contact.get("event_id") else None,
+                org_id=contact.get("org_id"),
+                source_system=contact.get("source_system"),
+                failed_at=now(),
+            )
+            out.append((dlq_topic, where[0].encode(), codec.encode(DEAD_LETTER, dead)))
+    for flag in monitor.judge():
+        pol = monitor.settings.policy_for(flag.org_id, flag.campaign_id)
+        encoded = codec.encode(QUALITY_FLAG, flag_record(flag, pol.quarantine))
+        out.append((flags_topic, flag.flag_id.encode(), encoded))
+    return out
 
 
 class QualityAgent:
-    """The consumer loop around :func:`handle_event`; at-least-once, commits after acks."""
+    """The consumer loop around :func:`handle_batch`; at-least-once, commits after acks."""
 
     def __init__(
         self,
@@ -157,23 +159,18 @@ class QualityAgent:
         self.heartbeat.touch()
 
     def _handle(self, batch: list[Message]) -> None:
+        items = []
         for msg in batch:
             if msg.error() is not None:
                 log.warning("consume error: %s", msg.error())
                 continue
             where = (str(msg.topic()), int(msg.partition() or 0), int(msg.offset() or 0))
-            out = handle_event(
-                msg.value() or b"",
-                where,
-                self.codec,
-                self.monitor,
-                self.flags_topic,
-                self.dlq_topic,
-            )
-            self.totals["events"] += 1
-            for topic, key, value in out:
-                self.totals["flags" if topic == self.flags_topic else "dead"] += 1
-                self.writer.send(topic, key, value)
+            items.append((msg.value() or b"", where))
+        out = handle_batch(items, self.codec, self.monitor, self.flags_topic, self.dlq_topic)
+        self.totals["events"] += len(items)
+        for topic, key, value in out:
+            self.totals["flags" if topic == self.flags_topic else "dead"] += 1
+            self.writer.send(topic, key, value)
         self.writer.flush(noun="quality records")
         log.info(
             "quality batch: %d events; totals %s; %d shifts held",

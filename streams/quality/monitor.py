@@ -33,6 +33,10 @@ def local_day(t: float, timezone: str) -> str:
     return dt.datetime.fromtimestamp(t, _zone(timezone)).date().isoformat()
 
 
+def _occurred_at(o: Obs) -> float:
+    return o.occurred_at
+
+
 @dataclass
 class Shift:
     key: str
@@ -48,8 +52,9 @@ class Shift:
         if o.event_id in self.seen:
             return False
         self.seen.add(o.event_id)
-        times = [c.occurred_at for c in self.contacts]
-        self.contacts.insert(bisect.bisect_right(times, o.occurred_at), o)
+        # in time order; a texter's shift runs to thousands of contacts, so no list of times
+        at = bisect.bisect_right(self.contacts, o.occurred_at, key=_occurred_at)
+        self.contacts.insert(at, o)
         return True
 
     @property
@@ -66,10 +71,11 @@ def score(results: list[CheckResult]) -> float:
 
 
 class QualityMonitor:
-    """Shifts and peer groups in memory. :meth:`observe` returns the flags a contact raised or
-    grew: its own shift's, and, every peer_review_every contacts of a peer group, those of the
-    group's other shifts (a shift that began before its peers had enough contacts to compare
-    with is judged again as they come in). :meth:`evict` forgets old shifts and groups."""
+    """Shifts and peer groups in memory. :meth:`add` takes contacts in, :meth:`judge` returns
+    the flags they raised or grew: their own shifts', and, every peer_review_every contacts of
+    a peer group, those of the group's other shifts (a shift that began before its peers had
+    enough contacts to compare with is judged again as they come in). :meth:`observe` is both
+    for one contact. :meth:`evict` forgets old shifts and groups."""
 
     def __init__(self, settings: QualitySettings | None = None) -> None:
         self.settings = settings or QualitySettings()
@@ -80,6 +86,9 @@ class QualityMonitor:
         # each group's latest shift per canvasser
         self._members: dict[GroupKey, dict[str, Shift]] = {}
         self.watermark = 0.0  # the latest contact time seen: a flag's time
+        # added since the last judge(): shifts grown, groups due a peer review (ordered sets)
+        self._grown: dict[str, Shift] = {}
+        self._review: dict[GroupKey, None] = {}
 
     def _new_shift(self, key: str, o: Obs, pol: QualityPolicy) -> Shift:
         day = local_day(o.occurred_at, pol.timezone)
@@ -105,20 +114,44 @@ class QualityMonitor:
         return shift
 
     def observe(self, o: Obs) -> list[Flag]:
+        """The flags one contact raised or grew: :meth:`add` it, then :meth:`judge`."""
+        self.add(o)
+        return self.judge()
+
+    def add(self, o: Obs) -> bool:
+        """Put a contact in its shift and peer group (False: seen before), and mark its shift
+        for the next :meth:`judge`, and its group's other shifts when the group just passed a
+        multiple of peer_review_every contacts. Errors here belong to this contact."""
         pol = self.settings.policy_for(o.org_id, o.campaign_id)
         shift = self._shift_for(o, pol)
         if not shift.add(o):
-            return []
+            return False
         self.peers.add(shift.group, o)
         self.watermark = max(self.watermark, o.occurred_at)
-        flags = [self._judge(shift, pol, self.watermark, grown=True)]
+        self._grown[shift.key] = shift
         if self.peers.size(shift.group) % pol.peer_review_every == 0:
+            self._review[shift.group] = None
+        return True
+
+    def judge(self) -> list[Flag]:
+        """Judge every shift grown since the last call once, then the other shifts of the
+        groups due a peer review: the flags they raised or grew. The agent calls this once a
+        batch; judging after every contact re-ran every check of a shift and its peers per
+        contact, which cost most of a core at a thousand contacts a second."""
+        grown, self._grown = self._grown, {}
+        review, self._review = self._review, {}
+        flags = [self._judge(shift, self._policy(shift), self.watermark, grown=True) for shift
+                 in grown.values()]  # fmt: skip
+        for group in review:
             flags += [
-                self._judge(other, pol, self.watermark)
-                for other in self._members[shift.group].values()
-                if other is not shift
+                self._judge(other, self._policy(other), self.watermark)
+                for other in self._members.get(group, {}).values()
+                if other.key not in grown
             ]
         return [f for f in flags if f is not None]
+
+    def _policy(self, shift: Shift) -> QualityPolicy:
+        return self.settings.policy_for(shift.group[0], shift.group[1])
 
     def _judge(
         self, shift: Shift, pol: QualityPolicy, now: float, *, grown: bool = False

@@ -166,11 +166,21 @@ def test_a_dishonest_shift_is_flagged_and_held_out_until_approved(
     codec = codec_for(None)
     producer = Producer(producer_config(settings.kafka))
     events = program()
-    for rec in events:
-        key = str(rec["contact"]["event_id"]).encode()
-        producer.produce(settings.kafka.topics.enriched, codec.encode(ENRICHED_CONTACT, rec), key)
-    assert producer.flush(30) == 0
-    del producer
+
+    def send(part: list[dict[str, Any]]) -> None:
+        for rec in part:
+            key = str(rec["contact"]["event_id"]).encode()
+            producer.produce(
+                settings.kafka.topics.enriched, codec.encode(ENRICHED_CONTACT, rec), key
+            )
+        assert producer.flush(30) == 0
+
+    # the shift as it runs: its first 35 doors (23 minutes) arrive, the agent flags it (it
+    # judges each shift once a batch), then the rest arrive
+    running = MONDAY + dt.timedelta(minutes=30, seconds=40 * 34)
+    send([r for r in events if r["contact"]["occurred_at"] <= running])
+    wait_for(lambda: bool(list_flags(store, org=ORG, campaign=CAMPAIGN)), "a flag", logs)
+    send([r for r in events if r["contact"]["occurred_at"] > running])
     total, honest = len(events), HONEST * HONEST_DOORS
 
     # the dishonest shift is flagged, with its evidence; no honest one is

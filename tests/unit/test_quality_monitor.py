@@ -104,6 +104,36 @@ class TestMonitor:
         monitor = QualityMonitor(relaxed)
         assert [f for i in range(60) for f in monitor.observe(door(i, T0 + i * 40, "fast"))] == []
 
+    def test_a_batch_judges_each_shift_once_and_ends_where_one_by_one_ends(self):
+        def day_then_fast() -> list[Obs]:
+            rng = random.Random(3)
+            contacts = []
+            for i in range(30):
+                for k in range(8):
+                    result = "canvassed" if rng.random() < 0.2 else "not_home"
+                    contacts.append(door(i, T0 + i * 200 + k, f"h{k}", result=result))
+            return contacts + [door(i, T0 + 6000 + i * 40, "fast") for i in range(60)]
+
+        contacts = day_then_fast()
+        one_by_one, batched = QualityMonitor(), QualityMonitor()
+        last: dict[str, object] = {}
+        for c in contacts:
+            for f in one_by_one.observe(c):
+                last[f.flag_id] = f
+        flags = []
+        for i in range(0, len(contacts), 100):  # the agent's batches
+            for c in contacts[i : i + 100]:
+                batched.add(c)
+            flags += batched.judge()
+        # one record per flagged shift per batch, not one per contact
+        assert len(flags) < sum(1 for c in contacts if c.canvasser_id == "fast")
+        final = {f.flag_id: f for f in flags}
+        assert final.keys() == last.keys() and final
+        for flag_id, f in final.items():
+            assert f.contacts == last[flag_id].contacts  # type: ignore[attr-defined]
+            assert set(f.fired) >= {"doors_per_hour"}
+        assert batched.judge() == []  # nothing added since: nothing to judge
+
     def test_evict_forgets_old_shifts_and_days(self):
         monitor = QualityMonitor()
         honest_day(monitor)
@@ -251,7 +281,7 @@ class TestSimulator:
 class TestAgentEvent:
     def test_a_shift_flags_and_an_unreadable_contact_is_a_dead_letter(self):
         from schemas import DEAD_LETTER, ENRICHED_CONTACT, QUALITY_FLAG, AvroCodec
-        from streams.quality.agent import handle_event
+        from streams.quality.agent import handle_batch
 
         codec, monitor = AvroCodec(), QualityMonitor()
         out = []
@@ -267,12 +297,39 @@ class TestAgentEvent:
                 "voter_matched": False, "voter": None, "enriched_at": at,
             }  # fmt: skip
             value = codec.encode(ENRICHED_CONTACT, record)
-            out += handle_event(value, ("enriched", 0, i), codec, monitor, "flags", "dlq")
+            # a batch of one: each contact judged as it comes
+            out += handle_batch([(value, ("enriched", 0, i))], codec, monitor, "flags", "dlq")
         assert out and {topic for topic, _, _ in out} == {"flags"}
         _, flag = codec.decode(out[-1][2], expect=QUALITY_FLAG)
         assert flag["canvasser_id"] == "fast" and flag["contacts"] == 40
         assert "doors_per_hour" in {c["check"] for c in flag["checks"]}
-        [(topic, _, value)] = handle_event(b"\xc3\x01garbage", ("enriched", 0, 99), codec,
+        [(topic, _, value)] = handle_batch([(b"\xc3\x01garbage", ("enriched", 0, 99))], codec,
                                            monitor, "flags", "dlq")  # fmt: skip
         _, dead = codec.decode(value, expect=DEAD_LETTER)
         assert topic == "dlq" and dead["stage"] == "quality" and dead["source_offset"] == 99
+
+    def test_a_bad_contact_in_a_batch_is_a_dead_letter_and_the_rest_flag_once(self):
+        from schemas import DEAD_LETTER, ENRICHED_CONTACT, QUALITY_FLAG, AvroCodec
+        from streams.quality.agent import handle_batch
+
+        codec, monitor = AvroCodec(), QualityMonitor()
+        items = []
+        for i in range(40):
+            at = dt.datetime.fromtimestamp(T0 + i * 40, dt.UTC)
+            record = {
+                "contact": {
+                    "event_id": uuid.UUID(int=i), "source_system": "t", "source_event_id": str(i),
+                    "org_id": "o", "campaign_id": "c", "channel": "door", "occurred_at": at,
+                    "received_at": at, "person": {"voter_id": str(i), "state": "ZZ"},
+                    "canvasser_id": "fast", "result": "not_home", "result_raw": "NH",
+                },
+                "voter_matched": False, "voter": None, "enriched_at": at,
+            }  # fmt: skip
+            items.append((codec.encode(ENRICHED_CONTACT, record), ("enriched", 0, i)))
+        items.insert(20, (b"\xc3\x01garbage", ("enriched", 0, 99)))
+        out = handle_batch(items, codec, monitor, "flags", "dlq")
+        assert [t for t, _, _ in out] == ["dlq", "flags"]
+        _, dead = codec.decode(out[0][2], expect=DEAD_LETTER)
+        assert dead["source_offset"] == 99
+        _, flag = codec.decode(out[1][2], expect=QUALITY_FLAG)
+        assert flag["contacts"] == 40 and "doors_per_hour" in {c["check"] for c in flag["checks"]}
