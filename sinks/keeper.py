@@ -1,6 +1,8 @@
 """The ledger keeper: a thread of the sink that keeps everything derived from contact_events right.
 
-Every ``keeper_interval_s`` it reads what the sink stored since its last pass (contact_inbox,
+Every ``keeper_interval_s`` (or, after a pass that took longer, as long again: it leaves at least
+half of the store to the sink's inserts, which also go first at the store's lock, sinks/store.py)
+it reads what the sink stored since its last pass (contact_inbox,
 in insertion order; ``keeper_overlap_s`` of it again, since a slow insert can become visible
 after a faster later one: every step is idempotent) and
 
@@ -286,6 +288,7 @@ class Keeper:
             log.exception("the ledger keeper could not start; boards will not move")
             return
         while not self.stop_event.is_set():
+            started = time.monotonic()
             try:
                 self.run_pass()
                 if (
@@ -301,7 +304,10 @@ class Keeper:
             except FieldstreamError:
                 self.metrics.failures.inc()
                 log.exception("a keeper pass failed; trying again")
-            self.stop_event.wait(self.interval_s)
+            # a long pass (a burst to finalise, a verify) is followed by as long a rest: the
+            # keeper takes at most half of the store and of its share of the cores from the
+            # sink's inserts while contacts pour in
+            self.stop_event.wait(max(self.interval_s, time.monotonic() - started))
 
     def start(self) -> None:
         self.thread = threading.Thread(target=self._run, name="ledger-keeper", daemon=True)

@@ -1,0 +1,77 @@
+"""The store's lock: re-entrant, and the sink's inserts go before statements waiting without."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from sinks.store import StoreLock
+
+
+def wait_until(check, timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.005)
+
+
+def test_the_holder_takes_it_again_and_others_wait_for_the_last_release():
+    lock = StoreLock()
+    got = threading.Event()
+    with lock:
+        with lock:  # a rewrite holds it over DELETE + INSERT
+            other = threading.Thread(target=lambda: (lock.acquire(), got.set(), lock.release()))
+            other.start()
+        assert not got.wait(0.1)  # still held once
+    other.join(5)
+    assert got.is_set()
+
+
+def test_an_urgent_caller_goes_before_those_already_waiting():
+    lock = StoreLock()
+    order: list[str] = []
+    waiting: list[str] = []
+
+    def take(name: str, urgent: bool) -> None:
+        waiting.append(name)
+        if urgent:
+            with lock.urgent():
+                order.append(name)
+        else:
+            with lock:
+                order.append(name)
+
+    lock.acquire()  # the keeper, mid-pass
+    plain = threading.Thread(target=take, args=("keeper's next statement", False))
+    plain.start()
+    wait_until(lambda: "keeper's next statement" in waiting)
+    insert = threading.Thread(target=take, args=("insert", True))
+    insert.start()
+    wait_until(lambda: lock._urgent_waiting == 1)
+    lock.release()
+    plain.join(5)
+    insert.join(5)
+    assert order == ["insert", "keeper's next statement"]
+
+
+def test_only_the_holder_releases():
+    lock = StoreLock()
+    lock.acquire()
+    errors: list[Exception] = []
+
+    def release() -> None:
+        try:
+            lock.release()
+        except RuntimeError as exc:
+            errors.append(exc)
+
+    t = threading.Thread(target=release)
+    t.start()
+    t.join(5)
+    assert errors and "does not hold" in str(errors[0])
+    lock.release()
+    with pytest.raises(RuntimeError):
+        lock.release()
