@@ -251,22 +251,36 @@ class ContactJson:
     def convert(self, value: Any, received_at_ms: int) -> tuple[dict[str, Any] | None, Problems]:
         """(record, []) for a good event; (None, problems) otherwise."""
         problems: Problems = []
-        if isinstance(value, dict):
-            for name, why in SET_BY_GATEWAY.items():
-                if name in value:
-                    problems.append(Problem(name, why))
-            value = {k: v for k, v in value.items() if k not in SET_BY_GATEWAY}
-            value.update(event_id="", received_at=received_at_ms)
-        record = self._convert(value, "", problems)
+        record = self._convert(as_received(value, received_at_ms, problems), "", problems)
         if record is not None:
             check_times(record, self._times, received_at_ms, self.max_future_ms, problems)
             _check_rules(record, problems)
         if problems:
             return None, problems
-        record["event_id"] = event_id_for(
-            record["org_id"], record["source_system"], record["source_event_id"]
-        )
-        return record, problems
+        return with_event_id(record), problems
+
+
+def as_received(value: Any, received_at_ms: int, problems: Problems) -> Any:
+    """A sender's record as the gateway takes it: each field only the gateway sets that the
+    sender sent is a problem, and is replaced (``received_at`` the receipt; ``event_id`` empty
+    until :func:`with_event_id`)."""
+    if not isinstance(value, dict):
+        return value
+    for name, why in SET_BY_GATEWAY.items():
+        if name in value:
+            problems.append(Problem(name, why))
+    value = {k: v for k, v in value.items() if k not in SET_BY_GATEWAY}
+    value.update(event_id="", received_at=received_at_ms)
+    return value
+
+
+def with_event_id(record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` with its event id: the UUIDv5 of org, source system and source_event_id, so
+    the same record sent twice keeps its id."""
+    record["event_id"] = event_id_for(
+        record["org_id"], record["source_system"], record["source_event_id"]
+    )
+    return record
 
 
 def time_fields(schema: dict[str, Any]) -> list[str]:

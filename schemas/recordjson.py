@@ -19,16 +19,16 @@ import re
 from typing import Any
 
 from schemas.codec import NAMESPACE, load_schemas
-from schemas.ids import event_id_for
 from schemas.jsonconv import (
     PERSON_IDS,
-    SET_BY_GATEWAY,
     Problem,
     Problems,
     _compile,
+    as_received,
     check_person,
     check_times,
     time_fields,
+    with_event_id,
 )
 
 PERSON_SIGNAL = f"{NAMESPACE}.PersonSignal"
@@ -66,13 +66,7 @@ class RecordJson:
     def convert(self, value: Any, received_at_ms: int) -> tuple[dict[str, Any] | None, Problems]:
         """(record, []) for a good record; (None, problems) otherwise."""
         problems: Problems = []
-        if isinstance(value, dict):
-            for name, why in SET_BY_GATEWAY.items():
-                if name in value:
-                    problems.append(Problem(name, why))
-            value = {k: v for k, v in value.items() if k not in SET_BY_GATEWAY}
-            value.update(event_id="", received_at=received_at_ms)
-        record = self._convert(value, "", problems)
+        record = self._convert(as_received(value, received_at_ms, problems), "", problems)
         if record is not None:
             for names, future_ms in self._windows:
                 check_times(record, names, received_at_ms, future_ms, problems)
@@ -86,10 +80,7 @@ class RecordJson:
         if problems:
             return None, problems
         assert record is not None
-        record["event_id"] = event_id_for(
-            record["org_id"], record["source_system"], record["source_event_id"]
-        )
-        return record, problems
+        return with_event_id(record), problems
 
 
 def _signal_rules(record: dict[str, Any], problems: Problems) -> None:
