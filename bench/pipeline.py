@@ -10,7 +10,9 @@
    queryable (inserted_at) p50/p99, and its two legs (received -> enriched_at, the gateway and
    the stream; enriched -> inserted, the sink);
 4. the bulk lane: the same number of events through the import loop (producers/importers) to
-   contacts.raw.bulk, until all are queryable.
+   contacts.raw.bulk, until all are queryable;
+5. CPU per 1,000 events of runs 1 and 2, process by process (the broker's share included): on
+   2 cores the ratio of run 2 to run 1 cannot pass their CPU costs' inverse ratio.
 
 Both runs share one Tansu broker and this machine; the ratio is what to compare across runs.
 """
@@ -22,6 +24,7 @@ import asyncio
 import datetime as dt
 import json
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -33,6 +36,7 @@ import aiohttp
 import httpx
 
 from bench.events import ORG, SOURCE, BenchState, good_events
+from bench.stream import proc_cpu_s
 from core.settings import KafkaSettings, Settings, TopicNames
 from fieldstream.embedded import free_port, start_tansu
 from fieldstream.stack import Stack
@@ -77,6 +81,12 @@ async def post(client: aiohttp.ClientSession, url: str, body: bytes) -> None:
         text = await r.text()
         if r.status != 202:
             raise RuntimeError(f"gateway answered {r.status}: {text[:200]}")
+
+
+def children_cpu_s() -> float:
+    """CPU seconds of this process's finished children (the baseline runs as one)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 async def post_all(
@@ -150,7 +160,10 @@ def main() -> None:
     bootstrap = f"127.0.0.1:{port}"
     try:
         print(f"baseline: {args.events} events produce -> consume -> chDB ...", flush=True)
+        broker0, child0 = proc_cpu_s(tansu.pid), children_cpu_s()
         base = run_baseline(bootstrap, args.events, workdir)
+        cpu = {"baseline": {"the baseline's process": children_cpu_s() - child0}}
+        cpu["baseline"]["broker (Tansu)"] = proc_cpu_s(tansu.pid) - broker0
 
         kafka = KafkaSettings(bootstrap_servers=bootstrap, topics=TopicNames())
         settings = Settings(data_dir=workdir / "data", kafka=kafka)
@@ -171,10 +184,16 @@ def main() -> None:
 
             events = good_events(state, rng, args.events, now, "throughput")
             print(f"fieldstream: {args.events} events through the whole path ...", flush=True)
+            pids = {svc.name: svc.proc.pid for svc in stack.services}
+            pids["broker (Tansu)"] = tansu.pid
+            before = {name: proc_cpu_s(pid) for name, pid in pids.items()}
+            sender0 = time.process_time()
             t0 = time.perf_counter()
             asyncio.run(post_all(url, state.headers, events))
             t1 = wait_count(settings, "source_system = 'throughput'", args.events)
             pipeline_s = t1 - t0
+            cpu["fieldstream"] = {n: proc_cpu_s(pid) - before[n] for n, pid in pids.items()}
+            cpu["fieldstream"]["the senders (this process)"] = time.process_time() - sender0
 
             n_steady = int(args.rate * args.seconds)
             print(f"freshness: {args.rate:.0f} events/s for {args.seconds:.0f}s ...", flush=True)
@@ -227,6 +246,12 @@ def main() -> None:
     print(f"{label:<34}{args.events:>9}{bulk_s:>10.2f}{bulk_rate:>11.0f}")
     print(f"ratio fieldstream / baseline: {pipe_rate / base_rate:.2f}")
     print(f"ratio bulk lane / baseline: {bulk_rate / base_rate:.2f}")
+    print(f"\nCPU per 1,000 events (ms), {args.events} events, side by side:")
+    for run_name, parts in cpu.items():
+        total = sum(parts.values())
+        print(f"  {run_name}: {total / args.events * 1e6:,.0f} in all")
+        for part, used in sorted(parts.items(), key=lambda kv: -kv[1]):
+            print(f"    {part:<32}{used / args.events * 1e6:>8,.0f}")
     labels = ["gateway receipt -> queryable", "  receipt -> enriched (gateway, stream)"]
     labels.append("  enriched -> queryable (sink)")
     print(f"freshness at {args.rate:.0f} events/s:")

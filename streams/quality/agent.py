@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 Outbound = tuple[str, bytes, bytes]  # topic, key, value
 Where = tuple[str, int, int]  # topic, partition, offset
 EVICT_EVERY_S = 3600.0
+SETTLE_EVERY_S = 10.0  # every shift with contacts not judged yet is judged at least this often
 KEEP_S = 2 * 86400.0
 
 
@@ -48,10 +49,12 @@ def handle_batch(
     flags_topic: str,
     dlq_topic: str,
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    *,
+    settle: bool = False,
 ) -> list[Outbound]:
     """What a batch of enriched contacts gives: a dead letter for each one that cannot be read
-    or placed in a shift, then the flag records of the shifts the others grew (each shift
-    judged once per batch)."""
+    or placed in a shift, then the flag records of the shifts due a judgement (each judged
+    once; ``settle``: every shift with a contact not judged yet, see QualityMonitor.judge)."""
     out: list[Outbound] = []
     for value, where in items:
         contact: dict[str, Any] = {}
@@ -75,7 +78,7 @@ def handle_batch(
                 failed_at=now(),
             )
             out.append((dlq_topic, where[0].encode(), codec.encode(DEAD_LETTER, dead)))
-    for flag in monitor.judge():
+    for flag in monitor.judge(everything=settle):
         pol = monitor.settings.policy_for(flag.org_id, flag.campaign_id)
         encoded = codec.encode(QUALITY_FLAG, flag_record(flag, pol.quarantine))
         out.append((flags_topic, flag.flag_id.encode(), encoded))
@@ -136,11 +139,17 @@ class QualityAgent:
         try:
             consumer.subscribe(self.enriched_topics, on_assign=self._rewind)
             next_evict = time.monotonic() + EVICT_EVERY_S
+            next_settle = time.monotonic() + SETTLE_EVERY_S
             while not self.stop_event.is_set():
                 batch = consumer.consume(self.batch_max, timeout=0.2)
+                # quiet, or a while since: judge every shift with contacts not judged yet
+                settle = not batch or time.monotonic() >= next_settle
+                if batch or (settle and self.monitor.unjudged()):
+                    self._handle(batch, settle=settle)
                 if batch:
-                    self._handle(batch)
                     _commit(consumer, batch)
+                if settle:
+                    next_settle = time.monotonic() + SETTLE_EVERY_S
                 self._beat()
                 if time.monotonic() >= next_evict:
                     self.monitor.evict(self.monitor.watermark - KEEP_S)
@@ -158,7 +167,7 @@ class QualityAgent:
         self._beat_at = time.monotonic()
         self.heartbeat.touch()
 
-    def _handle(self, batch: list[Message]) -> None:
+    def _handle(self, batch: list[Message], *, settle: bool = False) -> None:
         items = []
         for msg in batch:
             if msg.error() is not None:
@@ -166,7 +175,9 @@ class QualityAgent:
                 continue
             where = (str(msg.topic()), int(msg.partition() or 0), int(msg.offset() or 0))
             items.append((msg.value() or b"", where))
-        out = handle_batch(items, self.codec, self.monitor, self.flags_topic, self.dlq_topic)
+        out = handle_batch(
+            items, self.codec, self.monitor, self.flags_topic, self.dlq_topic, settle=settle
+        )
         self.totals["events"] += len(items)
         for topic, key, value in out:
             self.totals["flags" if topic == self.flags_topic else "dead"] += 1

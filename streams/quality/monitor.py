@@ -2,7 +2,9 @@
 
 Each contact joins its shift (the shift id the tool sent, or else the canvasser's run of
 contacts with no pause longer than shift_gap_min) and its peer group (org, campaign, channel,
-local day). Once the shift has min_contacts, every check runs on it; the shift is flagged when
+local day). Once the shift has min_contacts, every check runs on it, and again each time it grew by
+rejudge_share of its contacts (and on :meth:`QualityMonitor.judge` with ``everything``, which
+the agent calls when the stream goes quiet and every 10 s); the shift is flagged when
 the weights of the checks that fired reach flag_score, and flagged again (same flag id) when
 more checks fire. A contact delivered twice (the pipeline is at-least-once) counts once.
 """
@@ -47,6 +49,7 @@ class Shift:
     evidence: dict[str, CheckResult] = field(default_factory=dict)  # checks fired when flagged
     flagged_at: float = 0.0
     own: list[CheckResult] = field(default_factory=list)  # its own-contacts checks, last run
+    judged: int = 0  # how many contacts it had when its own checks last ran
 
     def add(self, o: Obs) -> bool:
         if o.event_id in self.seen:
@@ -86,9 +89,10 @@ class QualityMonitor:
         # each group's latest shift per canvasser
         self._members: dict[GroupKey, dict[str, Shift]] = {}
         self.watermark = 0.0  # the latest contact time seen: a flag's time
-        # added since the last judge(): shifts grown, groups due a peer review (ordered sets)
+        # shifts with contacts not judged yet, and groups due a peer review (ordered sets)
         self._grown: dict[str, Shift] = {}
         self._review: dict[GroupKey, None] = {}
+        self._reviewed: dict[GroupKey, int] = {}  # a group's size at its last peer review
 
     def _new_shift(self, key: str, o: Obs, pol: QualityPolicy) -> Shift:
         day = local_day(o.occurred_at, pol.timezone)
@@ -120,8 +124,9 @@ class QualityMonitor:
 
     def add(self, o: Obs) -> bool:
         """Put a contact in its shift and peer group (False: seen before), and mark its shift
-        for the next :meth:`judge`, and its group's other shifts when the group just passed a
-        multiple of peer_review_every contacts. Errors here belong to this contact."""
+        for :meth:`judge`, and its group's other shifts when the group grew by
+        peer_review_every contacts (or rejudge_share of its size) since its last peer review.
+        Errors here belong to this contact."""
         pol = self.settings.policy_for(o.org_id, o.campaign_id)
         shift = self._shift_for(o, pol)
         if not shift.add(o):
@@ -129,16 +134,28 @@ class QualityMonitor:
         self.peers.add(shift.group, o)
         self.watermark = max(self.watermark, o.occurred_at)
         self._grown[shift.key] = shift
-        if self.peers.size(shift.group) % pol.peer_review_every == 0:
+        size = self.peers.size(shift.group)
+        reviewed = self._reviewed.get(shift.group, 0)
+        if size - reviewed >= max(pol.peer_review_every, pol.rejudge_share * reviewed):
+            self._reviewed[shift.group] = size
             self._review[shift.group] = None
         return True
 
-    def judge(self) -> list[Flag]:
-        """Judge every shift grown since the last call once, then the other shifts of the
-        groups due a peer review: the flags they raised or grew. The agent calls this once a
-        batch; judging after every contact re-ran every check of a shift and its peers per
-        contact, which cost most of a core at a thousand contacts a second."""
-        grown, self._grown = self._grown, {}
+    def unjudged(self) -> bool:
+        """Some shift has contacts its checks have not seen yet."""
+        return bool(self._grown)
+
+    def judge(self, everything: bool = False) -> list[Flag]:
+        """Judge the shifts grown since they were last judged by rejudge_share of their
+        contacts (``everything``: every shift with a contact not judged yet), then the other
+        shifts of the groups due a peer review: the flags they raised or grew.
+
+        The agent calls this once a batch, and with ``everything`` when the stream goes quiet
+        and at least every 10 s. Judging every shift after every contact re-ran every check of
+        the shift and its peers per contact: most of a core at a thousand contacts a second."""
+        grown = {k: s for k, s in self._grown.items() if everything or self._due(s)}
+        for key in grown:
+            del self._grown[key]
         review, self._review = self._review, {}
         flags = [self._judge(shift, self._policy(shift), self.watermark, grown=True) for shift
                  in grown.values()]  # fmt: skip
@@ -153,6 +170,10 @@ class QualityMonitor:
     def _policy(self, shift: Shift) -> QualityPolicy:
         return self.settings.policy_for(shift.group[0], shift.group[1])
 
+    def _due(self, shift: Shift) -> bool:
+        grew = len(shift.contacts) - shift.judged
+        return grew >= max(1.0, self._policy(shift).rejudge_share * shift.judged)
+
     def _judge(
         self, shift: Shift, pol: QualityPolicy, now: float, *, grown: bool = False
     ) -> Flag | None:
@@ -163,6 +184,7 @@ class QualityMonitor:
             return None
         if grown:  # its own contacts changed: run its own checks again
             shift.own = shift_checks(shift.contacts, pol)
+            shift.judged = len(shift.contacts)
         results = shift.own + self.peers.checks(
             shift.group, shift.canvasser_id, shift.group[2], pol
         )
@@ -205,4 +227,8 @@ class QualityMonitor:
         self.peers.drop_before(day)
         for group in [g for g in self._members if g[3] < day]:
             del self._members[group]
+            self._reviewed.pop(group, None)
+            self._review.pop(group, None)
+        for gone in old:
+            self._grown.pop(gone, None)
         return len(old)

@@ -101,8 +101,17 @@ class QualityPolicy(BaseModel):
     peer_review_every: int = Field(
         25,
         ge=1,
-        description="Every this many contacts of a peer group, its other shifts are judged "
-        "against the peers again (a shift that started early had few peers to compare with).",
+        description="Every this many contacts of a peer group (or rejudge_share of its size, "
+        "when more), its other shifts are judged against the peers again (a shift that started "
+        "early had few peers to compare with).",
+    )
+    rejudge_share: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="A shift is judged again once it grew by this share of the contacts it "
+        "had when last judged (at least one contact); the agent judges every shift with "
+        "contacts not yet judged when the stream goes quiet, and at least every 10 s.",
     )
     rate_z: float = Field(
         4.0,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import random
 import uuid
 
@@ -120,11 +121,14 @@ class TestMonitor:
         for c in contacts:
             for f in one_by_one.observe(c):
                 last[f.flag_id] = f
+        for f in one_by_one.judge(everything=True):
+            last[f.flag_id] = f
         flags = []
         for i in range(0, len(contacts), 100):  # the agent's batches
             for c in contacts[i : i + 100]:
                 batched.add(c)
             flags += batched.judge()
+        flags += batched.judge(everything=True)  # the stream went quiet
         # one record per flagged shift per batch, not one per contact
         assert len(flags) < sum(1 for c in contacts if c.canvasser_id == "fast")
         final = {f.flag_id: f for f in flags}
@@ -132,7 +136,22 @@ class TestMonitor:
         for flag_id, f in final.items():
             assert f.contacts == last[flag_id].contacts  # type: ignore[attr-defined]
             assert set(f.fired) >= {"doors_per_hour"}
-        assert batched.judge() == []  # nothing added since: nothing to judge
+        assert batched.judge(everything=True) == []  # nothing added since: nothing to judge
+
+    def test_a_long_shift_is_judged_again_as_it_grows_by_a_share(self):
+        monitor = QualityMonitor()
+        judged = []
+        for i in range(400):  # a long session, a contact every 20 s
+            monitor.observe(door(i, T0 + i * 20))
+            (shift,) = monitor.shifts.values()
+            judged.append(shift.judged)
+        runs = sorted(set(judged) - {0})
+        assert runs[:3] == [5, 6, 7]  # small: every contact
+        assert 50 < len(runs) < 120  # not 396: each run after the shift grew by 5%
+        assert all(b - a >= max(1, int(0.05 * a)) for a, b in itertools.pairwise(runs))
+        assert monitor.unjudged() or runs[-1] == 400
+        monitor.judge(everything=True)
+        assert shift.judged == 400 and not monitor.unjudged()
 
     def test_evict_forgets_old_shifts_and_days(self):
         monitor = QualityMonitor()
@@ -297,11 +316,15 @@ class TestAgentEvent:
                 "voter_matched": False, "voter": None, "enriched_at": at,
             }  # fmt: skip
             value = codec.encode(ENRICHED_CONTACT, record)
-            # a batch of one: each contact judged as it comes
+            # a batch of one: each contact judged as it comes (once the shift grew by 5%)
             out += handle_batch([(value, ("enriched", 0, i))], codec, monitor, "flags", "dlq")
         assert out and {topic for topic, _, _ in out} == {"flags"}
         _, flag = codec.decode(out[-1][2], expect=QUALITY_FLAG)
-        assert flag["canvasser_id"] == "fast" and flag["contacts"] == 40
+        assert flag["canvasser_id"] == "fast" and flag["contacts"] == 39  # 40th: under 5%
+        # the stream goes quiet: every contact not judged yet is
+        [(topic, _, value)] = handle_batch([], codec, monitor, "flags", "dlq", settle=True)
+        _, flag = codec.decode(value, expect=QUALITY_FLAG)
+        assert topic == "flags" and flag["contacts"] == 40
         assert "doors_per_hour" in {c["check"] for c in flag["checks"]}
         [(topic, _, value)] = handle_batch([(b"\xc3\x01garbage", ("enriched", 0, 99))], codec,
                                            monitor, "flags", "dlq")  # fmt: skip
