@@ -229,7 +229,10 @@ class SinkSettings(BaseModel):
     query_port: int = 8082
     dedup_window: int = Field(1000, ge=1, description="non_replicated_deduplication_window")
     keeper_interval_s: float = Field(
-        2.0, gt=0, description="how often the ledger keeper finalises what the boards read"
+        5.0,
+        gt=0,
+        description="how often the ledger keeper finalises what the boards read (boards "
+        "refresh every 30 s or more; each pass costs the sink's inserts store time)",
     )
     keeper_overlap_s: float = Field(
         10.0, ge=0, description="re-read this much of the inbox each cycle (slow inserts land late)"

@@ -97,7 +97,7 @@ class SinkService:
             at_rest.seal_stored(self.store.client, self.sealer)
         self.migrated = True
         self.keeper = Keeper(
-            self.store,
+            self.store.background(),  # its statements on one thread: the pipeline keeps a core
             self.clock,
             interval_s=s.sink.keeper_interval_s,
             overlap_s=s.sink.keeper_overlap_s,

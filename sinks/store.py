@@ -87,17 +87,27 @@ class StoreLock:
 
 
 class LockedStore:
-    """A client shared between threads: one lock serialises every call (chDB needs it)."""
+    """A client shared between threads: one lock serialises every call (chDB needs it).
+    ``settings`` go with every statement made through this one (see :meth:`background`)."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(
+        self, client: Any, lock: StoreLock | None = None, settings: dict[str, Any] | None = None
+    ) -> None:
         self.client = client
-        self.lock = StoreLock()
+        self.lock = lock if lock is not None else StoreLock()
+        self.settings = dict(settings or {})
+
+    def background(self) -> LockedStore:
+        """The same store and lock for background work (the ledger keeper): its statements
+        run on one thread. With every core at once, a keeper statement left the pipeline's
+        processes none while it ran, and the sink's next insert waited for it all the same."""
+        return LockedStore(self.client, self.lock, {**self.settings, "max_threads": 1})
 
     def query(self, sql: str) -> tuple[list[str], list[str], list[list[Any]]]:
         """(column names, type names, rows) of a query; errors become StoreError."""
         try:
             with self.lock:
-                result = self.client.query(sql)
+                result = self.client.query(sql, settings=self.settings or None)
         except Exception as exc:
             raise StoreError(str(exc)) from exc
         names, types = list(result.column_names), [t.name for t in result.column_types]
@@ -107,7 +117,7 @@ class LockedStore:
 
     def _described(self, sql: str) -> tuple[list[str], list[str]]:
         with self.lock:
-            return described(self.client, sql)
+            return described(self.client, sql, self.settings or None)
 
     def atomic(self) -> StoreLock:
         """Hold the store over several statements (sinks.ledger.Sql)."""
@@ -122,7 +132,9 @@ class LockedStore:
         StoreError on failure. Inserts it makes are synchronous."""
         try:
             with self.lock:
-                self.client.command(sql, settings={"async_insert": 0, **(settings or {})})
+                self.client.command(
+                    sql, settings={"async_insert": 0, **self.settings, **(settings or {})}
+                )
         except Exception as exc:
             raise StoreError(f"{sql.split(None, 1)[0]} failed: {exc}") from exc
 
@@ -142,6 +154,7 @@ class LockedStore:
         settings: dict[str, Any] = {
             "async_insert": 0,
             "deduplicate_blocks_in_dependent_materialized_views": 1,
+            **self.settings,
         }
         if token is not None:
             settings["insert_deduplication_token"] = token
