@@ -45,7 +45,9 @@ class StoreLock:
         self._depth = 0
         self._urgent_waiting = 0
 
-    def acquire(self, urgent: bool = False) -> bool:
+    def acquire(self, blocking: bool = True, timeout: float = -1, *, urgent: bool = False) -> bool:
+        """As threading.RLock.acquire; False when not taken (not ``blocking``, or the
+        ``timeout`` passed)."""
         me = threading.get_ident()
         with self._cond:
             if self._owner == me:
@@ -54,11 +56,15 @@ class StoreLock:
             if urgent:
                 self._urgent_waiting += 1
             try:
-                while self._owner is not None or (not urgent and self._urgent_waiting):
-                    self._cond.wait()
+                free = self._cond.wait_for(
+                    lambda: self._owner is None and (urgent or not self._urgent_waiting),
+                    timeout=(timeout if timeout >= 0 else None) if blocking else 0,
+                )
             finally:
                 if urgent:
                     self._urgent_waiting -= 1
+            if not free:
+                return False
             self._owner, self._depth = me, 1
             return True
 

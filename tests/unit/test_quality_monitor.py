@@ -297,27 +297,36 @@ class TestSimulator:
             assert record["location"] is None and record["person"]["voter_id"].startswith("ZZ")
 
 
+def fast_shift(codec) -> list[tuple[bytes, tuple[str, int, int]]]:
+    """40 enriched door contacts of one canvasser, one every 40 s, as the agent reads them."""
+    from schemas import ENRICHED_CONTACT
+
+    items = []
+    for i in range(40):
+        at = dt.datetime.fromtimestamp(T0 + i * 40, dt.UTC)
+        record = {
+            "contact": {
+                "event_id": uuid.UUID(int=i), "source_system": "t", "source_event_id": str(i),
+                "org_id": "o", "campaign_id": "c", "channel": "door", "occurred_at": at,
+                "received_at": at, "person": {"voter_id": str(i), "state": "ZZ"},
+                "canvasser_id": "fast", "result": "not_home", "result_raw": "NH",
+            },
+            "voter_matched": False, "voter": None, "enriched_at": at,
+        }  # fmt: skip
+        items.append((codec.encode(ENRICHED_CONTACT, record), ("enriched", 0, i)))
+    return items
+
+
 class TestAgentEvent:
     def test_a_shift_flags_and_an_unreadable_contact_is_a_dead_letter(self):
-        from schemas import DEAD_LETTER, ENRICHED_CONTACT, QUALITY_FLAG, AvroCodec
+        from schemas import DEAD_LETTER, QUALITY_FLAG, AvroCodec
         from streams.quality.agent import handle_batch
 
         codec, monitor = AvroCodec(), QualityMonitor()
         out = []
-        for i in range(40):
-            at = dt.datetime.fromtimestamp(T0 + i * 40, dt.UTC)
-            record = {
-                "contact": {
-                    "event_id": uuid.UUID(int=i), "source_system": "t", "source_event_id": str(i),
-                    "org_id": "o", "campaign_id": "c", "channel": "door", "occurred_at": at,
-                    "received_at": at, "person": {"voter_id": str(i), "state": "ZZ"},
-                    "canvasser_id": "fast", "result": "not_home", "result_raw": "NH",
-                },
-                "voter_matched": False, "voter": None, "enriched_at": at,
-            }  # fmt: skip
-            value = codec.encode(ENRICHED_CONTACT, record)
+        for item in fast_shift(codec):
             # a batch of one: each contact judged as it comes (once the shift grew by 5%)
-            out += handle_batch([(value, ("enriched", 0, i))], codec, monitor, "flags", "dlq")
+            out += handle_batch([item], codec, monitor, "flags", "dlq")
         assert out and {topic for topic, _, _ in out} == {"flags"}
         _, flag = codec.decode(out[-1][2], expect=QUALITY_FLAG)
         assert flag["canvasser_id"] == "fast" and flag["contacts"] == 39  # 40th: under 5%
@@ -332,23 +341,11 @@ class TestAgentEvent:
         assert topic == "dlq" and dead["stage"] == "quality" and dead["source_offset"] == 99
 
     def test_a_bad_contact_in_a_batch_is_a_dead_letter_and_the_rest_flag_once(self):
-        from schemas import DEAD_LETTER, ENRICHED_CONTACT, QUALITY_FLAG, AvroCodec
+        from schemas import DEAD_LETTER, QUALITY_FLAG, AvroCodec
         from streams.quality.agent import handle_batch
 
         codec, monitor = AvroCodec(), QualityMonitor()
-        items = []
-        for i in range(40):
-            at = dt.datetime.fromtimestamp(T0 + i * 40, dt.UTC)
-            record = {
-                "contact": {
-                    "event_id": uuid.UUID(int=i), "source_system": "t", "source_event_id": str(i),
-                    "org_id": "o", "campaign_id": "c", "channel": "door", "occurred_at": at,
-                    "received_at": at, "person": {"voter_id": str(i), "state": "ZZ"},
-                    "canvasser_id": "fast", "result": "not_home", "result_raw": "NH",
-                },
-                "voter_matched": False, "voter": None, "enriched_at": at,
-            }  # fmt: skip
-            items.append((codec.encode(ENRICHED_CONTACT, record), ("enriched", 0, i)))
+        items = fast_shift(codec)
         items.insert(20, (b"\xc3\x01garbage", ("enriched", 0, 99)))
         out = handle_batch(items, codec, monitor, "flags", "dlq")
         assert [t for t, _, _ in out] == ["dlq", "flags"]

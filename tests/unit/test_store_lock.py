@@ -75,3 +75,17 @@ def test_only_the_holder_releases():
     lock.release()
     with pytest.raises(RuntimeError):
         lock.release()
+
+
+def test_it_answers_like_a_lock_when_it_cannot_wait():
+    lock = StoreLock()
+    taken: list[bool] = []
+    with lock:
+        t = threading.Thread(
+            target=lambda: taken.extend([lock.acquire(blocking=False), lock.acquire(timeout=0.05)])
+        )
+        t.start()
+        t.join(5)
+    assert taken == [False, False]
+    assert lock.acquire(blocking=False)  # free again
+    lock.release()
