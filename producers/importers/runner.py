@@ -92,13 +92,15 @@ class ImportSummary:
         return self.bad_total > 0
 
     def __str__(self) -> str:
+        sent = [f"{n} {what}" for n, what in ((self.shifts, "shift states"),
+                (self.signals, "person signals")) if n]  # fmt: skip
+        if self.sent or not sent:  # an export of shifts alone sends no contact events
+            sent.insert(0, f"{self.sent} events to {self.topic}")
         text = (
-            f"{self.sent} events from {self.source} sent to {self.topic} in {self.seconds:.1f}s"
+            f"{self.source}: sent {' and '.join(sent)} in {self.seconds:.1f}s"
             f", {self.dead_lettered} held to the DLQ (fieldstream dlq list)"
             f" (import run {self.run})"
         )
-        if self.shifts or self.signals:
-            text += f", {self.shifts} shift states and {self.signals} person signals"
         if self.partial:
             text += f", of which {self.partial} counted with only survey answers held"
         if self.skipped:

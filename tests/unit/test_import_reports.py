@@ -39,3 +39,11 @@ def test_the_summary_names_each_bad_row_with_its_reason_bounded_on_screen() -> N
 def test_a_clean_import_is_not_rejected() -> None:
     summary = ImportSummary("x", "contacts.raw", sent=3, complete=True)
     assert not summary.rejected and "bad row" not in str(summary)
+
+
+def test_an_export_of_shifts_alone_says_what_it_sent() -> None:
+    text = str(ImportSummary("mobilize-1", "contacts.raw.bulk", shifts=737, complete=True))
+    assert text.startswith("mobilize-1: sent 737 shift states in ")
+    assert "events" not in text.split(",")[0]
+    both = str(ImportSummary("van-2", "contacts.raw.bulk", sent=5, signals=2, complete=True))
+    assert both.startswith("van-2: sent 5 events to contacts.raw.bulk and 2 person signals in ")
