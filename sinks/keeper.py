@@ -289,8 +289,10 @@ class Keeper:
             return
         while not self.stop_event.is_set():
             started = time.monotonic()
+            took = 0.0
             try:
                 self.run_pass()
+                took = time.monotonic() - started
                 if (
                     self.verify is not None
                     and self.verify_interval_s > 0
@@ -304,10 +306,11 @@ class Keeper:
             except FieldstreamError:
                 self.metrics.failures.inc()
                 log.exception("a keeper pass failed; trying again")
-            # a long pass (a burst to finalise, a verify) is followed by as long a rest: the
-            # keeper takes at most half of the store and of its share of the cores from the
-            # sink's inserts while contacts pour in
-            self.stop_event.wait(max(self.interval_s, time.monotonic() - started))
+            # a long pass (a burst to finalise) is followed by as long a rest: the keeper takes
+            # at most half of the store and of its share of the cores from the sink's inserts
+            # while contacts pour in (a verify, every verify_interval_s, is not counted: the
+            # boards would stand still as long as it took)
+            self.stop_event.wait(max(self.interval_s, took))
 
     def start(self) -> None:
         self.thread = threading.Thread(target=self._run, name="ledger-keeper", daemon=True)
