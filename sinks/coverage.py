@@ -65,8 +65,8 @@ def build(sql: Sql, org_id: str, campaign_id: str, load_id: str) -> None:
         f"FROM voters FINAL WHERE (state, voter_id) IN {keys}"
     )
     rows = (
-        "SELECT p.no AS no, m.loaded_at AS loaded_at, m.holdout AS holdout, if(m.turf_id = '', 'none', m.turf_id) AS "
-        "turf_id, v.on_file AS on_file, "
+        "SELECT p.no AS no, m.loaded_at AS loaded_at, m.holdout AS holdout, "
+        "if(m.turf_id = '', 'none', m.turf_id) AS turf_id, v.on_file AS on_file, "
         f"{_known('v.county')} AS county, {_known('v.precinct')} AS precinct, "
         f"{_known('v.race')} AS race, {_known('v.race_source')} AS race_source, "
         f"{_known('v.ethnicity')} AS ethnicity, "

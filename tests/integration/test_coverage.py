@@ -289,14 +289,18 @@ def test_holdout_and_its_breaches_come_from_the_groups(store: DirectAccess, tmp_
     talked = {e["person"]["voter_id"] for e in campaign if e["result"] == "canvassed"} & held
     assert breached and talked != breached  # the draw breaches, and not only with talks
     scope = f"WHERE org_id = '{ORG}' AND campaign_id = '{CAMPAIGN}'"
-    got = store.query(f"SELECT held_out, breached, breached_contacted FROM holdout_breaches {scope}")
+    got = store.query(
+        f"SELECT held_out, breached, breached_contacted FROM holdout_breaches {scope}"
+    )
     assert got[1] == [[len(held), len(breached), len(talked)]]
     members = store.query(
         "SELECT count(), sum(attempted), sum(contacted) FROM universe_members_all "
         f"{scope} AND holdout = 1"
     )
     assert members[1] == [[len(held), len(breached), len(talked)]]
-    board = store.query(f"SELECT universe, held_out, holdout_breaches FROM universe_coverage {scope}")
+    board = store.query(
+        f"SELECT universe, held_out, holdout_breaches FROM universe_coverage {scope}"
+    )
     assert board[1] == [[len(targeted), len(held), len(breached)]]
 
 
