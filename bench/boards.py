@@ -1,7 +1,7 @@
 """The boards at a cycle's size: every panel's SQL, one terminal board refresh, one report.
 
 ``python -m bench.boards --contacts 10M,50M`` builds a chDB store with the project's own DDL
-(sinks/ddl) at each size, generated inside ClickHouse with ``INSERT ... SELECT FROM numbers()``:
+(sinks/ddl) at each size, generated inside ClickHouse (``INSERT ... SELECT FROM numbers_mt()``):
 5M voters over 3,000 precincts, a 2M universe for the main campaign (500k for five others),
 three orgs on three zones, six campaigns, twelve weeks of contacts ramping toward the end, and
 weekly goals; one contact in 2,000 voided and one in 5,000 folded into a copy (what corrections
@@ -195,7 +195,7 @@ def contacts_select(first: int, count: int, voters: int) -> str:
         f"if(cityHash64(number, 8) % 100 < 85, {ustart} + cityHash64(number, 9) % {usize}, "
         f"cityHash64(number, 10) % {voters}) AS v, cityHash64(number, 11) % 100 AS ch, "
         "cityHash64(number, 12) % 100 AS res "
-        f"FROM numbers({first}, {count})"
+        f"FROM numbers_mt({first}, {count})"
     )
     channel = "multiIf(ch < 40, 'door', ch < 70, 'phone', 'text')"
     result = (
@@ -484,6 +484,8 @@ def one(args: argparse.Namespace) -> dict[str, Any]:
         upgrade(store_dir, args.model)
     else:
         built = build(store_dir, args.contacts, args.voters, args.model, args.chunk)
+    if args.build_only:
+        return {"build": built}
     measured_ = measure(store_dir, Path(args.dashboards))
     if not args.keep:
         shutil.rmtree(store_dir, ignore_errors=True)
@@ -499,7 +501,7 @@ def child(model: str, contacts: int, args: argparse.Namespace, root: Path) -> di
         "--contacts", str(contacts), "--voters", str(args.voters), "--chunk", str(args.chunk),
         "--data-dir", str(args.data_dir), "--dashboards", str(root / "grafana" / "dashboards"),
         "--json", str(out), *(["--keep"] if args.keep else []),
-        *(["--reuse"] if args.reuse else []),
+        *(["--reuse"] if args.reuse else []), *(["--build-only"] if args.build_only else []),
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(root)}
     subprocess.run(cmd, cwd=root, env=env, check=True)
@@ -539,7 +541,11 @@ def table(results: dict[str, dict[str, Any]]) -> Iterator[str]:
     yield "peak memory of a panel (process RSS, MB)".ljust(70) + "".join(
         f"{peak[k]:.0f}".rjust(22) for k in keys
     )
-    for k in keys:
+    yield from built_lines(results)
+
+
+def built_lines(results: dict[str, dict[str, Any]]) -> Iterator[str]:
+    for k in sorted(results):
         for step, f in results[k].get("build", {}).items():
             yield f"  {k} {step}: {f['s']:.0f}s, peak {f['peak_mb']:.0f} MB"
 
@@ -559,6 +565,9 @@ def main() -> int:
     parser.add_argument("--out", default="bench-boards.json")
     parser.add_argument("--keep", action="store_true", help="keep the stores")
     parser.add_argument("--reuse", action="store_true", help="measure kept stores again")
+    parser.add_argument(
+        "--build-only", action="store_true", help="build the stores (with --keep), measure later"
+    )
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--model", default="this", help=argparse.SUPPRESS)
     parser.add_argument("--json", help=argparse.SUPPRESS)
@@ -574,7 +583,8 @@ def main() -> int:
         if args.baseline:
             results[f"baseline {human(size)}"] = child("baseline", size, args, Path(args.baseline))
         Path(args.out).write_text(json.dumps(results, indent=1, default=str))
-    for line in table(results):
+    lines = built_lines(results) if args.build_only else table(results)
+    for line in lines:
         print(line)
     return 0
 
