@@ -27,6 +27,11 @@ resets the peak before each).
 sinks/ddl and grafana/dashboards, e.g. a ``git worktree`` of the commit before this model),
 run in a subprocess (chDB takes one data directory per process). Figures print as a table
 and go to ``--out`` as JSON.
+
+``--keep`` keeps the stores in ``--data-dir``; ``--build-only --keep`` builds them and
+measures nothing (a 50M store takes most of an hour on two cores); ``--reuse`` measures kept
+stores again, first migrating them to this checkout's DDL and running one keeper pass, as a
+sink started on them would (the build figures are then those of the run that built them).
 """
 
 from __future__ import annotations
