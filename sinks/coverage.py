@@ -25,8 +25,9 @@ log = logging.getLogger(__name__)
 
 STAMP = "voters_stamp"  # keeper_state: the voters table as universe_groups were built from it
 # the shape of universe_groups: a store whose stamp names another shape is built again whole
-# (2: held-out members as the group 'held_out')
-SHAPE = "2"
+# (2: held-out members as the group 'held_out'; 3: the table made again with small granules,
+# sinks/ddl/030_universe_groups_granules.sql)
+SHAPE = "3"
 
 DIMS = (
     "if(holdout = 1, [('held_out', '', '')], "
