@@ -1,12 +1,20 @@
 """The boards at a cycle's size: every panel's SQL, one terminal board refresh, one report.
 
 ``python -m bench.boards --contacts 10M,50M`` builds a chDB store with the project's own DDL
-(sinks/ddl) at each size, generated inside ClickHouse with ``INSERT ... SELECT FROM numbers()``:
+(sinks/ddl) at each size, generated inside ClickHouse (``INSERT ... SELECT FROM numbers_mt()``):
 5M voters over 3,000 precincts, a 2M universe for the main campaign (500k for five others),
 three orgs on three zones, six campaigns, twelve weeks of contacts ramping toward the end, and
-weekly goals. The contacts go through every materialized view as the sink's inserts do; the
-ledger keeper then finalises the board tables from the ledger (sinks/keeper.py start-up, timed),
-and builds the coverage groups.
+weekly goals; one contact in 2,000 voided and one in 5,000 folded into a copy (what corrections
+and a second path leave), so the panels that read suppressions have some to read.
+
+How the store is built is the path a store with contacts and no keeper mark takes in the sink:
+the contacts are stored (the keeper's inbox and the freshness view fed as the sink's inserts
+feed them), and the ledger keeper's start-up (sinks/keeper.py) recounts every rollup and board
+table from the ledger (sinks/cells.py: each rollup's own view query over the counted
+contacts), then builds the coverage groups. The counting views are detached while the contacts
+go in: feeding them too would count everything twice, once per block and once in the
+recount that replaces it (what the keeper's recount leaves is what the views leave:
+``fieldstream verify`` compares the two). Each step is timed.
 
 Then, for the main campaign, every ClickHouse panel of grafana/dashboards (and their variable
 queries) is rendered as Grafana renders it (fieldstream.grafana_sql) for a 7-day and a 12-week
@@ -19,6 +27,11 @@ resets the peak before each).
 sinks/ddl and grafana/dashboards, e.g. a ``git worktree`` of the commit before this model),
 run in a subprocess (chDB takes one data directory per process). Figures print as a table
 and go to ``--out`` as JSON.
+
+``--keep`` keeps the stores in ``--data-dir``; ``--build-only --keep`` builds them and
+measures nothing (a 50M store takes most of an hour on two cores); ``--reuse`` measures kept
+stores again, first migrating them to this checkout's DDL and running one keeper pass, as a
+sink started on them would (the build figures are then those of the run that built them).
 """
 
 from __future__ import annotations
@@ -187,7 +200,7 @@ def contacts_select(first: int, count: int, voters: int) -> str:
         f"if(cityHash64(number, 8) % 100 < 85, {ustart} + cityHash64(number, 9) % {usize}, "
         f"cityHash64(number, 10) % {voters}) AS v, cityHash64(number, 11) % 100 AS ch, "
         "cityHash64(number, 12) % 100 AS res "
-        f"FROM numbers({first}, {count})"
+        f"FROM numbers_mt({first}, {count})"
     )
     channel = "multiIf(ch < 40, 'door', ch < 70, 'phone', 'text')"
     result = (
@@ -246,6 +259,37 @@ def contacts_select(first: int, count: int, voters: int) -> str:
 COLUMNS_BASELINE_LACKS = ("tz", "local_day", "import_run")
 
 
+def counting_views(client: Any, model: str) -> list[str]:
+    """The materialized views the keeper's start-up recounts (none for a baseline model,
+    whose boards read the views' targets and has no keeper)."""
+    if model != "this":
+        return []
+    from sinks.cells import ROLLUPS
+
+    found = {
+        str(r[0])
+        for r in client.query(
+            "SELECT name FROM system.tables WHERE database = currentDatabase() "
+            "AND engine = 'MaterializedView'"
+        ).result_rows
+    }
+    return sorted(found & set(ROLLUPS))
+
+
+def build_suppressions(client: Any) -> None:
+    """Voids and folds, as corrections and a second path leave them (before the keeper's
+    recount, which leaves them out of every count)."""
+    kinds = (("void", 2000, "'bench-correction'"), ("fold", 5000, "concat('kept-', event_id)"))
+    for kind, every, ref in kinds:
+        client.command(
+            "INSERT INTO contact_suppressions (org_id, campaign_id, event_id, kind, active, ref, "
+            f"reason, requested_by, version) SELECT org_id, campaign_id, event_id, '{kind}', 1, "
+            f"{ref}, 'bench', 'bench', 1 FROM contact_events "
+            f"WHERE cityHash64(event_id) % {every} = 1",
+            settings={"max_insert_threads": 2},
+        )
+
+
 def build_contacts(client: Any, total: int, voters: int, chunk: int, model: str) -> None:
     columns = [
         str(r[0])
@@ -261,16 +305,23 @@ def build_contacts(client: Any, total: int, voters: int, chunk: int, model: str)
         str(r[0]) for r in client.query(f"DESCRIBE ({contacts_select(0, 1, voters)})").result_rows
     }
     names = ", ".join(f"`{c}`" for c in columns if c in made)
-    done = 0
-    while done < total:
-        count = min(chunk, total - done)
-        select = contacts_select(done, count, voters)
-        client.command(
-            f"INSERT INTO contact_events ({names}) SELECT {names} FROM ({select})",
-            settings={"max_insert_threads": 2, "async_insert": 0},
-        )
-        done += count
-        print(f"  {model}: {human(done)} contacts stored", file=sys.stderr, flush=True)
+    detached = counting_views(client, model)
+    for view in detached:
+        client.command(f"DETACH TABLE {view}")
+    try:
+        done = 0
+        while done < total:
+            count = min(chunk, total - done)
+            select = contacts_select(done, count, voters)
+            client.command(
+                f"INSERT INTO contact_events ({names}) SELECT {names} FROM ({select})",
+                settings={"max_insert_threads": 2, "async_insert": 0},
+            )
+            done += count
+            print(f"  {model}: {human(done)} contacts stored", file=sys.stderr, flush=True)
+    finally:
+        for view in detached:
+            client.command(f"ATTACH TABLE {view}")
 
 
 def build(store_dir: Path, contacts: int, voters: int, model: str, chunk: int) -> dict[str, Any]:
@@ -287,6 +338,8 @@ def build(store_dir: Path, contacts: int, voters: int, model: str, chunk: int) -
         ("goals", lambda: build_goals(client)),
         ("contacts", lambda: build_contacts(client, contacts, voters, chunk, model)),
     ]
+    if model == "this":
+        steps.append(("voids and folds", lambda: build_suppressions(client)))
     for name, step in steps:
         out: dict[str, float] = {}
         with measured(out):
@@ -294,19 +347,12 @@ def build(store_dir: Path, contacts: int, voters: int, model: str, chunk: int) -
         figures[f"build {name}"] = out
         print(f"  {model}: built {name} in {out['s']:.0f}s", file=sys.stderr, flush=True)
     if model == "this":
-        from core.config import Programs
-        from sinks.keeper import Keeper
-        from sinks.zones import ProgramClock
-
-        programs = Programs(
-            {o: frozenset(c for oo, c, *_ in CAMPAIGNS if oo == o) for o in ORGS},
-            org_zones=dict(ORGS),
-        )
-        keeper = Keeper(LockedStore(client), ProgramClock(programs=programs), overlap_s=0)
+        keeper = bench_keeper(LockedStore(client))
         out = {}
         with measured(out):
-            keeper.start_up()  # no mark yet: every board table finalised from the ledger
-        figures["keeper: finalise every board table from the ledger"] = out
+            keeper.start_up()  # no mark yet: every rollup and board table from the ledger
+        figures["keeper: every rollup and board table from the ledger"] = out
+        print(f"  {model}: keeper start-up in {out['s']:.0f}s", file=sys.stderr, flush=True)
         out = {}
         with measured(out):
             keeper.universes_at = 0.0
@@ -320,6 +366,36 @@ def build(store_dir: Path, contacts: int, voters: int, model: str, chunk: int) -
         figures["keeper: a pass with nothing new"] = out
     client.close()
     return figures
+
+
+def bench_keeper(store: Any) -> Any:
+    """The ledger keeper of the bench's programs (org zones as ORGS)."""
+    from core.config import Programs
+    from sinks.keeper import Keeper
+    from sinks.zones import ProgramClock
+
+    programs = Programs(
+        {o: frozenset(c for oo, c, *_ in CAMPAIGNS if oo == o) for o in ORGS},
+        org_zones=dict(ORGS),
+    )
+    return Keeper(store, ProgramClock(programs=programs), overlap_s=0)
+
+
+def upgrade(store_dir: Path, model: str) -> None:
+    """A kept store brought to this checkout's DDL, and one keeper pass over it, as a sink
+    started on it would (``--reuse``)."""
+    from sinks.migrate import migrate
+    from sinks.store import LockedStore, open_store
+
+    client = open_store(f"chdb://{store_dir}")
+    migrate(client)
+    if model == "this":
+        keeper = bench_keeper(LockedStore(client))
+        keeper.start_up()
+        keeper.universes_at = 0.0
+        keeper.last_forecast = 0.0
+        keeper.run_pass(END)
+    client.close()
 
 
 # --- the measurements ---------------------------------------------------------------------
@@ -408,9 +484,13 @@ def one(args: argparse.Namespace) -> dict[str, Any]:
     store_dir = Path(args.data_dir) / f"{args.model}-{human(args.contacts)}"
     if store_dir.exists() and not args.reuse:
         shutil.rmtree(store_dir)
-    built = {} if store_dir.exists() else build(
-        store_dir, args.contacts, args.voters, args.model, args.chunk
-    )  # fmt: skip
+    if store_dir.exists():
+        built: dict[str, Any] = {}
+        upgrade(store_dir, args.model)
+    else:
+        built = build(store_dir, args.contacts, args.voters, args.model, args.chunk)
+    if args.build_only:
+        return {"build": built}
     measured_ = measure(store_dir, Path(args.dashboards))
     if not args.keep:
         shutil.rmtree(store_dir, ignore_errors=True)
@@ -426,7 +506,7 @@ def child(model: str, contacts: int, args: argparse.Namespace, root: Path) -> di
         "--contacts", str(contacts), "--voters", str(args.voters), "--chunk", str(args.chunk),
         "--data-dir", str(args.data_dir), "--dashboards", str(root / "grafana" / "dashboards"),
         "--json", str(out), *(["--keep"] if args.keep else []),
-        *(["--reuse"] if args.reuse else []),
+        *(["--reuse"] if args.reuse else []), *(["--build-only"] if args.build_only else []),
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(root)}
     subprocess.run(cmd, cwd=root, env=env, check=True)
@@ -466,7 +546,11 @@ def table(results: dict[str, dict[str, Any]]) -> Iterator[str]:
     yield "peak memory of a panel (process RSS, MB)".ljust(70) + "".join(
         f"{peak[k]:.0f}".rjust(22) for k in keys
     )
-    for k in keys:
+    yield from built_lines(results)
+
+
+def built_lines(results: dict[str, dict[str, Any]]) -> Iterator[str]:
+    for k in sorted(results):
         for step, f in results[k].get("build", {}).items():
             yield f"  {k} {step}: {f['s']:.0f}s, peak {f['peak_mb']:.0f} MB"
 
@@ -486,6 +570,9 @@ def main() -> int:
     parser.add_argument("--out", default="bench-boards.json")
     parser.add_argument("--keep", action="store_true", help="keep the stores")
     parser.add_argument("--reuse", action="store_true", help="measure kept stores again")
+    parser.add_argument(
+        "--build-only", action="store_true", help="build the stores (with --keep), measure later"
+    )
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--model", default="this", help=argparse.SUPPRESS)
     parser.add_argument("--json", help=argparse.SUPPRESS)
@@ -501,7 +588,8 @@ def main() -> int:
         if args.baseline:
             results[f"baseline {human(size)}"] = child("baseline", size, args, Path(args.baseline))
         Path(args.out).write_text(json.dumps(results, indent=1, default=str))
-    for line in table(results):
+    lines = built_lines(results) if args.build_only else table(results)
+    for line in lines:
         print(line)
     return 0
 

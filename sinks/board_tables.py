@@ -20,9 +20,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sinks.ledger import Sql, counted_sql, dates
+from sinks.ledger import Sql, counted_sql, dates, delete_rows
 from sinks.sql import string_literal
 
+# the board tables, each kept by this module
+TABLES = ("counts_daily", "counts_5m", "match_daily", "goal_actuals", "reach_daily", "reach_ever")
 DIMS = (
     "[('all', '', ''), ('race', toString(race), toString(race_source)), "
     "('ethnicity', toString(ethnicity), toString(ethnicity_source)), "
@@ -215,7 +217,7 @@ def rewrite_reach(sql: Sql, org_id: str, campaign_id: str, days: Sequence[dt.dat
     number_people(sql, source)
     numbered = _numbered(source)
     with sql.atomic():
-        sql.command(f"DELETE FROM reach_daily WHERE {scope}{_in_days('day', days)}")
+        delete_rows(sql, "reach_daily", f"{scope}{_in_days('day', days)}")
         sql.command(
             "INSERT INTO reach_daily SELECT org_id, campaign_id, d.1, local_day, channel, d.2, "
             "d.3, groupBitmapState(no), groupBitmapStateIf(no, is_contact = 1) "
@@ -229,7 +231,7 @@ def rebuild_reach_ever(sql: Sql, org_id: str, campaign_id: str) -> None:
     """A campaign's reach_ever as the union of its reach_daily."""
     scope = _scope(org_id, campaign_id)
     with sql.atomic():
-        sql.command(f"DELETE FROM reach_ever WHERE {scope}")
+        delete_rows(sql, "reach_ever", scope)
         sql.command(
             "INSERT INTO reach_ever SELECT org_id, campaign_id, groupBitmapMergeState(attempted), "
             f"groupBitmapMergeState(reached) FROM reach_daily WHERE {scope} AND dim = 'all' "

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from core.errors import StoreError
 from sinks import board_tables
-from sinks.ledger import LEDGER, Sql, counted_sql, dates
+from sinks.ledger import LEDGER, Sql, counted_sql, dates, delete_rows
 from sinks.sql import string_literal
 
 log = logging.getLogger(__name__)
@@ -136,9 +136,10 @@ def rewrite_view(
     """Delete the view's target rows of those cells, insert their recount."""
     target = view.rollup.target
     org, campaign = string_literal(org_id), string_literal(campaign_id)
-    sql.command(
-        f"DELETE FROM {target} WHERE org_id = {org} AND campaign_id = {campaign}"
-        + cell_filter(view.rollup, days, zone)
+    delete_rows(
+        sql,
+        target,
+        f"org_id = {org} AND campaign_id = {campaign}" + cell_filter(view.rollup, days, zone),
     )
     source = counted_sql(org_id, campaign_id, days, extra_columns)
     columns = ", ".join(view.columns)
@@ -152,6 +153,51 @@ def by_campaign(cells: Iterable[Cell]) -> dict[tuple[str, str], list[dt.date]]:
     return {k: sorted(set(v)) for k, v in out.items()}
 
 
+# a recount reads at most about this many contacts per statement (more when one local day has
+# more): the rollups' recount holds a uniqExact state per group in memory, gigabytes per million
+# contacts, so a campaign of a cycle is recounted a few days at a time
+STEP_CONTACTS = 500_000
+
+
+def steps(
+    sql: Sql, org_id: str, campaign_id: str, days: Sequence[dt.date], limit: int | None = None
+) -> list[list[dt.date]]:
+    """``days`` cut into runs of consecutive local days of at most ``limit`` (STEP_CONTACTS)
+    stored contacts (a day of more is a run of its own)."""
+    limit = STEP_CONTACTS if limit is None else limit
+    scope = f"org_id = {string_literal(org_id)} AND campaign_id = {string_literal(campaign_id)}"
+    counts = {
+        d: int(n)
+        for d, n in sql.rows(
+            f"SELECT local_day, count() FROM {LEDGER} WHERE {scope} "
+            f"AND local_day IN ({dates(days)}) GROUP BY local_day"
+        )
+    }
+    out: list[list[dt.date]] = []
+    held = 0
+    for day in sorted(set(days)):
+        n = counts.get(day, 0)
+        if not out or held + n > limit:
+            out.append([])
+            held = 0
+        out[-1].append(day)
+        held += n
+    return [run for run in out if run]
+
+
+def ledger_days(sql: Sql, org_id: str, campaign_id: str) -> list[dt.date]:
+    scope = f"org_id = {string_literal(org_id)} AND campaign_id = {string_literal(campaign_id)}"
+    return [r[0] for r in sql.rows(f"SELECT DISTINCT local_day FROM {LEDGER} WHERE {scope}")]
+
+
+def clear(sql: Sql, org_id: str, campaign_id: str, views: Sequence[View]) -> None:
+    """Every row of the campaign in the views' targets and the board tables (before a recount
+    of every day: days no contact is on any more, after a zone change, are left empty)."""
+    scope = f"org_id = {string_literal(org_id)} AND campaign_id = {string_literal(campaign_id)}"
+    for table in [v.rollup.target for v in views] + list(board_tables.TABLES):
+        delete_rows(sql, table, scope)
+
+
 def rewrite(
     sql: Sql,
     cells: Iterable[Cell],
@@ -162,7 +208,8 @@ def rewrite(
 ) -> int:
     """Recount every derived table for ``cells`` (and every day of the campaigns in
     ``whole``); returns how many (org, campaign) it rewrote. ``views=False``: the board tables
-    only (the views' targets are known right)."""
+    only (the views' targets are known right). Many days are recounted a run of days at a time
+    (:func:`steps`)."""
     todo: dict[tuple[str, str], list[dt.date] | None] = dict(by_campaign(cells))
     for key in whole:
         todo[key] = None
@@ -172,9 +219,15 @@ def rewrite(
     extra = materialized_columns(sql)
     for (org_id, campaign_id), days in sorted(todo.items()):
         zone = zone_of(org_id, campaign_id)
-        for view in found:
-            rewrite_view(sql, view, org_id, campaign_id, days, zone, extra)
-        board_tables.rewrite(sql, org_id, campaign_id, days, zone)
+        if days is None:
+            clear(sql, org_id, campaign_id, found)
+            runs = steps(sql, org_id, campaign_id, ledger_days(sql, org_id, campaign_id))
+        else:
+            runs = steps(sql, org_id, campaign_id, days)
+        for run in runs:
+            for view in found:
+                rewrite_view(sql, view, org_id, campaign_id, run, zone, extra)
+            board_tables.rewrite(sql, org_id, campaign_id, run, zone)
         log.info(
             "recounted %s / %s: %s",
             org_id,

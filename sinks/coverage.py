@@ -8,7 +8,8 @@ for a member not on the file) and the precinct's mean position. Coverage is then
 intersection with the people the campaign attempted and reached (reach_ever): the views of
 sinks/ddl/025_board_tables.sql count it exactly without reading a contact. A universe's
 held-out members (sinks/ddl/018_holdouts.sql) are not in its groups: coverage is of the
-targeted universe.
+targeted universe. They are one group of their own (dimension 'held_out'), so the holdout's
+breaches (held-out voters the campaign attempted anyway) are an intersection too.
 """
 
 from __future__ import annotations
@@ -23,21 +24,27 @@ from sinks.sql import string_literal
 log = logging.getLogger(__name__)
 
 STAMP = "voters_stamp"  # keeper_state: the voters table as universe_groups were built from it
+# the shape of universe_groups: a store whose stamp names another shape is built again whole
+# (2: held-out members as the group 'held_out'; 3: the table made again with small granules,
+# sinks/ddl/030_universe_groups_granules.sql)
+SHAPE = "3"
 
 DIMS = (
+    "if(holdout = 1, [('held_out', '', '')], "
     "arrayFilter(g -> g.1 != 'on_file' OR coalesce(on_file, 0) = 1, ["
     "('all', '', ''), ('on_file', '', ''), ('county', county, ''), "
     "('precinct', concat(county, ' / ', precinct), ''), ('turf', turf_id, ''), "
     "('race', race, race_source), ('ethnicity', ethnicity, ethnicity_source), "
-    "('sex', sex, ''), ('age_band', age_band, '')])"
+    "('sex', sex, ''), ('age_band', age_band, '')]))"
 )
 
 
 def members_sql(org_id: str, campaign_id: str, load_id: str) -> str:
+    """Every member of one load, targeted (holdout = 0) or held out."""
     return (
-        "SELECT state, voter_id, turf_id, loaded_at FROM universes FINAL "
+        "SELECT state, voter_id, turf_id, loaded_at, holdout FROM universes FINAL "
         f"WHERE org_id = {string_literal(org_id)} AND campaign_id = {string_literal(campaign_id)} "
-        f"AND load_id = {string_literal(load_id)} AND holdout = 0"
+        f"AND load_id = {string_literal(load_id)}"
     )
 
 
@@ -59,8 +66,8 @@ def build(sql: Sql, org_id: str, campaign_id: str, load_id: str) -> None:
         f"FROM voters FINAL WHERE (state, voter_id) IN {keys}"
     )
     rows = (
-        "SELECT p.no AS no, m.loaded_at AS loaded_at, if(m.turf_id = '', 'none', m.turf_id) AS "
-        "turf_id, v.on_file AS on_file, "
+        "SELECT p.no AS no, m.loaded_at AS loaded_at, m.holdout AS holdout, "
+        "if(m.turf_id = '', 'none', m.turf_id) AS turf_id, v.on_file AS on_file, "
         f"{_known('v.county')} AS county, {_known('v.precinct')} AS precinct, "
         f"{_known('v.race')} AS race, {_known('v.race_source')} AS race_source, "
         f"{_known('v.ethnicity')} AS ethnicity, "
@@ -102,7 +109,7 @@ def current_loads(sql: Sql) -> list[list[Any]]:
 
 def voters_stamp(sql: Sql) -> str:
     rows = sql.rows("SELECT count(), max(updated_at) FROM voters")
-    return f"{rows[0][0]}:{rows[0][1]}" if rows else ""
+    return f"{SHAPE}/{rows[0][0]}:{rows[0][1]}" if rows else ""
 
 
 def refresh(sql: Sql, stored_stamp: str) -> str:

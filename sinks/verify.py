@@ -37,14 +37,7 @@ from sinks.sql import string_literal
 log = logging.getLogger(__name__)
 
 SHADOW = "fieldstream_verify"
-BOARD_TABLES = (
-    "counts_daily",
-    "counts_5m",
-    "match_daily",
-    "goal_actuals",
-    "reach_daily",
-    "reach_ever",
-)
+BOARD_TABLES = board_tables.TABLES
 EXAMPLES = 5
 
 

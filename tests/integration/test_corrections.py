@@ -271,6 +271,15 @@ def test_void_a_canvassers_contacts_then_undo_then_replay(
     assert {(r[1], r[2], r[3]) for r in listed} == {
         ("fabricated doors", "data-manager", correction_id)
     }
+    # the progress board counts them from the suppressions alone: the same contacts
+    store = org_a.store
+    try:
+        _, counted = store.query(
+            "SELECT event_id, void_reason, voided_by, correction_id FROM contact_voids"
+        )
+    finally:
+        store.close()
+    assert sorted(map(tuple, counted)) == sorted(map(tuple, listed))
 
     # undo: they count again everywhere
     out = cli(org_a, "unvoid", "--org", A, "--undo", correction_id, "--reason", "false alarm")

@@ -261,3 +261,71 @@ def test_universe_from_a_query_through_the_sink_api(store: DirectAccess, tmp_pat
     members = sorted(v for v, r in VOTERS.items() if r["county"] == "Erie" and r["sex"] == "f")
     assert n == len(members) > 0
     assert by_group(store) == recount(members, turfs=False)
+
+
+def test_holdout_and_its_breaches_come_from_the_groups(store: DirectAccess, tmp_path: Path) -> None:
+    """The held-out members are a group of their own: held_out and the breaches on the board
+    equal a recount here and the member-level view's, and coverage by group leaves them out."""
+    from fractions import Fraction
+
+    from sinks.holdout import HoldoutPlan
+    from sinks.universe_holdout import load_universe_holdout
+
+    load = load_universe_holdout(
+        store, write_universe(tmp_path / "u.csv", UNIVERSE), HoldoutPlan(Fraction(1, 4), 11)
+    )
+    held = {
+        str(r[0])
+        for r in store.query(
+            f"SELECT voter_id FROM universe_current WHERE campaign_id = '{CAMPAIGN}' "
+            "AND holdout = 1"
+        )[1]
+    }
+    assert len(held) == load.held_out[(ORG, CAMPAIGN)] > 0
+    targeted = [m for m in UNIVERSE if m not in held]
+    assert by_group(store) == recount(targeted)  # settles the keeper; no 'held_out' group here
+    campaign = [x["contact"] for x in EVENTS if x["contact"]["campaign_id"] == CAMPAIGN]
+    breached = {e["person"]["voter_id"] for e in campaign} & held
+    talked = {e["person"]["voter_id"] for e in campaign if e["result"] == "canvassed"} & held
+    assert breached and talked != breached  # the draw breaches, and not only with talks
+    scope = f"WHERE org_id = '{ORG}' AND campaign_id = '{CAMPAIGN}'"
+    got = store.query(
+        f"SELECT held_out, breached, breached_contacted FROM holdout_breaches {scope}"
+    )
+    assert got[1] == [[len(held), len(breached), len(talked)]]
+    members = store.query(
+        "SELECT count(), sum(attempted), sum(contacted) FROM universe_members_all "
+        f"{scope} AND holdout = 1"
+    )
+    assert members[1] == [[len(held), len(breached), len(talked)]]
+    board = store.query(
+        f"SELECT universe, held_out, holdout_breaches FROM universe_coverage {scope}"
+    )
+    assert board[1] == [[len(targeted), len(held), len(breached)]]
+
+
+def test_groups_built_before_the_holdout_group_are_built_again(
+    store: DirectAccess, tmp_path: Path
+) -> None:
+    """A store whose groups were built by a keeper without the 'held_out' group (its voters
+    stamp has no shape) gets them built again on the next pass."""
+    from fractions import Fraction
+
+    from sinks import coverage
+    from sinks.holdout import HoldoutPlan
+    from sinks.universe_holdout import load_universe_holdout
+
+    load_universe_holdout(
+        store, write_universe(tmp_path / "u.csv", UNIVERSE), HoldoutPlan(Fraction(1, 4), 11)
+    )
+    keeper = keeper_for(store.store)
+    settle(keeper)
+    scope = f"WHERE org_id = '{ORG}' AND campaign_id = '{CAMPAIGN}'"
+    want = store.query(f"SELECT held_out, breached FROM holdout_breaches {scope}")[1]
+    assert want and want[0][0] > 0
+    store.store.client.command("DELETE FROM universe_groups WHERE dim = 'held_out'")
+    old = coverage.voters_stamp(store.store).split("/", 1)[1]  # as the keeper before wrote it
+    keeper.set_state(coverage.STAMP, old)
+    assert store.query(f"SELECT held_out FROM holdout_breaches {scope}")[1] == []
+    settle(keeper)
+    assert store.query(f"SELECT held_out, breached FROM holdout_breaches {scope}")[1] == want

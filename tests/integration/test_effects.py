@@ -131,7 +131,10 @@ def store(chdb_dsn: str) -> Iterator[DirectAccess]:
 def program(store: DirectAccess, tmp_path: Path) -> Program:
     p = draw(Plan(voters=4000, holdout=0.2, breach=0.03), seed=21)
     store.insert("voters", VOTER_COLUMNS, voter_rows(p))
-    return run_program(store, p, tmp_path)
+    program = run_program(store, p, tmp_path)
+    # what the sink's keeper keeps: the universe's groups (coverage and the holdout's breaches)
+    settle(keeper_for(store.store))
+    return program
 
 
 def test_the_holdout_is_balanced_recorded_and_reproducible(
@@ -210,7 +213,6 @@ def test_breaches_are_counted_and_held_out_voters_never_listed(
     got = store.query("SELECT held_out, breached, breached_contacted FROM holdout_breaches "
                       f"WHERE campaign_id = '{CAMPAIGN}'")[1]  # fmt: skip
     assert got[0][0] == held and got[0][2] == breached and got[0][1] == attempted_held
-    settle(keeper_for(store.store))  # coverage is the keeper's: it builds the universe's groups
     coverage = store.query(
         "SELECT universe, held_out, holdout_breaches FROM universe_coverage "
         f"WHERE campaign_id = '{CAMPAIGN}'"
