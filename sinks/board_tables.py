@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sinks.ledger import Sql, counted_sql, dates, delete_rows
+from sinks.ledger import Sql, campaign_scope, counted_sql, dates, delete_rows
 from sinks.sql import string_literal
 
 # the board tables, each kept by this module
@@ -41,10 +41,6 @@ EVENT_MEASURES = (
     "scripts_completed",
 )
 PERSON = "concat(state, ':', voter_id)"
-
-
-def _scope(org_id: str, campaign_id: str) -> str:
-    return f"org_id = {string_literal(org_id)} AND campaign_id = {string_literal(campaign_id)}"
 
 
 def _in_days(column: str, days: Sequence[dt.date] | None) -> str:
@@ -79,7 +75,7 @@ DAILY_MEASURES = ("attempts", *EVENT_MEASURES)
 def finalise_days(sql: Sql, org_id: str, campaign_id: str, days: Sequence[dt.date] | None) -> None:
     """counts_daily and match_daily for those local days (None: every day) from the daily
     rollups, then goal_actuals for their weeks."""
-    where = f"{_scope(org_id, campaign_id)}{_in_days('day', days)}"
+    where = f"{campaign_scope(org_id, campaign_id)}{_in_days('day', days)}"
     measures = _merged(DAILY_MEASURES)
     totals = ", ".join(f"'' AS {g}" for g in GROUPS.split(", "))
     recount = (
@@ -109,7 +105,7 @@ def finalise_weeks(
     sql: Sql, org_id: str, campaign_id: str, weeks: Sequence[dt.date] | None
 ) -> None:
     """goal_actuals for those local weeks (their Mondays; None: every week)."""
-    scope = _scope(org_id, campaign_id)
+    scope = campaign_scope(org_id, campaign_id)
     in_weeks = _in_days("toMonday(day)", weeks)
     org, campaign = string_literal(org_id), string_literal(campaign_id)
     recount = (
@@ -144,7 +140,7 @@ def finalise_buckets(
 ) -> None:
     """counts_5m for those five-minute buckets, or for every bucket of those local days
     (neither: every bucket) from the five-minute rollup."""
-    where = _scope(org_id, campaign_id)
+    where = campaign_scope(org_id, campaign_id)
     if buckets:
         stamps = ", ".join(f"toDateTime('{b:%Y-%m-%d %H:%M:%S}', 'UTC')" for b in set(buckets))
         where += f" AND bucket IN ({stamps})"
@@ -212,7 +208,7 @@ def add_reach(sql: Sql, source: str) -> None:
 def rewrite_reach(sql: Sql, org_id: str, campaign_id: str, days: Sequence[dt.date] | None) -> None:
     """reach_daily for those days (None: every day) recounted from the counted contacts, and
     the campaign's reach_ever rebuilt from it."""
-    scope = _scope(org_id, campaign_id)
+    scope = campaign_scope(org_id, campaign_id)
     source = counted_sql(org_id, campaign_id, days)
     number_people(sql, source)
     numbered = _numbered(source)
@@ -229,7 +225,7 @@ def rewrite_reach(sql: Sql, org_id: str, campaign_id: str, days: Sequence[dt.dat
 
 def rebuild_reach_ever(sql: Sql, org_id: str, campaign_id: str) -> None:
     """A campaign's reach_ever as the union of its reach_daily."""
-    scope = _scope(org_id, campaign_id)
+    scope = campaign_scope(org_id, campaign_id)
     with sql.atomic():
         delete_rows(sql, "reach_ever", scope)
         sql.command(

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from core.errors import StoreError
 from sinks import board_tables
-from sinks.ledger import LEDGER, Sql, counted_sql, dates, delete_rows
+from sinks.ledger import LEDGER, Sql, campaign_scope, counted_sql, dates, delete_rows
 from sinks.sql import string_literal
 
 log = logging.getLogger(__name__)
@@ -165,7 +165,7 @@ def steps(
     """``days`` cut into runs of consecutive local days of at most ``limit`` (STEP_CONTACTS)
     stored contacts (a day of more is a run of its own)."""
     limit = STEP_CONTACTS if limit is None else limit
-    scope = f"org_id = {string_literal(org_id)} AND campaign_id = {string_literal(campaign_id)}"
+    scope = campaign_scope(org_id, campaign_id)
     counts = {
         d: int(n)
         for d, n in sql.rows(
@@ -186,14 +186,14 @@ def steps(
 
 
 def ledger_days(sql: Sql, org_id: str, campaign_id: str) -> list[dt.date]:
-    scope = f"org_id = {string_literal(org_id)} AND campaign_id = {string_literal(campaign_id)}"
+    scope = campaign_scope(org_id, campaign_id)
     return [r[0] for r in sql.rows(f"SELECT DISTINCT local_day FROM {LEDGER} WHERE {scope}")]
 
 
 def clear(sql: Sql, org_id: str, campaign_id: str, views: Sequence[View]) -> None:
     """Every row of the campaign in the views' targets and the board tables (before a recount
     of every day: days no contact is on any more, after a zone change, are left empty)."""
-    scope = f"org_id = {string_literal(org_id)} AND campaign_id = {string_literal(campaign_id)}"
+    scope = campaign_scope(org_id, campaign_id)
     for table in [v.rollup.target for v in views] + list(board_tables.TABLES):
         delete_rows(sql, table, scope)
 

@@ -18,7 +18,7 @@ import logging
 from typing import Any
 
 from sinks.board_tables import number_people
-from sinks.ledger import Sql
+from sinks.ledger import Sql, campaign_scope
 from sinks.sql import string_literal
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ def members_sql(org_id: str, campaign_id: str, load_id: str) -> str:
     """Every member of one load, targeted (holdout = 0) or held out."""
     return (
         "SELECT state, voter_id, turf_id, loaded_at, holdout FROM universes FINAL "
-        f"WHERE org_id = {string_literal(org_id)} AND campaign_id = {string_literal(campaign_id)} "
+        f"WHERE {campaign_scope(org_id, campaign_id)} "
         f"AND load_id = {string_literal(load_id)}"
     )
 

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from core.config import Programs
 from sinks.forecast import Forecast, forecast
-from sinks.ledger import Sql
+from sinks.ledger import Sql, campaign_scope
 from sinks.sql import string_literal
 from sinks.store import LockedStore
 
@@ -28,17 +28,13 @@ COLUMNS = [
 HISTORY_DAYS = 35
 
 
-def _scope(org_id: str, campaign_id: str) -> str:
-    return f"org_id = {string_literal(org_id)} AND campaign_id = {string_literal(campaign_id)}"
-
-
 def campaign_forecasts(
     sql: Sql, programs: Programs, org_id: str, campaign_id: str, now: dt.datetime
 ) -> list[list[object]]:
     zone = programs.zone_of(org_id, campaign_id)
     local = now.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
     monday = local.date() - dt.timedelta(days=local.weekday())
-    scope = _scope(org_id, campaign_id)
+    scope = campaign_scope(org_id, campaign_id)
     goals = sql.rows(
         f"SELECT metric, target, actual FROM goal_progress WHERE {scope} "
         f"AND week_start = toDate('{monday.isoformat()}')"

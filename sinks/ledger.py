@@ -156,6 +156,11 @@ class Sql(Protocol):
         ...
 
 
+def campaign_scope(org_id: str, campaign_id: str) -> str:
+    """The SQL condition on one org's campaign."""
+    return f"org_id = {string_literal(org_id)} AND campaign_id = {string_literal(campaign_id)}"
+
+
 def delete_rows(sql: Sql, table: str, where: str) -> None:
     """DELETE ``table``'s rows of ``where``, skipped when it has none: a lightweight DELETE is
     a mutation of every part that might match, seconds on a large table even when nothing
