@@ -264,16 +264,10 @@ def counting_views(client: Any, model: str) -> list[str]:
     whose boards read the views' targets and has no keeper)."""
     if model != "this":
         return []
-    from sinks.cells import ROLLUPS
+    from sinks.cells import materialized_views
+    from sinks.store import LockedStore
 
-    found = {
-        str(r[0])
-        for r in client.query(
-            "SELECT name FROM system.tables WHERE database = currentDatabase() "
-            "AND engine = 'MaterializedView'"
-        ).result_rows
-    }
-    return sorted(found & set(ROLLUPS))
+    return [view.name for view in materialized_views(LockedStore(client))]
 
 
 def build_suppressions(client: Any) -> None:
