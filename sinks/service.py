@@ -66,6 +66,7 @@ class SinkService:
         self.settings = settings
         self.metrics = SinkMetrics()
         self.store: LockedStore | None = None
+        self.keeper_store: LockedStore | None = None
         self.consumers: list[SinkConsumer] = []
         self.threads: list[threading.Thread] = []
         self.clock = ProgramClock(settings.stream.programs_file)
@@ -96,8 +97,11 @@ class SinkService:
         with self.store.lock:
             at_rest.seal_stored(self.store.client, self.sealer)
         self.migrated = True
+        # the keeper on a client of its own, so the sink's inserts never wait for its
+        # statements, which run on one thread: the pipeline keeps a core
+        self.keeper_store = self.store.beside(open_store(s.clickhouse.dsn.get_secret_value()))
         self.keeper = Keeper(
-            self.store.background(),  # its statements on one thread: the pipeline keeps a core
+            self.keeper_store.background(),
             self.clock,
             interval_s=s.sink.keeper_interval_s,
             overlap_s=s.sink.keeper_overlap_s,
@@ -219,11 +223,12 @@ class SinkService:
             self.keeper.stop()
         if self.door is not None:
             self.door.close()
-        if self.store is not None:
-            try:
-                self.store.close()
-            except StoreError as exc:
-                log.warning("%s", exc)
+        for store in (self.keeper_store, self.store):
+            if store is not None:
+                try:
+                    store.close()
+                except StoreError as exc:
+                    log.warning("%s", exc)
 
     def ready(self) -> bool:
         alive = bool(self.threads) and all(t.is_alive() for t in self.threads)

@@ -94,20 +94,37 @@ class StoreLock:
 
 class LockedStore:
     """A client shared between threads: one lock serialises every call (chDB needs it).
-    ``settings`` go with every statement made through this one (see :meth:`background`)."""
+    ``settings`` go with every statement made through this one (see :meth:`background`).
+
+    Several clients of one store (:meth:`beside`) run their statements at the same time, and
+    share one ``fence``: a section that must not interleave with another's (:meth:`atomic`: a
+    read then a write of the keeper's tables) takes the fence first, then its client's lock.
+    """
 
     def __init__(
-        self, client: Any, lock: StoreLock | None = None, settings: dict[str, Any] | None = None
+        self,
+        client: Any,
+        lock: StoreLock | None = None,
+        settings: dict[str, Any] | None = None,
+        fence: StoreLock | None = None,
     ) -> None:
         self.client = client
         self.lock = lock if lock is not None else StoreLock()
         self.settings = dict(settings or {})
+        self.fence = fence if fence is not None else StoreLock()
 
     def background(self) -> LockedStore:
-        """The same store and lock for background work (the ledger keeper): its statements
-        run on one thread. With every core at once, a keeper statement left the pipeline's
-        processes none while it ran, and the sink's next insert waited for it all the same."""
-        return LockedStore(self.client, self.lock, {**self.settings, "max_threads": 1})
+        """The same client and lock for background work: its statements run on one thread.
+        With every core at once, a keeper statement left the pipeline's processes none while
+        it ran."""
+        return LockedStore(self.client, self.lock, {**self.settings, "max_threads": 1}, self.fence)
+
+    def beside(self, client: Any) -> LockedStore:
+        """Another client of the same store, with a lock of its own: its statements run
+        while this one's do (the ledger keeper's beside the sink's inserts, which waited for
+        every keeper statement on one client), and atomic sections of both exclude each
+        other."""
+        return LockedStore(client, StoreLock(), self.settings, self.fence)
 
     def query(self, sql: str) -> tuple[list[str], list[str], list[list[Any]]]:
         """(column names, type names, rows) of a query; errors become StoreError."""
@@ -125,9 +142,12 @@ class LockedStore:
         with self.lock:
             return described(self.client, sql, self.settings or None)
 
-    def atomic(self) -> StoreLock:
-        """Hold the store over several statements (sinks.ledger.Sql)."""
-        return self.lock
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Hold the store over several statements (sinks.ledger.Sql): the fence shared by
+        every client of the store, then this client's lock."""
+        with self.fence, self.lock:
+            yield
 
     def rows(self, sql: str) -> list[list[Any]]:
         """The rows of a query (sinks.cells.Sql)."""
@@ -165,8 +185,13 @@ class LockedStore:
         if token is not None:
             settings["insert_deduplication_token"] = token
         try:
+            import time as _t, logging as _l
+            _t0 = _t.perf_counter()
             with self.lock.urgent() if urgent else self.lock:
+                _t1 = _t.perf_counter()
                 self.client.insert(table, rows, column_names=list(columns), settings=settings)
+            if urgent:
+                _l.getLogger("probe").warning("PROBE wait=%.3f insert=%.3f rows=%d", _t1 - _t0, _t.perf_counter() - _t1, len(rows))
         except Exception as exc:
             raise StoreError(f"insert into {table} failed: {exc}") from exc
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from sinks.store import StoreLock
+from sinks.store import LockedStore, StoreLock
 
 
 def wait_until(check, timeout_s: float = 5.0) -> None:
@@ -89,3 +89,39 @@ def test_it_answers_like_a_lock_when_it_cannot_wait():
     assert taken == [False, False]
     assert lock.acquire(blocking=False)  # free again
     lock.release()
+
+
+class Client:
+    """A client that records the statements it runs (what a LockedStore hands it)."""
+
+    def __init__(self) -> None:
+        self.ran: list[str] = []
+
+    def command(self, sql: str, settings: dict | None = None) -> None:
+        self.ran.append(sql)
+
+
+def test_a_client_beside_runs_while_the_other_is_busy_and_atomic_sections_exclude_each_other():
+    sink = LockedStore(Client())
+    keeper = sink.beside(Client())
+    assert keeper.lock is not sink.lock and keeper.fence is sink.fence
+    assert keeper.background().fence is sink.fence
+    # a keeper statement under way (its client's lock held) does not hold up the sink's
+    with keeper.lock:
+        ran = threading.Thread(target=lambda: sink.command("INSERT 1"))
+        ran.start()
+        ran.join(5)
+        assert not ran.is_alive() and sink.client.ran == ["INSERT 1"]
+    # an atomic section of one client holds back another's, on the other client as well
+    entered = threading.Event()
+
+    def section() -> None:
+        with sink.atomic():
+            entered.set()
+
+    with keeper.atomic():
+        other = threading.Thread(target=section)
+        other.start()
+        assert not entered.wait(0.1)
+    other.join(5)
+    assert entered.is_set()
