@@ -6,8 +6,8 @@ pure function of that range AND of the bytes of its messages, so a retried inser
 batch is identical and ClickHouse drops the repeat, while a broker that starts its offsets
 again at 0 (the embedded broker after a restart, a recreated topic) never makes a new batch
 look like an old one. A batch is due when it holds ``batch_rows`` messages or
-``flush_interval_s`` passed since its first message (a topic may have limits of its own: the
-bulk lane's batches are large).
+``flush_interval_s`` passed since its first message was ready to be read (a topic may have
+limits of its own: the bulk lane's batches are large).
 """
 
 from __future__ import annotations
@@ -85,13 +85,15 @@ class Batcher:
         row: Row | None = None,
         received_at: datetime | None = None,
         value: bytes | None = None,
+        waited: float = 0.0,
     ) -> Batch:
         """Record message ``offset`` with its bytes (and its row for ``table``, if any);
-        returns its batch."""
+        returns its batch. ``waited``: how long the message already waited to be read (a
+        batch it opens is that much older, so it is due that much sooner)."""
         key = (topic, partition)
         batch = self._batches.get(key)
         if batch is None:
-            batch = Batch(topic, partition, offset, offset, self.clock())
+            batch = Batch(topic, partition, offset, offset, self.clock() - max(0.0, waited))
             self._batches[key] = batch
         elif offset <= batch.last:
             raise ValueError(

@@ -12,6 +12,7 @@ dead_letters rows (stage 'sink'), never dropped.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import threading
@@ -21,7 +22,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import (
+    TIMESTAMP_NOT_AVAILABLE,
+    Consumer,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
 
 from core.errors import BrokerError, FieldstreamError, StoreError
 from schemas.ids import event_id_of
@@ -66,6 +73,19 @@ def group_token(batches: Sequence[Batch]) -> str:
 
 def key_of(batch: Batch) -> tuple[str, int]:
     return (batch.topic, batch.partition)
+
+
+def waited(msg: Message, now: float, away: float) -> float:
+    """How long ``msg`` was ready before this read: since its broker timestamp (``now``:
+    time.time()), and never more than ``away``, the time since the loop's previous read
+    returned (a producer's clock that runs behind cannot make every batch due at once).
+    A message that arrived while the loop was inserting has waited as long: its batch is
+    due that much sooner, so a read after a slow insert does not wait a whole interval
+    more."""
+    kind, ms = msg.timestamp()
+    if kind == TIMESTAMP_NOT_AVAILABLE or ms <= 0:
+        return 0.0
+    return min(away, max(0.0, now - ms / 1000))
 
 
 class SinkConsumer:
@@ -123,12 +143,13 @@ class SinkConsumer:
         self._consumer: Consumer | None = None
 
     # --- message -> row -------------------------------------------------------------
-    def handle(self, msg: Message) -> Batch:
-        """Decode one message through its topic's route and add its row to its batch."""
+    def handle(self, msg: Message, waited: float = 0.0) -> Batch:
+        """Decode one message through its topic's route and add its row to its batch
+        (``waited``: how long it was ready before this read; see :func:`waited`)."""
         topic, partition, offset = str(msg.topic()), int(msg.partition() or 0), msg.offset()
         value = msg.value()
         off = int(offset) if offset is not None else 0
-        add = self.batcher.add
+        add = functools.partial(self.batcher.add, waited=waited)
         route = self.routes.by_topic.get(topic)
         if route is None:
             log.warning("message from unexpected topic %s ignored", topic)
@@ -368,11 +389,13 @@ class SinkConsumer:
             raise BrokerError(f"the sink cannot subscribe: {exc}") from exc
         self._consumer = consumer
         self.started.set()
-        next_lag = time.monotonic()
+        next_lag = read_at = time.monotonic()
         held = self.held
         try:
             while not self.stop_event.is_set():
                 msgs = consumer.consume(num_messages=poll_max, timeout=poll_timeout_s)
+                last, read_at = read_at, time.monotonic()
+                now = time.time()
                 for msg in msgs:
                     err = msg.error()
                     if err is not None:
@@ -382,7 +405,7 @@ class SinkConsumer:
                         continue
                     if held and (str(msg.topic()), int(msg.partition() or 0)) in held:
                         continue  # fetched before the pause: read again after the seek back
-                    batch = self.handle(msg)
+                    batch = self.handle(msg, waited(msg, now, read_at - last))
                     if batch.messages >= self.batcher.rows_of(batch.topic):
                         self.flush_group(self.companions(batch))
                 self.flush_due()

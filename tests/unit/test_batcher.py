@@ -78,3 +78,15 @@ def test_offsets_must_advance() -> None:
     batcher.add("t", 0, 4, "contact_events", [4])
     with pytest.raises(ValueError, match="not after"):
         batcher.add("t", 0, 4, "contact_events", [4])
+
+
+def test_a_batch_opened_by_a_message_that_waited_is_due_that_much_sooner() -> None:
+    clock = Clock()
+    batcher = Batcher(1000, 0.25, clock)
+    waited = batcher.add("enriched", 0, 1, "contact_events", [1], waited=0.2)
+    fresh = batcher.add("enriched", 1, 1, "contact_events", [1])
+    clock.now += 0.06
+    assert batcher.due() == [waited]
+    # a message added to an open batch does not make it older
+    later = batcher.add("enriched", 1, 2, "contact_events", [2], waited=5.0)
+    assert later is fresh and not batcher.is_due(fresh)
