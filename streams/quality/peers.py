@@ -2,7 +2,8 @@
 channel and local day.
 
 :class:`PeerBook` keeps running counts per canvasser (attempts, contacts, IDs, support levels,
-results), updated as contacts arrive; :func:`peer_checks` compares one canvasser with the rest.
+results), updated as contacts arrive; :class:`PeerView` pools a group once and compares each
+canvasser with the rest.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 
 from streams.quality.model import CheckResult, Obs
 from streams.quality.policy import QualityPolicy
-from streams.quality.stats import dispersion, peer_chi2, rate_z
+from streams.quality.stats import RatePool, dispersion, pool, pooled_chi2, without
 
 GroupKey = tuple[str, str, str, str]  # org, campaign, channel, local day (ISO date)
 # results too rare to test one by one are pooled
@@ -47,6 +48,8 @@ class PeerBook:
         self.groups: dict[GroupKey, dict[str, Tally]] = {}
         self._size: dict[GroupKey, int] = {}
         self._phis: dict[GroupKey, tuple[int, dict[str, float]]] = {}
+        # each group's view as of its size (a judgement asks for many canvassers in a row)
+        self._views: dict[GroupKey, tuple[int, int, PeerView]] = {}
 
     def add(self, key: GroupKey, o: Obs) -> None:
         self.groups.setdefault(key, {}).setdefault(o.canvasser_id, Tally()).add(o)
@@ -59,11 +62,11 @@ class PeerBook:
     def checks(
         self, key: GroupKey, canvasser: str, channel: str, pol: QualityPolicy
     ) -> list[CheckResult]:
-        tallies = self.groups[key]
         size = self._size[key]
+        view = self.view(key, pol.min_peer_contacts)
         stamp, phis = self._phis.get(key, (0, {}))
         if size > stamp * 1.1 or not phis:
-            everyone = [t for t in tallies.values() if t.attempts >= pol.min_peer_contacts]
+            everyone = list(view.eligible.values())
             phis = {
                 "support_levels": dispersion(
                     [t.support for t in everyone], min_peer_n=pol.support_test_min
@@ -73,7 +76,16 @@ class PeerBook:
                 ),
             }
             self._phis[key] = (size, phis)
-        return peer_checks(tallies, canvasser, channel, pol, phis)
+        return view.checks(canvasser, channel, pol, phis)
+
+    def view(self, key: GroupKey, min_peer_contacts: int) -> PeerView:
+        """The group's :class:`PeerView` as it is now (made again once a contact was added)."""
+        size = self._size[key]
+        made = self._views.get(key)
+        if made is None or made[:2] != (size, min_peer_contacts):
+            made = (size, min_peer_contacts, PeerView(self.groups[key], min_peer_contacts))
+            self._views[key] = made
+        return made[2]
 
     def drop_before(self, day: str) -> None:
         """Forget groups of days before ``day`` (ISO date)."""
@@ -81,20 +93,23 @@ class PeerBook:
             del self.groups[key]
             self._size.pop(key, None)
             self._phis.pop(key, None)
+            self._views.pop(key, None)
 
 
 def _rate_check(
     name: str,
     k: int,
     n: int,
-    peers: list[tuple[int, int]],
+    rates: RatePool,
+    own: tuple[int, int] | None,
     pol: QualityPolicy,
     min_n: int | None = None,
 ) -> CheckResult | None:
-    peers = [(kj, nj) for kj, nj in peers if nj > 0]
-    if n < (min_n or pol.rate_test_min) or len(peers) < pol.min_peers:
+    """``k`` of ``n`` against the pool less ``own`` (the canvasser's pair when it is in it)."""
+    peers = rates.others(own)
+    if n < (min_n or pol.rate_test_min) or peers < max(1, pol.min_peers):
         return None
-    z, p0, tau2 = rate_z(k, n, peers, pol.min_peer_sd)
+    z, p0, tau2 = rates.rate_z(k, n, own, pol.min_peer_sd)
     return CheckResult(
         name,
         z >= pol.rate_z,
@@ -104,7 +119,7 @@ def _rate_check(
             "rate": round(k / n, 3),
             "of": n,
             "peers_rate": round(p0, 3),
-            "peers": len(peers),
+            "peers": peers,
             "peers_sd": round(tau2**0.5, 3),
         },
     )
@@ -113,15 +128,20 @@ def _rate_check(
 def _dist_check(
     name: str,
     own: Counter[str],
-    peers: list[Counter[str]],
+    pooled: dict[str, int],
+    peers: list[Counter[str]] | None,
     minimum: int,
     weight: float,
     pol: QualityPolicy,
     phi: float | None,
 ) -> CheckResult | None:
-    if sum(own.values()) < minimum or len(peers) < pol.min_peers:
+    """``own`` against the ``peers`` already ``pooled``; ``peers`` themselves are read only
+    when their dispersion ``phi`` is not known yet."""
+    if sum(own.values()) < minimum or (peers is not None and len(peers) < pol.min_peers):
         return None
-    stat, df, phi, p, distance = peer_chi2(own, peers, min_peer_n=minimum, phi=phi)
+    if phi is None:
+        phi = dispersion(peers or [], min_peer_n=minimum)
+    stat, df, phi, p, distance = pooled_chi2(own, pooled, phi)
     if df == 0:
         return None
     top, top_n = own.most_common(1)[0]
@@ -143,6 +163,85 @@ def _dist_check(
     )
 
 
+class PeerView:
+    """One group's peers as a judgement sees them (the canvassers with ``min_peer_contacts``
+    attempts), pooled once: each canvasser's checks against the rest then cost a few look-ups
+    and a subtraction instead of a pass over the group (stats.RatePool), so judging a whole
+    group is O(G log G), not O(G^2 log G). A view is of the tallies as they were when it was
+    made."""
+
+    def __init__(self, tallies: dict[str, Tally], min_peer_contacts: int) -> None:
+        self.tallies = tallies
+        self.eligible = {c: t for c, t in tallies.items() if t.attempts >= min_peer_contacts}
+        everyone = list(self.eligible.values())
+        self.contact_rates = RatePool([(t.contacts, t.attempts) for t in everyone])
+        self.id_rates = RatePool([(t.ids, t.contacts) for t in everyone])
+        self.support = pool([t.support for t in everyone])
+        self.results = pool([t.results for t in everyone])
+
+    def checks(
+        self,
+        canvasser: str,
+        channel: str,
+        pol: QualityPolicy,
+        phis: dict[str, float] | None = None,
+    ) -> list[CheckResult]:
+        """Contact rate, ID rate, support levels and results of ``canvasser`` against the
+        rest of the group. Rates are judged on the high side only: invented conversations
+        raise them; a low rate is a coaching question. ``phis``: the group's dispersion
+        factors by check, when already known."""
+        phis = phis or {}
+        me = self.tallies.get(canvasser)
+        if me is None:
+            return []
+        mine = canvasser in self.eligible
+        out: list[CheckResult | None] = []
+        if channel == "door" and me.attempts >= pol.high_rate_min:
+            rate = me.contacts / me.attempts
+            out.append(
+                CheckResult(
+                    "contact_rate_high",
+                    rate > pol.max_contact_rate,
+                    round(rate, 3),
+                    pol.max_contact_rate,
+                    detail={"of": me.attempts},
+                )
+            )
+        own_contacts = (me.contacts, me.attempts) if mine else None
+        out.append(
+            _rate_check(
+                "contact_rate", me.contacts, me.attempts, self.contact_rates, own_contacts, pol
+            )
+        )
+        own_ids = (me.ids, me.contacts) if mine else None
+        out.append(_rate_check("id_rate", me.ids, me.contacts, self.id_rates, own_ids, pol))
+        count = len(self.eligible) - mine
+        peers = [t for c, t in self.eligible.items() if c != canvasser]
+        for name, own, pooled, minimum, weight in (
+            ("support_levels", me.support, self.support, pol.support_test_min, 1.0),
+            ("results", me.results, self.results, pol.result_test_min, pol.result_dist_weight),
+        ):
+            if count < pol.min_peers:
+                continue
+            phi = phis.get(name)
+            out.append(
+                _dist_check(
+                    name,
+                    own,
+                    without(pooled, own) if mine else pooled,
+                    None if phi is not None else [getattr(t, _TALLY[name]) for t in peers],
+                    minimum,
+                    weight,
+                    pol,
+                    phi,
+                )
+            )
+        return [r for r in out if r is not None]
+
+
+_TALLY = {"support_levels": "support", "results": "results"}
+
+
 def peer_checks(
     tallies: dict[str, Tally],
     canvasser: str,
@@ -150,57 +249,5 @@ def peer_checks(
     pol: QualityPolicy,
     phis: dict[str, float] | None = None,
 ) -> list[CheckResult]:
-    """Contact rate, ID rate, support levels and results of ``canvasser`` against the rest
-    of the group (peers with at least min_peer_contacts attempts). Rates are judged on the high
-    side only: invented conversations raise them; a low rate is a coaching question.
-    ``phis``: the group's dispersion factors by check, when already known."""
-    phis = phis or {}
-    me = tallies.get(canvasser)
-    if me is None:
-        return []
-    peers = [
-        t for c, t in tallies.items() if c != canvasser and t.attempts >= pol.min_peer_contacts
-    ]
-    out: list[CheckResult | None] = []
-    if channel == "door" and me.attempts >= pol.high_rate_min:
-        rate = me.contacts / me.attempts
-        out.append(
-            CheckResult(
-                "contact_rate_high",
-                rate > pol.max_contact_rate,
-                round(rate, 3),
-                pol.max_contact_rate,
-                detail={"of": me.attempts},
-            )
-        )
-    out.append(
-        _rate_check(
-            "contact_rate", me.contacts, me.attempts, [(t.contacts, t.attempts) for t in peers], pol
-        )
-    )
-    out.append(
-        _rate_check("id_rate", me.ids, me.contacts, [(t.ids, t.contacts) for t in peers], pol)
-    )
-    out.append(
-        _dist_check(
-            "support_levels",
-            me.support,
-            [t.support for t in peers],
-            pol.support_test_min,
-            1.0,
-            pol,
-            phis.get("support_levels"),
-        )
-    )
-    out.append(
-        _dist_check(
-            "results",
-            me.results,
-            [t.results for t in peers],
-            pol.result_test_min,
-            pol.result_dist_weight,
-            pol,
-            phis.get("results"),
-        )
-    )
-    return [r for r in out if r is not None]
+    """:meth:`PeerView.checks` of one canvasser (a view of the group made for it alone)."""
+    return PeerView(tallies, pol.min_peer_contacts).checks(canvasser, channel, pol, phis)
