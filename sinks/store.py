@@ -185,13 +185,8 @@ class LockedStore:
         if token is not None:
             settings["insert_deduplication_token"] = token
         try:
-            import time as _t, logging as _l
-            _t0 = _t.perf_counter()
             with self.lock.urgent() if urgent else self.lock:
-                _t1 = _t.perf_counter()
                 self.client.insert(table, rows, column_names=list(columns), settings=settings)
-            if urgent:
-                _l.getLogger("probe").warning("PROBE wait=%.3f insert=%.3f rows=%d", _t1 - _t0, _t.perf_counter() - _t1, len(rows))
         except Exception as exc:
             raise StoreError(f"insert into {table} failed: {exc}") from exc
 
