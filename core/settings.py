@@ -237,6 +237,14 @@ class SinkSettings(BaseModel):
     keeper_overlap_s: float = Field(
         10.0, ge=0, description="re-read this much of the inbox each cycle (slow inserts land late)"
     )
+    keeper_nice: int = Field(
+        10,
+        ge=0,
+        le=19,
+        description="CPU niceness of the keeper's statements (ClickHouse's os_thread_priority): "
+        "on a machine whose cores are all busy the sink's inserts go first and the keeper's "
+        "passes take longer (0: as the inserts)",
+    )
     verify_interval_s: float = Field(
         600.0, ge=0, description="recount the boards from contact_events this often (0: never)"
     )

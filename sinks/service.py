@@ -101,7 +101,7 @@ class SinkService:
         # statements, which run on one thread: the pipeline keeps a core
         self.keeper_store = self.store.beside(open_store(s.clickhouse.dsn.get_secret_value()))
         self.keeper = Keeper(
-            self.keeper_store.background(),
+            self.keeper_store.background(s.sink.keeper_nice),
             self.clock,
             interval_s=s.sink.keeper_interval_s,
             overlap_s=s.sink.keeper_overlap_s,

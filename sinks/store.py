@@ -113,11 +113,14 @@ class LockedStore:
         self.settings = dict(settings or {})
         self.fence = fence if fence is not None else StoreLock()
 
-    def background(self) -> LockedStore:
-        """The same client and lock for background work: its statements run on one thread.
-        With every core at once, a keeper statement left the pipeline's processes none while
-        it ran."""
-        return LockedStore(self.client, self.lock, {**self.settings, "max_threads": 1}, self.fence)
+    def background(self, nice: int = 0) -> LockedStore:
+        """The same client and lock for background work: its statements run on one thread
+        (with every core at once, a keeper statement left the pipeline's processes none while
+        it ran), at CPU niceness ``nice`` (os_thread_priority) when above 0."""
+        settings = {**self.settings, "max_threads": 1}
+        if nice:
+            settings["os_thread_priority"] = nice
+        return LockedStore(self.client, self.lock, settings, self.fence)
 
     def beside(self, client: Any) -> LockedStore:
         """Another client of the same store, with a lock of its own: its statements run

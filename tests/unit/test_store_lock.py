@@ -125,3 +125,13 @@ def test_a_client_beside_runs_while_the_other_is_busy_and_atomic_sections_exclud
         assert not entered.wait(0.1)
     other.join(5)
     assert entered.is_set()
+
+
+def test_background_statements_run_on_one_thread_at_the_niceness_asked():
+    store = LockedStore(Client(), settings={"max_memory_usage": 1})
+    assert store.background().settings == {"max_memory_usage": 1, "max_threads": 1}
+    assert store.background(10).settings == {
+        "max_memory_usage": 1,
+        "max_threads": 1,
+        "os_thread_priority": 10,
+    }
