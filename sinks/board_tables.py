@@ -205,11 +205,19 @@ def add_reach(sql: Sql, source: str) -> None:
     )
 
 
-def rewrite_reach(sql: Sql, org_id: str, campaign_id: str, days: Sequence[dt.date] | None) -> None:
-    """reach_daily for those days (None: every day) recounted from the counted contacts, and
-    the campaign's reach_ever rebuilt from it."""
+def rewrite_reach(
+    sql: Sql,
+    org_id: str,
+    campaign_id: str,
+    days: Sequence[dt.date] | None,
+    source: str | None = None,
+) -> None:
+    """reach_daily for those days (None: every day) recounted from the counted contacts
+    (``source``, a SELECT of them; by default read from the ledger), and the campaign's
+    reach_ever rebuilt from it."""
     scope = campaign_scope(org_id, campaign_id)
-    source = counted_sql(org_id, campaign_id, days)
+    if source is None:
+        source = counted_sql(org_id, campaign_id, days)
     number_people(sql, source)
     numbered = _numbered(source)
     with sql.atomic():
@@ -236,9 +244,15 @@ def rebuild_reach_ever(sql: Sql, org_id: str, campaign_id: str) -> None:
 
 
 def rewrite(
-    sql: Sql, org_id: str, campaign_id: str, days: Sequence[dt.date] | None, zone: str
+    sql: Sql,
+    org_id: str,
+    campaign_id: str,
+    days: Sequence[dt.date] | None,
+    zone: str,
+    source: str | None = None,
 ) -> None:
-    """Every board table of those cells, after sinks/cells.py rewrote the rollups."""
+    """Every board table of those cells, after sinks/cells.py rewrote the rollups (``source``:
+    the cells' counted contacts, as :func:`rewrite_reach` takes them)."""
     finalise_buckets(sql, org_id, campaign_id, days=days, zone=zone)
-    rewrite_reach(sql, org_id, campaign_id, days)
+    rewrite_reach(sql, org_id, campaign_id, days, source)
     finalise_days(sql, org_id, campaign_id, days)

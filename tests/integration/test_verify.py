@@ -180,12 +180,15 @@ def _finalised(locked: LockedStore, table: str) -> set[tuple]:
     return {tuple(tuple(v) if isinstance(v, list) else v for v in r) for r in got}
 
 
+@pytest.mark.parametrize("limit", [3, None])
 def test_a_whole_recount_a_few_days_at_a_time_equals_the_views(
-    store: tuple[LockedStore, Keeper], monkeypatch: pytest.MonkeyPatch
+    store: tuple[LockedStore, Keeper], monkeypatch: pytest.MonkeyPatch, limit: int | None
 ) -> None:
     """A campaign recounted whole (a store with no keeper mark, a zone change, verify) goes a
-    run of days at a time: with runs of a few contacts, every rollup and board table equals
-    what the views and the keeper's passes made, and the Python recount."""
+    local month at a time, a run of days at a time: with runs of a few contacts (a day of more
+    is a run of its own) and with one run a month (October's last local day is stored in
+    November's partition), every rollup and board table equals what the views and the
+    keeper's passes made, and the Python recount."""
     from sinks import board_tables, cells
 
     locked, keeper = store
@@ -195,13 +198,38 @@ def test_a_whole_recount_a_few_days_at_a_time_equals_the_views(
     tables += list(board_tables.TABLES)
     before = {t: _finalised(locked, t) for t in tables}
     assert all(before.values())
-    monkeypatch.setattr(cells, "STEP_CONTACTS", 3)
-    campaigns = sorted(ZONES)
-    runs = cells.steps(locked, ORG, campaigns[0], cells.ledger_days(locked, ORG, campaigns[0]))
-    assert len(runs) > 1 and sorted(d for r in runs for d in r) == sorted(
-        cells.ledger_days(locked, ORG, campaigns[0])
-    )
-    cells.rewrite(locked, [], keeper.clock.zone_of, whole=[(ORG, c) for c in campaigns])
+    if limit is not None:
+        monkeypatch.setattr(cells, "STEP_CONTACTS", limit)
+    for campaign in sorted(ZONES):
+        days = cells.ledger_days(locked, ORG, campaign)
+        months = cells.months(days)
+        assert [d for m in months for d in m] == sorted(days)
+        assert len(months) > 1 and all(len({(d.year, d.month) for d in m}) == 1 for m in months)
+        per_day = dict(
+            locked.rows(
+                "SELECT local_day, count() FROM contact_events "
+                f"WHERE campaign_id = '{campaign}' GROUP BY local_day"
+            )
+        )
+        runs = [r for m in months for r in cells.steps(locked, ORG, campaign, m)]
+        assert sorted(d for r in runs for d in r) == sorted(days)
+        if limit is not None:
+            assert len(runs) > len(months)
+            assert any(per_day[d] > limit for d in days)  # such a day is a run of its own
+            assert all(len(r) == 1 or sum(per_day[d] for d in r) <= limit for r in runs)
+        else:
+            assert len(runs) == len(months)
+    # an October local day stored in November's partition (UTC), so a month's staging reads
+    # beyond its own partition
+    assert locked.rows(
+        "SELECT count() FROM contact_events WHERE toMonth(local_day) != toMonth(occurred_at)"
+    )[0][0]
+    cells.rewrite(locked, [], keeper.clock.zone_of, whole=[(ORG, c) for c in sorted(ZONES)])
     assert {t: _finalised(locked, t) for t in tables} == before
     recount = by(events(), ZONES.__getitem__, lambda e, day: (e["contact"]["campaign_id"], day))
     assert daily(locked) == {k: (v["attempts"], v["contacts"]) for k, v in recount.items()}
+    # the staging tables are gone
+    assert not locked.rows(
+        "SELECT name FROM system.tables WHERE database = currentDatabase() "
+        "AND name LIKE 'recount_stage_%'"
+    )
