@@ -277,7 +277,8 @@ def rewrite(
                     source = f"SELECT * FROM {stage} WHERE local_day IN ({dates(run)})"
                     for view in found:
                         rewrite_view(sql, view, org_id, campaign_id, run, zone, extra, source)
-                    board_tables.rewrite(sql, org_id, campaign_id, run, zone, source)
+                    board_tables.rewrite(sql, org_id, campaign_id, run, zone, source, ever=False)
+        board_tables.rebuild_reach_ever(sql, org_id, campaign_id)  # once: it reads every day
         log.info(
             "recounted %s / %s: %s",
             org_id,
