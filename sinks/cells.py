@@ -32,6 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -213,6 +214,26 @@ def months(days: Iterable[dt.date]) -> list[list[dt.date]]:
     return [out[m] for m in sorted(out)]
 
 
+STAGE_PREFIX = "recount_stage_"
+
+
+def drop_stale_stages(sql: Sql, older_than_s: float = 86_400) -> list[str]:
+    """Drop staging tables made more than ``older_than_s`` ago (a recount reads one for a few
+    minutes at most; an older one was left by a process that died in a recount). A staging
+    table's name holds when it was made (chDB reports no metadata_modification_time)."""
+    names = sql.rows(
+        "SELECT name FROM system.tables WHERE database = currentDatabase() "
+        f"AND startsWith(name, {string_literal(STAGE_PREFIX)})"
+    )
+    stale = []
+    for (name,) in names:
+        made = str(name).removeprefix(STAGE_PREFIX).split("_")[0]
+        if not made.isdigit() or int(made) <= time.time() - older_than_s:
+            sql.command(f"DROP TABLE IF EXISTS {name} SYNC")
+            stale.append(str(name))
+    return stale
+
+
 @contextmanager
 def staged(
     sql: Sql, org_id: str, campaign_id: str, days: Sequence[dt.date], extra_columns: Sequence[str]
@@ -226,7 +247,7 @@ def staged(
     ``do_not_merge_across_partitions_select_final`` keeps a statement from reading every
     granule of the partitions it touches; a temporary table would hold the month in memory
     (Memory engine) or vanish between statements on a server without a session."""
-    name = f"recount_stage_{uuid.uuid4().hex[:16]}"
+    name = f"{STAGE_PREFIX}{int(time.time())}_{uuid.uuid4().hex[:12]}"
     source = counted_sql(org_id, campaign_id, days, extra_columns)
     sql.command(f"CREATE TABLE {name} ENGINE = MergeTree ORDER BY local_day AS {source}")
     try:

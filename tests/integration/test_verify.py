@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -233,3 +234,21 @@ def test_a_whole_recount_a_few_days_at_a_time_equals_the_views(
         "SELECT name FROM system.tables WHERE database = currentDatabase() "
         "AND name LIKE 'recount_stage_%'"
     )
+
+
+def test_a_staging_table_left_by_a_dead_recount_is_dropped(
+    store: tuple[LockedStore, Keeper],
+) -> None:
+    """A process that died in a recount leaves its staging table; the keeper's start-up drops
+    those older than a day, never one a recount may still be reading."""
+    from sinks import cells
+
+    locked, keeper = store
+    now = int(time.time())
+    old, fresh = (f"{cells.STAGE_PREFIX}{t}_cafe" for t in (now - 2 * 86_400, now - 60))
+    for name in (old, fresh):
+        locked.command(f"CREATE TABLE {name} (local_day Date) ENGINE = MergeTree ORDER BY tuple()")
+    keeper.start_up()
+    assert [locked.rows(f"EXISTS TABLE {name}")[0][0] for name in (old, fresh)] == [0, 1]
+    assert cells.drop_stale_stages(locked, older_than_s=0) == [fresh]
+    assert locked.rows(f"EXISTS TABLE {fresh}")[0][0] == 0
