@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from core.errors import StoreError
 from sinks import board_tables
 from sinks.ledger import LEDGER, Sql, campaign_scope, counted_sql, dates, delete_rows
-from sinks.sql import string_literal
+from sinks.sql import datetime64, string_literal
 
 log = logging.getLogger(__name__)
 
@@ -234,11 +234,42 @@ def drop_stale_stages(sql: Sql, older_than_s: float = 86_400) -> list[str]:
     return stale
 
 
+@dataclass(frozen=True)
+class Stage:
+    """The counted contacts of some days, copied once from the ledger (:func:`staged`)."""
+
+    table: str
+    org_id: str
+    campaign_id: str
+    extra_columns: tuple[str, ...]
+    since: dt.datetime  # the store's clock, a minute before the copy began
+
+    def source(self, days: Sequence[dt.date]) -> str:
+        """The counted contacts of those days (of the stage's): the copy, and the contacts
+        the sink stored since it began. A recount deletes a cell's rows and then inserts its
+        recount; a contact stored between the copy and that DELETE had its states added by the
+        views, and the DELETE took them away again, so it is read again here (through the
+        inbox, which is sorted by insertion). Read twice changes nothing: uniqExact states
+        and bitmaps."""
+        inbox = (
+            f"SELECT event_id FROM contact_inbox WHERE inserted_at >= {datetime64(self.since)} "
+            f"AND {campaign_scope(self.org_id, self.campaign_id)} AND local_day IN ({dates(days)})"
+        )
+        late = counted_sql(
+            self.org_id,
+            self.campaign_id,
+            days,
+            self.extra_columns,
+            condition=f"event_id IN ({inbox})",
+        )
+        return f"SELECT * FROM {self.table} WHERE local_day IN ({dates(days)}) UNION ALL {late}"
+
+
 @contextmanager
 def staged(
     sql: Sql, org_id: str, campaign_id: str, days: Sequence[dt.date], extra_columns: Sequence[str]
-) -> Iterator[str]:
-    """A table (its name) of the counted contacts of those days, with ``extra_columns`` (the
+) -> Iterator[Stage]:
+    """The counted contacts of those days copied into a table with ``extra_columns`` (the
     ledger's MATERIALIZED ones, which ``SELECT *`` leaves out) as plain columns, sorted by
     local day so a run of days reads only its own granules; dropped on leaving.
 
@@ -247,11 +278,13 @@ def staged(
     ``do_not_merge_across_partitions_select_final`` keeps a statement from reading every
     granule of the partitions it touches; a temporary table would hold the month in memory
     (Memory engine) or vanish between statements on a server without a session."""
+    now = sql.rows("SELECT now64(3, 'UTC') - toIntervalSecond(60)")[0][0]
+    since = now if now.tzinfo else now.replace(tzinfo=dt.UTC)
     name = f"{STAGE_PREFIX}{int(time.time())}_{uuid.uuid4().hex[:12]}"
     source = counted_sql(org_id, campaign_id, days, extra_columns)
     sql.command(f"CREATE TABLE {name} ENGINE = MergeTree ORDER BY local_day AS {source}")
     try:
-        yield name
+        yield Stage(name, org_id, campaign_id, tuple(extra_columns), since)
     finally:
         sql.command(f"DROP TABLE IF EXISTS {name} SYNC")
 
@@ -294,8 +327,8 @@ def rewrite(
             clear(sql, org_id, campaign_id, found)
         for month in months(ledger_days(sql, org_id, campaign_id) if days is None else days):
             with staged(sql, org_id, campaign_id, month, extra) as stage:
-                for run in steps(sql, org_id, campaign_id, month, table=stage):
-                    source = f"SELECT * FROM {stage} WHERE local_day IN ({dates(run)})"
+                for run in steps(sql, org_id, campaign_id, month, table=stage.table):
+                    source = stage.source(run)
                     for view in found:
                         rewrite_view(sql, view, org_id, campaign_id, run, zone, extra, source)
                     board_tables.rewrite(sql, org_id, campaign_id, run, zone, source, ever=False)

@@ -252,3 +252,47 @@ def test_a_staging_table_left_by_a_dead_recount_is_dropped(
     assert [locked.rows(f"EXISTS TABLE {name}")[0][0] for name in (old, fresh)] == [0, 1]
     assert cells.drop_stale_stages(locked, older_than_s=0) == [fresh]
     assert locked.rows(f"EXISTS TABLE {fresh}")[0][0] == 0
+
+
+class _StoresDuringRecount:
+    """A Sql that stores ``late`` right after the recount made its staging table: the sink
+    storing contacts while the keeper recounts."""
+
+    def __init__(self, locked: LockedStore, late: list[dict]) -> None:
+        self.locked, self.late = locked, late
+
+    def rows(self, sql: str) -> list[list]:
+        return self.locked.rows(sql)
+
+    def command(self, sql: str) -> None:
+        self.locked.command(sql)
+        if self.late and sql.startswith("CREATE TABLE recount_stage_"):
+            self.locked.insert("contact_events", CONTACT_COLUMNS, rows(self.late), "verify:late")
+            self.late = []
+
+    def atomic(self):  # type: ignore[no-untyped-def]
+        return self.locked.atomic()
+
+
+def test_a_contact_stored_while_a_recount_runs_still_counts(
+    store: tuple[LockedStore, Keeper],
+) -> None:
+    """A contact stored after the recount copied its days, on one of those days: the views
+    add it, the recount's DELETE takes it out of the rollups again, and the recount puts it
+    back (it reads what was stored since its copy)."""
+    from sinks import cells
+
+    locked, keeper = store
+    first, late = events()[::2], events()[1::2]  # the door knocks, then the texts: same days
+    locked.insert("contact_events", CONTACT_COLUMNS, rows(first), "verify:0")
+    keeper.run_pass()
+    cells.rewrite(
+        _StoresDuringRecount(locked, late),
+        [],
+        keeper.clock.zone_of,
+        whole=[(ORG, c) for c in sorted(ZONES)],
+    )
+    recount = by(events(), ZONES.__getitem__, lambda e, day: (e["contact"]["campaign_id"], day))
+    assert daily(locked) == {k: (v["attempts"], v["contacts"]) for k, v in recount.items()}
+    keeper.run_pass()
+    assert verify(locked, keeper.clock.zone_of).total == 0
