@@ -205,11 +205,22 @@ def add_reach(sql: Sql, source: str) -> None:
     )
 
 
-def rewrite_reach(sql: Sql, org_id: str, campaign_id: str, days: Sequence[dt.date] | None) -> None:
-    """reach_daily for those days (None: every day) recounted from the counted contacts, and
-    the campaign's reach_ever rebuilt from it."""
+def rewrite_reach(
+    sql: Sql,
+    org_id: str,
+    campaign_id: str,
+    days: Sequence[dt.date] | None,
+    source: str | None = None,
+    *,
+    ever: bool = True,
+) -> None:
+    """reach_daily for those days (None: every day) recounted from the counted contacts
+    (``source``, a SELECT of them; by default read from the ledger), and the campaign's
+    reach_ever rebuilt from it (``ever=False``: left to the caller, who recounts more days
+    first: the rebuild reads every day of the campaign)."""
     scope = campaign_scope(org_id, campaign_id)
-    source = counted_sql(org_id, campaign_id, days)
+    if source is None:
+        source = counted_sql(org_id, campaign_id, days)
     number_people(sql, source)
     numbered = _numbered(source)
     with sql.atomic():
@@ -220,7 +231,8 @@ def rewrite_reach(sql: Sql, org_id: str, campaign_id: str, days: Sequence[dt.dat
             f"FROM ({numbered}) ARRAY JOIN {DIMS} AS d "
             "GROUP BY org_id, campaign_id, d.1, local_day, channel, d.2, d.3"
         )
-    rebuild_reach_ever(sql, org_id, campaign_id)
+    if ever:
+        rebuild_reach_ever(sql, org_id, campaign_id)
 
 
 def rebuild_reach_ever(sql: Sql, org_id: str, campaign_id: str) -> None:
@@ -236,9 +248,17 @@ def rebuild_reach_ever(sql: Sql, org_id: str, campaign_id: str) -> None:
 
 
 def rewrite(
-    sql: Sql, org_id: str, campaign_id: str, days: Sequence[dt.date] | None, zone: str
+    sql: Sql,
+    org_id: str,
+    campaign_id: str,
+    days: Sequence[dt.date] | None,
+    zone: str,
+    source: str | None = None,
+    *,
+    ever: bool = True,
 ) -> None:
-    """Every board table of those cells, after sinks/cells.py rewrote the rollups."""
+    """Every board table of those cells, after sinks/cells.py rewrote the rollups (``source``
+    and ``ever``: as :func:`rewrite_reach` takes them)."""
     finalise_buckets(sql, org_id, campaign_id, days=days, zone=zone)
-    rewrite_reach(sql, org_id, campaign_id, days)
+    rewrite_reach(sql, org_id, campaign_id, days, source, ever=ever)
     finalise_days(sql, org_id, campaign_id, days)

@@ -181,6 +181,8 @@ class Keeper:
     def start_up(self) -> None:
         """Put zones right, and finalise everything when the store has no mark yet."""
         sync_zones(self.store, self.clock.programs)
+        for name in cells.drop_stale_stages(self.store):
+            log.warning("dropped %s, a recount's staging table left by a process that died", name)
         if self.watermark() is None:
             newest = self.store.rows("SELECT max(inserted_at) FROM contact_inbox")
             mark = newest[0][0] if newest and newest[0][0] else None

@@ -179,11 +179,15 @@ def counted_sql(
     campaign_id: str,
     days: Sequence[dt.date] | None = None,
     extra_columns: Sequence[str] = ("attempt_key",),
+    condition: str = "",
 ) -> str:
-    """The counted contacts of an org/campaign (on those local days): the latest copy of each
-    stored contact, less the voided, the folded and those quality holds out."""
+    """The counted contacts of an org/campaign (on those local days; of those that meet
+    ``condition`` too): the latest copy of each stored contact, less the voided, the folded
+    and those quality holds out."""
     org, campaign = string_literal(org_id), string_literal(campaign_id)
     where = f"org_id = {org} AND campaign_id = {campaign}"
+    if condition:
+        where += f" AND {condition}"
     if days:
         low, high = min(days) - dt.timedelta(days=2), max(days) + dt.timedelta(days=2)
         # occurred_at bounds let ClickHouse skip partitions; local_day picks the cells

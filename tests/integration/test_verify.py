@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -180,12 +181,15 @@ def _finalised(locked: LockedStore, table: str) -> set[tuple]:
     return {tuple(tuple(v) if isinstance(v, list) else v for v in r) for r in got}
 
 
+@pytest.mark.parametrize("limit", [3, None])
 def test_a_whole_recount_a_few_days_at_a_time_equals_the_views(
-    store: tuple[LockedStore, Keeper], monkeypatch: pytest.MonkeyPatch
+    store: tuple[LockedStore, Keeper], monkeypatch: pytest.MonkeyPatch, limit: int | None
 ) -> None:
     """A campaign recounted whole (a store with no keeper mark, a zone change, verify) goes a
-    run of days at a time: with runs of a few contacts, every rollup and board table equals
-    what the views and the keeper's passes made, and the Python recount."""
+    local month at a time, a run of days at a time: with runs of a few contacts (a day of more
+    is a run of its own) and with one run a month (October's last local day is stored in
+    November's partition), every rollup and board table equals what the views and the
+    keeper's passes made, and the Python recount."""
     from sinks import board_tables, cells
 
     locked, keeper = store
@@ -195,13 +199,100 @@ def test_a_whole_recount_a_few_days_at_a_time_equals_the_views(
     tables += list(board_tables.TABLES)
     before = {t: _finalised(locked, t) for t in tables}
     assert all(before.values())
-    monkeypatch.setattr(cells, "STEP_CONTACTS", 3)
-    campaigns = sorted(ZONES)
-    runs = cells.steps(locked, ORG, campaigns[0], cells.ledger_days(locked, ORG, campaigns[0]))
-    assert len(runs) > 1 and sorted(d for r in runs for d in r) == sorted(
-        cells.ledger_days(locked, ORG, campaigns[0])
-    )
-    cells.rewrite(locked, [], keeper.clock.zone_of, whole=[(ORG, c) for c in campaigns])
+    if limit is not None:
+        monkeypatch.setattr(cells, "STEP_CONTACTS", limit)
+    for campaign in sorted(ZONES):
+        days = cells.ledger_days(locked, ORG, campaign)
+        months = cells.months(days)
+        assert [d for m in months for d in m] == sorted(days)
+        assert len(months) > 1 and all(len({(d.year, d.month) for d in m}) == 1 for m in months)
+        per_day = dict(
+            locked.rows(
+                "SELECT local_day, count() FROM contact_events "
+                f"WHERE campaign_id = '{campaign}' GROUP BY local_day"
+            )
+        )
+        runs = [r for m in months for r in cells.steps(locked, ORG, campaign, m)]
+        assert sorted(d for r in runs for d in r) == sorted(days)
+        if limit is not None:
+            assert len(runs) > len(months)
+            assert any(per_day[d] > limit for d in days)  # such a day is a run of its own
+            assert all(len(r) == 1 or sum(per_day[d] for d in r) <= limit for r in runs)
+        else:
+            assert len(runs) == len(months)
+    # an October local day stored in November's partition (UTC), so a month's staging reads
+    # beyond its own partition
+    assert locked.rows(
+        "SELECT count() FROM contact_events WHERE toMonth(local_day) != toMonth(occurred_at)"
+    )[0][0]
+    cells.rewrite(locked, [], keeper.clock.zone_of, whole=[(ORG, c) for c in sorted(ZONES)])
     assert {t: _finalised(locked, t) for t in tables} == before
     recount = by(events(), ZONES.__getitem__, lambda e, day: (e["contact"]["campaign_id"], day))
     assert daily(locked) == {k: (v["attempts"], v["contacts"]) for k, v in recount.items()}
+    # the staging tables are gone
+    assert not locked.rows(
+        "SELECT name FROM system.tables WHERE database = currentDatabase() "
+        "AND name LIKE 'recount_stage_%'"
+    )
+
+
+def test_a_staging_table_left_by_a_dead_recount_is_dropped(
+    store: tuple[LockedStore, Keeper],
+) -> None:
+    """A process that died in a recount leaves its staging table; the keeper's start-up drops
+    those older than a day, never one a recount may still be reading."""
+    from sinks import cells
+
+    locked, keeper = store
+    now = int(time.time())
+    old, fresh = (f"{cells.STAGE_PREFIX}{t}_cafe" for t in (now - 2 * 86_400, now - 60))
+    for name in (old, fresh):
+        locked.command(f"CREATE TABLE {name} (local_day Date) ENGINE = MergeTree ORDER BY tuple()")
+    keeper.start_up()
+    assert [locked.rows(f"EXISTS TABLE {name}")[0][0] for name in (old, fresh)] == [0, 1]
+    assert cells.drop_stale_stages(locked, older_than_s=0) == [fresh]
+    assert locked.rows(f"EXISTS TABLE {fresh}")[0][0] == 0
+
+
+class _StoresDuringRecount:
+    """A Sql that stores ``late`` right after the recount made its staging table: the sink
+    storing contacts while the keeper recounts."""
+
+    def __init__(self, locked: LockedStore, late: list[dict]) -> None:
+        self.locked, self.late = locked, late
+
+    def rows(self, sql: str) -> list[list]:
+        return self.locked.rows(sql)
+
+    def command(self, sql: str) -> None:
+        self.locked.command(sql)
+        if self.late and sql.startswith("CREATE TABLE recount_stage_"):
+            self.locked.insert("contact_events", CONTACT_COLUMNS, rows(self.late), "verify:late")
+            self.late = []
+
+    def atomic(self):  # type: ignore[no-untyped-def]
+        return self.locked.atomic()
+
+
+def test_a_contact_stored_while_a_recount_runs_still_counts(
+    store: tuple[LockedStore, Keeper],
+) -> None:
+    """A contact stored after the recount copied its days, on one of those days: the views
+    add it, the recount's DELETE takes it out of the rollups again, and the recount puts it
+    back (it reads what was stored since its copy)."""
+    from sinks import cells
+
+    locked, keeper = store
+    first, late = events()[::2], events()[1::2]  # the door knocks, then the texts: same days
+    locked.insert("contact_events", CONTACT_COLUMNS, rows(first), "verify:0")
+    keeper.run_pass()
+    cells.rewrite(
+        _StoresDuringRecount(locked, late),
+        [],
+        keeper.clock.zone_of,
+        whole=[(ORG, c) for c in sorted(ZONES)],
+    )
+    recount = by(events(), ZONES.__getitem__, lambda e, day: (e["contact"]["campaign_id"], day))
+    assert daily(locked) == {k: (v["attempts"], v["contacts"]) for k, v in recount.items()}
+    keeper.run_pass()
+    assert verify(locked, keeper.clock.zone_of).total == 0
