@@ -216,7 +216,6 @@ class PeerView:
         own_ids = (me.ids, me.contacts) if mine else None
         out.append(_rate_check("id_rate", me.ids, me.contacts, self.id_rates, own_ids, pol))
         count = len(self.eligible) - mine
-        peers = [t for c, t in self.eligible.items() if c != canvasser]
         for name, own, pooled, minimum, weight in (
             ("support_levels", me.support, self.support, pol.support_test_min, 1.0),
             ("results", me.results, self.results, pol.result_test_min, pol.result_dist_weight),
@@ -229,7 +228,7 @@ class PeerView:
                     name,
                     own,
                     without(pooled, own) if mine else pooled,
-                    None if phi is not None else [getattr(t, _TALLY[name]) for t in peers],
+                    None if phi is not None else self._others(canvasser, _TALLY[name]),
                     minimum,
                     weight,
                     pol,
@@ -237,6 +236,11 @@ class PeerView:
                 )
             )
         return [r for r in out if r is not None]
+
+    def _others(self, canvasser: str, counts: str) -> list[Counter[str]]:
+        """The others' ``counts`` (a Tally field), for a dispersion not known yet: a pass over
+        the group, so only then."""
+        return [getattr(t, counts) for c, t in self.eligible.items() if c != canvasser]
 
 
 _TALLY = {"support_levels": "support", "results": "results"}
