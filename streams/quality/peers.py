@@ -135,9 +135,10 @@ def _dist_check(
     pol: QualityPolicy,
     phi: float | None,
 ) -> CheckResult | None:
-    """``own`` against the ``peers`` already ``pooled``; ``peers`` themselves are read only
-    when their dispersion ``phi`` is not known yet."""
-    if sum(own.values()) < minimum or (peers is not None and len(peers) < pol.min_peers):
+    """``own`` against the peers already ``pooled`` (the caller saw to there being
+    ``min_peers`` of them); ``peers`` themselves are read only when their dispersion ``phi``
+    is not known yet."""
+    if sum(own.values()) < minimum:
         return None
     if phi is None:
         phi = dispersion(peers or [], min_peer_n=minimum)
@@ -176,8 +177,10 @@ class PeerView:
         everyone = list(self.eligible.values())
         self.contact_rates = RatePool([(t.contacts, t.attempts) for t in everyone])
         self.id_rates = RatePool([(t.ids, t.contacts) for t in everyone])
-        self.support = pool([t.support for t in everyone])
-        self.results = pool([t.results for t in everyone])
+        # each distribution a Tally counts (support levels, results), pooled
+        self.pooled = {
+            name: pool([getattr(t, name) for t in everyone]) for name in ("support", "results")
+        }
 
     def checks(
         self,
@@ -216,19 +219,19 @@ class PeerView:
         own_ids = (me.ids, me.contacts) if mine else None
         out.append(_rate_check("id_rate", me.ids, me.contacts, self.id_rates, own_ids, pol))
         count = len(self.eligible) - mine
-        for name, own, pooled, minimum, weight in (
-            ("support_levels", me.support, self.support, pol.support_test_min, 1.0),
-            ("results", me.results, self.results, pol.result_test_min, pol.result_dist_weight),
+        for name, counts, minimum, weight in (
+            ("support_levels", "support", pol.support_test_min, 1.0),
+            ("results", "results", pol.result_test_min, pol.result_dist_weight),
         ):
             if count < pol.min_peers:
                 continue
-            phi = phis.get(name)
+            own, pooled, phi = getattr(me, counts), self.pooled[counts], phis.get(name)
             out.append(
                 _dist_check(
                     name,
                     own,
                     without(pooled, own) if mine else pooled,
-                    None if phi is not None else self._others(canvasser, _TALLY[name]),
+                    None if phi is not None else self._others(canvasser, counts),
                     minimum,
                     weight,
                     pol,
@@ -241,9 +244,6 @@ class PeerView:
         """The others' ``counts`` (a Tally field), for a dispersion not known yet: a pass over
         the group, so only then."""
         return [getattr(t, counts) for c, t in self.eligible.items() if c != canvasser]
-
-
-_TALLY = {"support_levels": "support", "results": "results"}
 
 
 def peer_checks(
